@@ -1,0 +1,5 @@
+"""Entry point for ``python -m sweeptui``."""
+
+from sweeptui.cli import main
+
+raise SystemExit(main())

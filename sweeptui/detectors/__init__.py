@@ -1,0 +1,1 @@
+"""Streaming detectors: new points and run endings in, issues out."""

@@ -1,0 +1,96 @@
+"""Typed events: the only thing sources hand to the rest of sweeptui.
+
+A source reads files and emits these; the store applies them. Nothing here knows
+about files, detectors or the UI. Events are plain slotted dataclasses so a batch
+of thousands costs little to build.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+EndStatus = Literal["finished", "crashed", "killed"]
+"""How a run ended, as far as its files say. ``failed`` is derived by the store."""
+
+
+@dataclass(slots=True)
+class RunSeen:
+    """A run exists (or its metadata changed). Emitted before any other event for it.
+
+    ``params`` replaces the known params when not ``None``; nested dicts are allowed
+    (the store flattens them to dotted keys).
+    """
+
+    run_id: str
+    name: str
+    path: str
+    source: str
+    params: dict | None = None
+    started_at: float | None = None
+
+
+@dataclass(slots=True)
+class Series:
+    """New points of one metric: parallel ``steps`` and ``values`` (float64 arrays).
+
+    Values may be NaN or +/-inf: those are data, never dropped.
+    """
+
+    steps: array = field(default_factory=lambda: array("d"))
+    values: array = field(default_factory=lambda: array("d"))
+
+
+@dataclass(slots=True)
+class MetricBatch:
+    """New metric records of one run, in columns.
+
+    ``records`` counts the complete records this batch came from (one JSONL line,
+    CSV row or per-epoch entry each). ``times`` holds the wall-clock timestamps of
+    the records that carried one (seconds since the epoch), used for cadence and
+    stall detection; ``mtime`` is the file's modification time when records carry
+    no timestamp. ``epochs`` maps step -> epoch where the log records both.
+    """
+
+    run_id: str
+    metrics: dict[str, Series]
+    records: int
+    times: array = field(default_factory=lambda: array("d"))
+    mtime: float | None = None
+    epochs: Series | None = None
+
+
+@dataclass(slots=True)
+class SummarySeen:
+    """Final or summary values of a run (``final_test_loss``, ``training_time_seconds``...)."""
+
+    run_id: str
+    values: dict[str, float]
+
+
+@dataclass(slots=True)
+class RunEnded:
+    """A run's files say it ended: an end marker, an exit code, or error text.
+
+    ``status`` is ``None`` when only error text is known and the classifier in
+    :mod:`sweeptui.failures` should decide. ``error`` is the raw text (tail of a
+    traceback or log), kept for the detail view and for crash classification.
+    """
+
+    run_id: str
+    status: EndStatus | None
+    error: str | None = None
+    exit_code: int | None = None
+    time: float | None = None
+
+
+@dataclass(slots=True)
+class SourceWarning:
+    """Something in the input could not be read as expected; shown, never fatal."""
+
+    path: str
+    message: str
+
+
+Event = Union[RunSeen, MetricBatch, SummarySeen, RunEnded, SourceWarning]

@@ -1,0 +1,123 @@
+"""Thresholds and limits: one documented settings object for detectors and readers.
+
+Every field can be overridden from a config file (TOML or YAML, ``--config``) or
+from the command line (``--set divergence_factor=20``). Unknown keys are errors,
+so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All tunable thresholds. Defaults are chosen to stay quiet on healthy, noisy curves."""
+
+    # -- divergence --------------------------------------------------------------
+    divergence_factor: float = 10.0
+    """A loss above this multiple of its running minimum is diverging."""
+    divergence_min_points: int = 3
+    """Points a loss needs before divergence can be judged (early spikes are normal)."""
+    divergence_rise_points: int = 6
+    """Consecutive rises that, with ``divergence_rise_growth``, count as geometric growth."""
+    divergence_rise_growth: float = 4.0
+    """Total growth over ``divergence_rise_points`` consecutive rises that counts as divergence."""
+
+    # -- overfitting --------------------------------------------------------------
+    overfit_patience: int = 3
+    """Validation points after the minimum that must all stay above it."""
+    overfit_min_rise: float = 0.05
+    """Relative rise of validation loss above its minimum that counts (0.05 = 5%)."""
+    overfit_train_drop: float = 0.02
+    """Relative drop of training loss since the validation minimum that counts as 'still falling'."""
+
+    # -- stalls and vanished runs ---------------------------------------------------
+    stall_factor: float = 10.0
+    """A running run is stalled when silent for this many of its median update intervals..."""
+    stall_floor_seconds: float = 300.0
+    """...but never before this many seconds of silence."""
+    vanish_factor: float = 5.0
+    """A stalled run is treated as killed (vanished) after this many stall thresholds."""
+
+    # -- short runs and crash loops ----------------------------------------------
+    short_run_fraction: float = 0.5
+    """A finished run with fewer than this fraction of its expected steps/epochs is short."""
+    short_run_min_reference: int = 3
+    """Finished runs needed before the sweep's median length can stand in for a config value."""
+    crash_loop_window: int = 10
+    """How many of the most recently ended runs a crash loop looks at."""
+    crash_loop_fraction: float = 0.7
+    """Fraction of that window dying early that makes a crash loop."""
+    early_death_fraction: float = 0.25
+    """A run that died before this fraction of its expected length died early."""
+
+    # -- readers ------------------------------------------------------------------
+    max_line_bytes: int = 8 * 1024 * 1024
+    """Longer lines in a metric log are skipped with a warning (protects memory)."""
+    max_json_bytes: int = 512 * 1024 * 1024
+    """Results-array files larger than this are not parsed."""
+    error_tail_bytes: int = 64 * 1024
+    """How much of the end of an error log is read for crash classification."""
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """The names accepted by :meth:`with_overrides`."""
+        return [f.name for f in fields(cls)]
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Settings:
+        """A copy with ``overrides`` applied; values are coerced to each field's type."""
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for key, raw in overrides.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                raise ValueError(f"unknown setting {key!r}; known: {', '.join(known)}")
+            kind = int if known[name].type in ("int", int) else float
+            try:
+                changes[name] = kind(raw)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"setting {key!r} needs a number, got {raw!r}") from exc
+        return dataclasses.replace(self, **changes)
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """``["a=1", "b=2"]`` -> ``{"a": "1", "b": "2"}``; raises ValueError on a malformed pair."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected KEY=VALUE, got {pair!r}")
+        result[key.strip()] = value.strip()
+    return result
+
+
+def load_settings(config: Path | None = None, assignments: list[str] | None = None) -> Settings:
+    """Defaults, then the config file's ``[detectors]`` table (or top level), then ``--set`` pairs."""
+    settings = Settings()
+    if config is not None:
+        settings = settings.with_overrides(_read_config(config))
+    if assignments:
+        settings = settings.with_overrides(parse_assignments(assignments))
+    return settings
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    else:
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        data = tomllib.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of settings")
+    section = data.get("detectors", data)
+    return dict(section)

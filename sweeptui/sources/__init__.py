@@ -1,0 +1,33 @@
+"""Sources: on-disk layouts turned into typed events.
+
+``SOURCES`` lists every layout in the order matchers are tried: specific tool
+layouts first, the generic run directory and results-array files last.
+"""
+
+from __future__ import annotations
+
+from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+
+SOURCES: list[SourceSpec] = []
+"""Every known layout, most specific first. Filled by :func:`_register`."""
+
+
+def _register() -> None:
+    from sweeptui.sources import results_array, run_dir
+
+    SOURCES.extend([run_dir.SOURCE, results_array.SOURCE])
+
+
+def get_sources(only: str | None = None) -> list[SourceSpec]:
+    """All sources, or just the one named ``only`` (ValueError when unknown)."""
+    if not SOURCES:
+        _register()
+    if only is None:
+        return list(SOURCES)
+    for spec in SOURCES:
+        if spec.name == only:
+            return [spec]
+    raise ValueError(f"unknown source {only!r}; known: {', '.join(s.name for s in SOURCES)}")
+
+
+__all__ = ["SOURCES", "Match", "Reader", "ScanContext", "SourceSpec", "get_sources"]

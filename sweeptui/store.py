@@ -1,0 +1,381 @@
+"""The run store: every run of a sweep, its params, status and metric series.
+
+Sources feed it events (:mod:`sweeptui.events`); detectors and the analysis read it.
+Metric series are columnar and growable (two ``array('d')`` per metric: 16 bytes a
+point, no dict per point). Only the thread that ingests writes to the store; views
+get copies (numpy arrays, snapshots), never live references.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sweeptui.events import Event, MetricBatch, RunEnded, RunSeen, SourceWarning, SummarySeen
+from sweeptui.failures import Failure, classify_failure
+from sweeptui.issues import SWEEP_RUN_ID, Issue
+
+STATUSES = ("running", "finished", "crashed", "killed", "failed")
+"""Every run status. ``failed`` means the run died before its first metric."""
+
+ENDED_STATUSES = frozenset({"finished", "crashed", "killed", "failed"})
+
+EPOCH_KEYS = ("epochs", "num_epochs", "max_epochs", "n_epochs", "total_epochs", "train_epochs")
+STEP_KEYS = (
+    "max_steps", "total_steps", "num_steps", "train_steps", "training_steps", "n_steps",
+    "max_iters", "max_iter", "iterations", "num_iterations", "total_iters",
+)  # fmt: skip
+
+MAX_WARNINGS = 1000
+
+
+class MetricSeries:
+    """One metric of one run: parallel step and value columns, append-only."""
+
+    __slots__ = ("_steps", "_values")
+
+    def __init__(self) -> None:
+        self._steps = array("d")
+        self._values = array("d")
+
+    def extend(self, steps: Iterable[float], values: Iterable[float]) -> None:
+        """Append points; ``steps`` and ``values`` must have the same length."""
+        self._steps.extend(steps)
+        self._values.extend(values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @property
+    def steps(self) -> np.ndarray:
+        """A copy of the steps (a view would pin the buffer and block appends)."""
+        return np.array(self._steps, dtype=np.float64)
+
+    @property
+    def values(self) -> np.ndarray:
+        """A copy of the values, NaN and inf included."""
+        return np.array(self._values, dtype=np.float64)
+
+    @property
+    def last(self) -> float | None:
+        """The newest value, or None when empty."""
+        return self._values[-1] if self._values else None
+
+    @property
+    def last_step(self) -> float | None:
+        """The newest step, or None when empty."""
+        return self._steps[-1] if self._steps else None
+
+    def best(self, goal: str) -> float | None:
+        """The lowest (goal ``min``) or highest finite value, or None when there is none."""
+        values = self.values
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return None
+        return float(finite.min() if goal == "min" else finite.max())
+
+    def tail(self, count: int) -> np.ndarray:
+        """The last ``count`` values (for sparklines)."""
+        return np.array(self._values[-count:], dtype=np.float64)
+
+    def nbytes(self) -> int:
+        """Memory held by the two columns."""
+        return self._steps.buffer_info()[1] * 8 + self._values.buffer_info()[1] * 8
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedLength:
+    """How long a run is meant to be, read from its config."""
+
+    unit: str  # "epoch" or "step"
+    count: float
+    key: str
+
+
+@dataclass(eq=False, slots=True)
+class Run:
+    """Everything known about one run. Mutated only by :class:`RunStore`."""
+
+    id: str
+    name: str
+    path: str
+    source: str
+    params: dict[str, Any] = field(default_factory=dict)
+    status: str = "running"
+    metrics: dict[str, MetricSeries] = field(default_factory=dict)
+    epochs: MetricSeries | None = None
+    summary: dict[str, float] = field(default_factory=dict)
+    records: int = 0
+    first_update: float | None = None
+    last_update: float | None = None
+    last_ingest: float | None = None
+    expected: ExpectedLength | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    failure: Failure | None = None
+    ended_at: float | None = None
+    issue_types: list[str] = field(default_factory=list)
+
+    @property
+    def ended(self) -> bool:
+        """True once the run finished, crashed, was killed or failed."""
+        return self.status in ENDED_STATUSES
+
+    @property
+    def last_step(self) -> float | None:
+        """The largest step recorded by any metric."""
+        steps = [s.last_step for s in self.metrics.values() if len(s)]
+        return max(steps) if steps else None
+
+    @property
+    def last_epoch(self) -> float | None:
+        """The newest epoch recorded, when the log records epochs."""
+        return self.epochs.last if self.epochs is not None and len(self.epochs) else None
+
+    def progress(self) -> tuple[float | None, ExpectedLength | None]:
+        """(amount done in the expected unit, expected length); done counts from 1.
+
+        Zero-based epoch or step numbering (a log starting at 0) is shifted by one
+        so that ``epochs: 10`` logged as 0..9 counts as complete.
+        """
+        expected = self.expected
+        if expected is not None and expected.unit == "epoch" and self.last_epoch is not None:
+            return _count_from_one(self.epochs.values), expected
+        series = self._longest_series()
+        if series is None:
+            return (0.0 if self.records == 0 else None), expected
+        return _count_from_one(series.steps), expected
+
+    def fraction_done(self) -> float | None:
+        """Done / expected, or None when either is unknown."""
+        done, expected = self.progress()
+        if done is None or expected is None or expected.count <= 0:
+            return None
+        return done / expected.count
+
+    def _longest_series(self) -> MetricSeries | None:
+        best: MetricSeries | None = None
+        for series in self.metrics.values():
+            if len(series) and (best is None or series.last_step > best.last_step):
+                best = series
+        return best
+
+
+def _count_from_one(column: np.ndarray) -> float:
+    finite = column[np.isfinite(column)]
+    if finite.size == 0:
+        return 0.0
+    return float(finite.max() + (1 if finite.min() == 0 else 0))
+
+
+def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts become dotted keys; lists and other non-scalars become strings."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_params(value, f"{name}."))
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def expected_length(params: dict[str, Any]) -> ExpectedLength | None:
+    """The run's intended length from well-known config keys (``epochs``, ``max_steps``...)."""
+    by_leaf = {key.rsplit(".", 1)[-1].lower(): (key, value) for key, value in params.items()}
+    for unit, keys in (("epoch", EPOCH_KEYS), ("step", STEP_KEYS)):
+        for leaf in keys:
+            if leaf in by_leaf:
+                key, value = by_leaf[leaf]
+                number = _as_positive_number(value)
+                if number is not None:
+                    return ExpectedLength(unit, number, key)
+    return None
+
+
+def _as_positive_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+class RunStore:
+    """All runs of one sweep, the issues found so far and the warnings from reading."""
+
+    def __init__(self, root: Path | str = ".") -> None:
+        self.root = Path(root)
+        self.runs: dict[str, Run] = {}
+        self.issues: list[Issue] = []
+        self.warnings: list[SourceWarning] = []
+        self.warning_count = 0
+        self.version = 0
+        self._issue_keys: set[tuple[str, str]] = set()
+        self._changed: set[str] = set()
+
+    # -- events ---------------------------------------------------------------
+    def apply(self, event: Event, now: float | None = None) -> Run | None:
+        """Apply one event; returns the run it touched (None for warnings)."""
+        self.version += 1
+        if isinstance(event, SourceWarning):
+            self._warn(event)
+            return None
+        if isinstance(event, RunSeen):
+            run = self._see(event)
+        else:
+            run = self.runs.get(event.run_id)
+            if run is None:
+                self._warn(SourceWarning(event.run_id, "data for an unknown run was ignored"))
+                return None
+            if isinstance(event, MetricBatch):
+                self._add_metrics(run, event, now)
+            elif isinstance(event, SummarySeen):
+                run.summary.update(event.values)
+            elif isinstance(event, RunEnded):
+                self._end(run, event)
+        self._changed.add(run.id)
+        return run
+
+    def _see(self, event: RunSeen) -> Run:
+        run = self.runs.get(event.run_id)
+        if run is None:
+            run = Run(event.run_id, event.name, event.path, event.source)
+            self.runs[run.id] = run
+        else:
+            run.name = event.name or run.name
+        if event.params is not None:
+            run.params = flatten_params(event.params)
+            run.expected = expected_length(run.params)
+        if event.started_at is not None and run.first_update is None:
+            run.first_update = event.started_at
+        return run
+
+    def _add_metrics(self, run: Run, batch: MetricBatch, now: float | None) -> None:
+        for name, series in batch.metrics.items():
+            if len(series.values) == 0:
+                continue
+            target = run.metrics.get(name)
+            if target is None:
+                target = run.metrics[name] = MetricSeries()
+            target.extend(series.steps, series.values)
+        if batch.epochs is not None and len(batch.epochs.values):
+            if run.epochs is None:
+                run.epochs = MetricSeries()
+            run.epochs.extend(batch.epochs.steps, batch.epochs.values)
+        run.records += batch.records
+        stamp = batch.times[-1] if len(batch.times) else batch.mtime
+        if stamp is not None:
+            first = batch.times[0] if len(batch.times) else stamp
+            if run.first_update is None or first < run.first_update:
+                run.first_update = first
+            if run.last_update is None or stamp > run.last_update:
+                run.last_update = stamp
+        if now is not None:
+            run.last_ingest = now
+
+    def _end(self, run: Run, event: RunEnded) -> None:
+        if event.error:
+            run.error = event.error
+        if event.exit_code is not None:
+            run.exit_code = event.exit_code
+        if event.time is not None:
+            run.ended_at = event.time
+            if run.last_update is None or event.time > run.last_update:
+                run.last_update = event.time
+        status = event.status
+        if event.error or status in ("crashed", "killed") or event.exit_code not in (None, 0):
+            run.failure = classify_failure(event.error or "", event.exit_code, status)
+            status = run.failure.status
+        if status is None:
+            return
+        if status != "finished" and run.records == 0:
+            status = "failed"
+        run.status = status
+
+    def _warn(self, warning: SourceWarning) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(warning)
+
+    # -- issues and statuses set by detectors ---------------------------------
+    def add_issue(self, issue: Issue) -> bool:
+        """Record an issue once per (run, type); returns False for a repeat."""
+        key = (issue.run, issue.type)
+        if key in self._issue_keys:
+            return False
+        self._issue_keys.add(key)
+        self.issues.append(issue)
+        run = self.runs.get(issue.run)
+        if run is not None:
+            run.issue_types.append(issue.type)
+            self._changed.add(run.id)
+        self.version += 1
+        return True
+
+    def has_issue(self, run_id: str, issue_type: str) -> bool:
+        """Whether ``run_id`` already carries an issue of ``issue_type``."""
+        return (run_id, issue_type) in self._issue_keys
+
+    def set_status(self, run_id: str, status: str) -> None:
+        """Override a run's status (a detector decided it was killed, say)."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        run = self.runs[run_id]
+        if run.status != status:
+            run.status = status
+            self._changed.add(run_id)
+            self.version += 1
+
+    # -- reading ----------------------------------------------------------------
+    def __iter__(self) -> Iterator[Run]:
+        return iter(self.runs.values())
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def drain_changed(self) -> set[str]:
+        """Ids of runs changed since the last call (for incremental views)."""
+        changed, self._changed = self._changed, set()
+        return changed
+
+    def newest_update(self) -> float | None:
+        """The latest update time of any run: 'now' for a post-hoc report."""
+        stamps = [run.last_update for run in self.runs.values() if run.last_update is not None]
+        return max(stamps) if stamps else None
+
+    def status_counts(self) -> dict[str, int]:
+        """Runs per status, every status present (zeros included)."""
+        counts = dict.fromkeys(STATUSES, 0)
+        for run in self.runs.values():
+            counts[run.status] += 1
+        return counts
+
+    def issue_counts(self) -> dict[str, int]:
+        """Issues per type, only types that occurred."""
+        counts: dict[str, int] = {}
+        for issue in self.issues:
+            counts[issue.type] = counts.get(issue.type, 0) + 1
+        return counts
+
+    def metric_names(self) -> list[str]:
+        """Every metric and summary name seen in any run, sorted."""
+        names: set[str] = set()
+        for run in self.runs.values():
+            names.update(run.metrics)
+            names.update(run.summary)
+        return sorted(names)
+
+    def sweep_issues(self) -> list[Issue]:
+        """Issues about the sweep as a whole rather than one run."""
+        return [issue for issue in self.issues if issue.run == SWEEP_RUN_ID]

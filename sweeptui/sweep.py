@@ -1,0 +1,120 @@
+"""One sweep being read: scanner + readers -> store -> detectors.
+
+:class:`Sweep` is the engine every view uses. The headless report calls
+:meth:`Sweep.load` once; the live app calls :meth:`Sweep.poll` with the paths the
+file watcher saw change, and :meth:`Sweep.tick` on a timer. Only one thread may
+drive a Sweep; views receive snapshots built from it, never the store itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sweeptui.detectors.engine import DetectorEngine
+from sweeptui.events import MetricBatch, RunEnded, SourceWarning
+from sweeptui.issues import Issue
+from sweeptui.settings import Settings
+from sweeptui.sources import get_sources
+from sweeptui.sources.base import Reader
+from sweeptui.sources.scan import Scanner
+from sweeptui.store import RunStore
+
+
+@dataclass
+class PollResult:
+    """What one poll changed: new issues, new warnings, runs touched."""
+
+    issues: list[Issue] = field(default_factory=list)
+    warnings: list[SourceWarning] = field(default_factory=list)
+    changed_runs: set[str] = field(default_factory=set)
+    events: int = 0
+
+
+class Sweep:
+    """Reads a sweep directory incrementally and keeps its store and issues current."""
+
+    def __init__(
+        self, root: Path | str, settings: Settings | None = None, source: str | None = None
+    ) -> None:
+        self.root = Path(root)
+        self.settings = settings or Settings()
+        self.store = RunStore(self.root)
+        self.detectors = DetectorEngine(self.store, self.settings)
+        self.scanner = Scanner(self.root, get_sources(source), self.settings)
+        self.readers: list[Reader] = []
+
+    # -- driving ---------------------------------------------------------------
+    def load(self) -> PollResult:
+        """Post-hoc: read everything once and judge stalls against the newest file."""
+        result = self.rescan()
+        result = _merge(result, self.poll())
+        reference = self.store.newest_update()
+        result.issues.extend(self.detectors.finalize(reference))
+        return result
+
+    def rescan(self) -> PollResult:
+        """Walk the tree for new runs and files; read the new readers."""
+        fresh, warnings = self.scanner.scan()
+        self.readers.extend(fresh)
+        result = PollResult(warnings=list(warnings))
+        for warning in warnings:
+            self.store.apply(warning)
+        return _merge(result, self._read(fresh))
+
+    def poll(self, changed: Iterable[Path] | None = None) -> PollResult:
+        """Read what changed (``None``: every reader). Cheap when nothing did."""
+        if changed is None:
+            return self._read(self.readers)
+        paths = [Path(p) for p in changed]
+        readers = [r for r in self.readers if any(r.owns(p) for p in paths)]
+        return self._read(readers)
+
+    def tick(self, now: float | None = None) -> list[Issue]:
+        """Time-based checks while watching: stalls against the clock, crash loops."""
+        return self.detectors.on_tick(time.time() if now is None else now)
+
+    # -- internals ---------------------------------------------------------------
+    def _read(self, readers: Iterable[Reader]) -> PollResult:
+        result = PollResult()
+        now = time.time()
+        for reader in readers:
+            try:
+                events = reader.read()
+            except Exception as exc:  # a reader bug must not take the sweep down
+                events = [SourceWarning(str(reader.base), f"reader failed: {exc!r}")]
+            for event in events:
+                self._apply(event, now, result)
+        return result
+
+    def _apply(self, event, now: float, result: PollResult) -> None:
+        result.events += 1
+        run = self.store.apply(event, now)
+        if run is None:
+            if isinstance(event, SourceWarning):
+                result.warnings.append(event)
+            return
+        result.changed_runs.add(run.id)
+        if isinstance(event, MetricBatch):
+            result.issues.extend(self.detectors.on_metrics(run, event))
+        elif isinstance(event, RunEnded):
+            result.issues.extend(self.detectors.on_end(run))
+
+
+def _merge(first: PollResult, second: PollResult) -> PollResult:
+    first.issues.extend(second.issues)
+    first.warnings.extend(second.warnings)
+    first.changed_runs |= second.changed_runs
+    first.events += second.events
+    return first
+
+
+def load_sweep(
+    root: Path | str, settings: Settings | None = None, source: str | None = None
+) -> Sweep:
+    """Read a whole sweep directory post-hoc (the ``report`` command's engine)."""
+    sweep = Sweep(root, settings, source)
+    sweep.load()
+    return sweep
