@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 EndStatus = Literal["finished", "crashed", "killed"]
 """How a run ended, as far as its files say. ``failed`` is derived by the store."""
@@ -93,4 +93,4 @@ class SourceWarning:
     message: str
 
 
-Event = Union[RunSeen, MetricBatch, SummarySeen, RunEnded, SourceWarning]
+Event = RunSeen | MetricBatch | SummarySeen | RunEnded | SourceWarning

@@ -1,0 +1,155 @@
+"""Command line: ``sweeptui report | sources`` (and the live commands).
+
+Heavy modules (pandas, Textual) are imported inside the command that needs them,
+so ``sweeptui --help`` answers at once. Exit codes: 0 success, 1 ``--fail-on``
+found issues of that severity, 2 usage error (bad option, missing directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sweeptui import __version__
+
+EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A problem with how sweeptui was called; printed without a traceback, exit 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"sweeptui {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used to document the CLI)."""
+    parser = argparse.ArgumentParser(
+        prog="sweeptui",
+        description="Watch a hyperparameter sweep from the terminal; flag runs that go bad.",
+    )
+    parser.add_argument("--version", action="version", version=f"sweeptui {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_report(commands, _common_options())
+    _add_sources(commands)
+    return parser
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("directory", type=Path, help="the sweep's root directory")
+    common.add_argument("--metric", help="objective metric (default: the validation-loss-like one)")
+    common.add_argument("--goal", choices=("min", "max"), help="whether lower or higher is better")
+    common.add_argument("--source", help="read only this layout (see `sweeptui sources`)")
+    common.add_argument("--config", type=Path, help="TOML or YAML file of detector settings")
+    common.add_argument(
+        "--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+        help="override one detector setting, e.g. --set divergence_factor=20 (repeatable)",
+    )  # fmt: skip
+    return common
+
+
+def _add_report(commands, common: argparse.ArgumentParser) -> None:
+    report = commands.add_parser(
+        "report", parents=[common], help="analyse a sweep headless and print a report",
+        description="Read a sweep directory once and write its report (Markdown by default).",
+    )  # fmt: skip
+    report.add_argument("--format", choices=("md", "json", "html"), help="default: md, or -o's suffix")
+    report.add_argument("-o", "--output", type=Path, help="write here (atomically) instead of stdout")
+    report.add_argument(
+        "--fail-on", choices=("high", "medium"),
+        help="exit 1 when issues of this severity or worse exist (for CI and cron)",
+    )  # fmt: skip
+    report.set_defaults(handler=run_report)
+
+
+def _add_sources(commands) -> None:
+    sources = commands.add_parser("sources", help="list the sweep layouts sweeptui reads")
+    sources.set_defaults(handler=run_sources)
+
+
+def load_from_args(args: argparse.Namespace):
+    """A loaded :class:`~sweeptui.sweep.Sweep` and its objective, from the common options."""
+    from sweeptui.objective import choose_objective
+    from sweeptui.sweep import load_sweep
+
+    settings = settings_from_args(args)
+    root = _existing_directory(args.directory)
+    sweep = _with_usage_errors(lambda: load_sweep(root, settings, args.source))
+    objective = choose_objective(sweep.store, args.metric, args.goal)
+    return sweep, objective
+
+
+def settings_from_args(args: argparse.Namespace):
+    """Settings from ``--config`` and ``--set``; a bad value is a usage error."""
+    from sweeptui.settings import load_settings
+
+    if args.config is not None and not args.config.is_file():
+        raise UsageError(f"config file not found: {args.config}")
+    return _with_usage_errors(lambda: load_settings(args.config, args.assignments))
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """``sweeptui report``: load, analyse, render, write; honour ``--fail-on``."""
+    from sweeptui.report import build_report, format_for, render, write_report
+
+    sweep, objective = load_from_args(args)
+    report = build_report(sweep.store, objective)
+    fmt = args.format or (format_for(args.output) if args.output else "md")
+    if args.output:
+        written = write_report(report, args.output, fmt)
+        print(f"sweeptui: wrote {fmt} report to {written}", file=sys.stderr)
+    else:
+        sys.stdout.write(render(report, fmt))
+    return _fail_on(report, args.fail_on)
+
+
+def run_sources(args: argparse.Namespace) -> int:
+    """``sweeptui sources``: one line per layout."""
+    from sweeptui.sources import get_sources
+
+    specs = get_sources()
+    width = max(len(spec.name) for spec in specs)
+    for spec in specs:
+        print(f"{spec.name:<{width}}  {spec.description}")
+    return EXIT_OK
+
+
+def _fail_on(report: dict, threshold: str | None) -> int:
+    if threshold is None:
+        return EXIT_OK
+    levels = ("high",) if threshold == "high" else ("high", "medium")
+    failing = [i for i in report["issues"] if i["severity"] in levels]
+    if failing:
+        print(f"sweeptui: {len(failing)} issues at {threshold} severity or worse", file=sys.stderr)
+        return EXIT_ISSUES
+    return EXIT_OK
+
+
+def _existing_directory(path: Path) -> Path:
+    if not path.exists():
+        raise UsageError(f"directory not found: {path}")
+    if not path.is_dir():
+        raise UsageError(f"not a directory: {path}")
+    return path
+
+
+def _with_usage_errors(action):
+    try:
+        return action()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc

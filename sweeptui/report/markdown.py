@@ -1,0 +1,161 @@
+"""Markdown rendering of the report document: a short, table-first sweep write-up.
+
+Each section is one function from the report dict to lines; sections with nothing
+to say return no lines. Later layers append their renderers to ``SECTIONS``.
+Every value from the sweep goes through :func:`sweeptui.textsafe.markdown_cell`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sweeptui.store import STATUSES
+from sweeptui.textsafe import markdown_cell as cell
+
+Section = Callable[[dict[str, Any]], list[str]]
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The whole report as Markdown text."""
+    blocks = [lines for section in SECTIONS if (lines := section(report))]
+    return "\n\n".join("\n".join(lines) for lines in blocks) + "\n"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A Markdown table; cells are already-escaped strings or numbers."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines.extend("| " + " | ".join(str(value) for value in row) + " |" for row in rows)
+    return lines
+
+
+def number(value: Any, digits: int = 4) -> str:
+    """A compact number: 4 significant digits, '—' for missing."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return cell(value, 40)
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e9):
+        return str(int(value))
+    return f"{value:.{digits}g}"
+
+
+def overview(report: dict[str, Any]) -> list[str]:
+    """Title and the one-paragraph answer: how many runs, how many went bad, what ranks them."""
+    summary = report["summary"]
+    total = summary["runs"]
+    lines = [f"# Sweep report: {cell(report['root'], 120)}", ""]
+    if total == 0:
+        lines.append("No runs were found under this directory. "
+                     "`sweeptui sources` lists the layouts sweeptui reads.")
+        return lines
+    counts = summary["status_counts"]
+    bad = counts["crashed"] + counts["killed"] + counts["failed"]
+    sentence = (
+        f"{total} runs: {counts['finished']} finished, {counts['running']} running, "
+        f"{bad} died ({_pct(bad, total)}). {summary['runs_with_issues']} runs "
+        f"({_pct(summary['runs_with_issues'], total)}) have at least one issue."
+    )
+    lines.append(sentence)
+    objective = report.get("objective")
+    if objective:
+        how = "chosen automatically" if objective["automatic"] else "chosen with --metric"
+        lines.append("")
+        lines.append(
+            f"Runs are ranked by `{cell(objective['metric'], 60)}` ({objective['reason']}; {how})."
+        )
+        board = report["leaderboard"]
+        if board:
+            best = board[0]
+            lines.append(
+                f"Best: **{cell(best['name'], 60)}** with {number(best['objective'])}"
+                f" ({best['status']})."
+            )
+    else:
+        lines.extend(["", "No metric was found to rank the runs."])
+    lines.append("")
+    lines.append(f"Generated {report['generated_at']} by {report['generator']}.")
+    return lines
+
+
+def status_section(report: dict[str, Any]) -> list[str]:
+    """Runs per status with percentages."""
+    summary = report["summary"]
+    if not summary["runs"]:
+        return []
+    rows = [
+        (status, summary["status_counts"][status], f"{summary['status_percent'][status]:.1f}%")
+        for status in STATUSES
+        if summary["status_counts"][status]
+    ]
+    return ["## Run status", "", *table(("status", "runs", "share"), rows)]
+
+
+def leaderboard_section(report: dict[str, Any]) -> list[str]:
+    """Top runs by the objective, with the params that vary."""
+    board = report["leaderboard"]
+    if not board:
+        return []
+    params = report["varying_params"][:6]
+    header = ("#", "run", report["objective"]["metric"], "status", *params, "issues")
+    rows = [
+        (
+            entry["rank"],
+            cell(entry["name"], 40),
+            number(entry["objective"]),
+            entry["status"],
+            *(number(entry["params"].get(p)) for p in params),
+            ", ".join(entry["issues"]) or "—",
+        )
+        for entry in board
+    ]
+    hidden = len(report["varying_params"]) - len(params)
+    note = ["", f"{hidden} more varying params are in the JSON report."] if hidden > 0 else []
+    return ["## Leaderboard", "", *table([cell(h, 30) for h in header], rows), *note]
+
+
+def issues_section(report: dict[str, Any]) -> list[str]:
+    """Issue types with counts, example runs and one example message."""
+    breakdown = report["issue_breakdown"]
+    if not breakdown:
+        return ["## Issues", "", "No issues detected."] if report["summary"]["runs"] else []
+    rows = [
+        (
+            f"`{row['type']}`",
+            row["severity"],
+            row["count"],
+            ", ".join(cell(run, 30) for run in row["example_runs"]) or "(sweep)",
+            cell(row["example_message"], 100),
+        )
+        for row in breakdown
+    ]
+    header = ("issue", "severity", "runs", "example runs", "example")
+    return ["## Issues", "", *table(header, rows)]
+
+
+def warnings_section(report: dict[str, Any]) -> list[str]:
+    """Input that could not be read as expected (never fatal, always shown)."""
+    warnings = report["warnings"]
+    if not warnings:
+        return []
+    total = report["summary"]["warning_count"]
+    shown = warnings[:20]
+    lines = ["## Reading warnings", ""]
+    lines.extend(f"- `{cell(w['path'], 80)}`: {cell(w['message'], 160)}" for w in shown)
+    if total > len(shown):
+        lines.append(f"- … and {total - len(shown)} more (see the JSON report).")
+    return lines
+
+
+def _pct(part: int, total: int) -> str:
+    return f"{100.0 * part / total:.0f}%" if total else "0%"
+
+
+SECTIONS: list[Section] = [
+    overview,
+    status_section,
+    leaderboard_section,
+    issues_section,
+    warnings_section,
+]
+"""Renderers in page order; the analysis layer inserts its own."""

@@ -1,0 +1,188 @@
+"""The report document: one JSON-ready dict built from a loaded sweep.
+
+Every writer (Markdown, JSON, HTML) and the app's export render this one document,
+so they never disagree. The schema is ``sweeptui.report/1`` (see
+``docs/report-schema.md``): keys are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from sweeptui import __version__
+from sweeptui.issues import ISSUE_TYPES, SWEEP_RUN_ID, Issue
+from sweeptui.objective import Objective
+from sweeptui.store import Run, RunStore
+
+SCHEMA = "sweeptui.report/1"
+LEADERBOARD_SIZE = 10
+EXAMPLE_RUNS = 5
+
+SectionBuilder = Callable[[RunStore, "Objective | None"], Any]
+EXTRA_SECTIONS: dict[str, SectionBuilder] = {}
+"""Sections added by later layers (the analysis), keyed by their JSON key."""
+
+
+def build_report(
+    store: RunStore, objective: Objective | None, *, generated_at: float | None = None
+) -> dict[str, Any]:
+    """The whole report as plain JSON-ready data (finite floats or None, no NaN)."""
+    runs = sorted(store, key=lambda run: run.id)
+    varying = varying_params(runs)
+    report: dict[str, Any] = {
+        "schema": SCHEMA,
+        "generator": f"sweeptui {__version__}",
+        "generated_at": _iso(generated_at if generated_at is not None else time.time()),
+        "root": str(store.root),
+        "objective": _objective(objective),
+        "summary": _summary(store, runs),
+        "varying_params": varying,
+        "leaderboard": _leaderboard(runs, objective, varying),
+        "issue_breakdown": _issue_breakdown(store.issues),
+        "runs": [_run(run, objective) for run in runs],
+        "issues": [_clean(issue.to_dict()) for issue in _ordered(store.issues)],
+        "warnings": [{"path": w.path, "message": w.message} for w in store.warnings],
+    }
+    for key, builder in EXTRA_SECTIONS.items():
+        report[key] = _clean(builder(store, objective))
+    return report
+
+
+def varying_params(runs: list[Run]) -> list[str]:
+    """Params that take more than one value across the runs (missing counts as a value)."""
+    values: dict[str, set[str]] = {}
+    for run in runs:
+        for key, value in run.params.items():
+            values.setdefault(key, set()).add(repr(value))
+    names = []
+    for key, seen in values.items():
+        missing = any(key not in run.params for run in runs)
+        if len(seen) + missing > 1:
+            names.append(key)
+    return sorted(names)
+
+
+def _objective(objective: Objective | None) -> dict[str, Any] | None:
+    if objective is None:
+        return None
+    return {
+        "metric": objective.metric,
+        "goal": objective.goal,
+        "reason": objective.reason,
+        "automatic": objective.automatic,
+    }
+
+
+def _summary(store: RunStore, runs: list[Run]) -> dict[str, Any]:
+    counts = store.status_counts()
+    total = len(runs)
+    return {
+        "runs": total,
+        "status_counts": counts,
+        "status_percent": {k: _percent(v, total) for k, v in counts.items()},
+        "issue_counts": store.issue_counts(),
+        "runs_with_issues": sum(1 for run in runs if run.issue_types),
+        "records": sum(run.records for run in runs),
+        "first_update": _iso(min((r.first_update for r in runs if r.first_update), default=None)),
+        "last_update": _iso(store.newest_update()),
+        "warning_count": store.warning_count,
+    }
+
+
+def _leaderboard(
+    runs: list[Run], objective: Objective | None, varying: list[str]
+) -> list[dict[str, Any]]:
+    if objective is None:
+        return []
+    scored = [(value, run) for run in runs if (value := objective.value(run)) is not None]
+    scored.sort(key=lambda pair: pair[0], reverse=objective.goal == "max")
+    return [
+        {
+            "rank": rank,
+            "id": run.id,
+            "name": run.name,
+            "status": run.status,
+            "objective": value,
+            "params": {key: run.params.get(key) for key in varying},
+            "issues": list(run.issue_types),
+        }
+        for rank, (value, run) in enumerate(scored[:LEADERBOARD_SIZE], start=1)
+    ]
+
+
+def _issue_breakdown(issues: list[Issue]) -> list[dict[str, Any]]:
+    by_type: dict[str, list[Issue]] = {}
+    for issue in issues:
+        by_type.setdefault(issue.type, []).append(issue)
+    rows = []
+    for issue_type, group in by_type.items():
+        severity, description = ISSUE_TYPES[issue_type]
+        rows.append(
+            {
+                "type": issue_type,
+                "severity": severity.value,
+                "description": description,
+                "count": len(group),
+                "example_runs": [i.run for i in group[:EXAMPLE_RUNS] if i.run != SWEEP_RUN_ID],
+                "example_message": group[0].message,
+            }
+        )
+    rows.sort(key=lambda row: (("high", "medium", "low").index(row["severity"]), -row["count"]))
+    return rows
+
+
+def _run(run: Run, objective: Objective | None) -> dict[str, Any]:
+    done, expected = run.progress()
+    return _clean(
+        {
+            "id": run.id,
+            "name": run.name,
+            "path": run.path,
+            "source": run.source,
+            "status": run.status,
+            "params": run.params,
+            "steps": run.records,
+            "last_step": run.last_step,
+            "last_epoch": run.last_epoch,
+            "progress": done,
+            "expected": None if expected is None else {"unit": expected.unit, "count": expected.count},
+            "best": objective.value(run) if objective else None,
+            "last": objective.last(run) if objective else None,
+            "metrics": sorted(run.metrics),
+            "summary": run.summary,
+            "issues": list(run.issue_types),
+            "failure": run.failure.reason if run.failure else None,
+            "exit_code": run.exit_code,
+            "first_update": _iso(run.first_update),
+            "last_update": _iso(run.last_update),
+        }
+    )
+
+
+def _ordered(issues: list[Issue]) -> list[Issue]:
+    return sorted(issues, key=lambda i: (i.severity.rank, i.type, i.run))
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: non-finite floats become None (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _percent(part: int, total: int) -> float:
+    return round(100.0 * part / total, 1) if total else 0.0
+
+
+def _iso(stamp: float | None) -> str | None:
+    if stamp is None:
+        return None
+    return datetime.fromtimestamp(stamp, tz=timezone.utc).isoformat(timespec="seconds")
