@@ -65,7 +65,8 @@ def classify_failure(text: str, exit_code: int | None = None, status: str | None
         return Failure("oom", "killed by the OOM killer (exit 137)")
     exception = _last_exception(text)
     if _NCCL.search(text):
-        return Failure("crashed", _join("NCCL error", exception))
+        named = exception is not None and "NCCL" in exception
+        return Failure("crashed", exception if named else _join("NCCL error", exception))
     if _TIMEOUT.search(text) and exception is None:
         return Failure("crashed", "distributed timeout")
     signal = _signal(text, exit_code)

@@ -1,0 +1,27 @@
+"""The core never imports Textual, and ``--help`` stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CORE = [
+    "sweeptui.events", "sweeptui.store", "sweeptui.sweep", "sweeptui.sources",
+    "sweeptui.detectors.engine", "sweeptui.report", "sweeptui.objective", "sweeptui.failures",
+]  # fmt: skip
+
+
+def _loaded_after(statement: str) -> set[str]:
+    code = f"import sys\n{statement}\nprint('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_core_modules_do_not_import_textual():
+    modules = _loaded_after("\n".join(f"import {name}" for name in CORE))
+    assert not any(name == "textual" or name.startswith("textual.") for name in modules)
+
+
+def test_cli_module_imports_no_heavy_libraries():
+    modules = _loaded_after("import sweeptui.cli")
+    assert not {"pandas", "textual", "numpy", "scipy"} & modules

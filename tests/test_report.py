@@ -1,0 +1,88 @@
+"""The report document and its Markdown / JSON / HTML renderings."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import add_run, end_run
+
+from sweeptui.issues import Issue
+from sweeptui.objective import choose_objective
+from sweeptui.report import build_report, render, write_report
+from sweeptui.store import RunStore
+
+HOSTILE = "evil|[red]x[/]\x1b]0;title\x07`rm`"
+
+
+def _store() -> RunStore:
+    store = RunStore("/sweeps/demo")
+    add_run(store, "good", {"lr": 0.001, "model": "vit"}, val_loss=[1.0, 0.5, 0.4])
+    end_run(store, "good", "finished")
+    add_run(store, "worse", {"lr": 0.01, "model": "vit"}, val_loss=[1.0, 0.8])
+    end_run(store, "worse", "finished")
+    add_run(store, "nan", {"lr": 0.1, "model": "vit"}, val_loss=[1.0, float("nan")])
+    store.add_issue(Issue("nan_or_inf_metric", "nan", "val_loss became NaN at epoch 2", step=2.0))
+    add_run(store, HOSTILE, {"lr": 0.1, "model": HOSTILE})
+    end_run(store, HOSTILE, error="Traceback (most recent call last):\nKeyError: 'x'")
+    store.add_issue(Issue("crashed", HOSTILE, "KeyError before the first metric"))
+    return store
+
+
+def test_report_document_has_the_stable_schema():
+    store = _store()
+    report = build_report(store, choose_objective(store))
+    assert report["schema"] == "sweeptui.report/1"
+    assert report["summary"]["status_counts"] == {
+        "running": 1, "finished": 2, "crashed": 0, "killed": 0, "failed": 1,
+    }  # fmt: skip
+    assert report["summary"]["issue_counts"] == {"nan_or_inf_metric": 1, "crashed": 1}
+    # the NaN run's best finite point (1.0) still ranks it, behind the healthy runs
+    assert [entry["name"] for entry in report["leaderboard"]] == ["good", "worse", "nan"]
+    assert report["varying_params"] == ["lr", "model"]
+    by_id = {run["id"]: run for run in report["runs"]}
+    assert by_id["good"]["steps"] == 3 and by_id["good"]["best"] == 0.4
+    assert by_id["nan"]["issues"] == ["nan_or_inf_metric"] and by_id["nan"]["last"] is None
+    assert {i["type"] for i in report["issues"]} == {"nan_or_inf_metric", "crashed"}
+    assert all(i["severity"] == "high" for i in report["issues"])
+
+
+def test_json_rendering_is_strict_json():
+    store = _store()
+    text = render(build_report(store, choose_objective(store)), "json")
+
+    def reject(token):
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    assert json.loads(text, parse_constant=reject)["schema"] == "sweeptui.report/1"
+
+
+def test_markdown_neutralises_hostile_names():
+    store = _store()
+    markdown = render(build_report(store, choose_objective(store)), "md")
+    assert "\x1b" not in markdown and "\x07" not in markdown
+    assert "evil\\|\\[red\\]x\\[/\\]" in markdown
+    assert "## Issues" in markdown and "`nan_or_inf_metric`" in markdown
+    leaderboard = markdown.split("## Leaderboard")[1].split("##")[0]
+    assert leaderboard.index("good") < leaderboard.index("worse")
+
+
+def test_html_escapes_markup(tmp_path):
+    store = _store()
+    report = build_report(store, choose_objective(store))
+    report["root"] = "<script>alert(1)</script>"
+    page = render(report, "html")
+    assert "<script>" not in page and "<table>" in page
+
+
+def test_write_report_is_atomic_and_leaves_no_temp_files(tmp_path):
+    store = _store()
+    target = tmp_path / "out" / "report.md"
+    write_report(build_report(store, choose_objective(store)), target, "md")
+    assert target.read_text().startswith("# Sweep report")
+    assert [p.name for p in target.parent.iterdir()] == ["report.md"]
+
+
+def test_empty_store_renders_a_helpful_report():
+    report = build_report(RunStore("/nowhere"), None)
+    markdown = render(report, "md")
+    assert "No runs were found" in markdown and report["leaderboard"] == []

@@ -1,0 +1,105 @@
+"""The run store: events in, runs with statuses and columnar series out."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from conftest import add_run, end_run
+
+from sweeptui.events import SourceWarning, SummarySeen
+from sweeptui.issues import Issue
+from sweeptui.store import RunStore, expected_length, flatten_params
+
+
+def test_flatten_params_dots_nested_keys_and_stringifies_lists():
+    flat = flatten_params({"optim": {"lr": 0.1, "betas": [0.9, 0.99]}, "model": "vit", "seed": None})
+    assert flat == {"optim.lr": 0.1, "optim.betas": "[0.9, 0.99]", "model": "vit", "seed": None}
+
+
+@pytest.mark.parametrize(
+    ("params", "unit", "count"),
+    [
+        ({"epochs": 10}, "epoch", 10),
+        ({"trainer.max_epochs": "20"}, "epoch", 20),
+        ({"max_steps": 5000}, "step", 5000),
+        ({"epochs": True}, None, None),
+        ({"epochs": -1}, None, None),
+        ({"lr": 0.1}, None, None),
+    ],
+)
+def test_expected_length_reads_well_known_keys(params, unit, count):
+    found = expected_length(params)
+    if unit is None:
+        assert found is None
+    else:
+        assert (found.unit, found.count) == (unit, count)
+
+
+def test_metrics_keep_nan_and_inf_values():
+    store = RunStore()
+    add_run(store, "a", {"epochs": 4}, loss=[1.0, float("nan"), float("inf"), 0.5])
+    run = store.runs["a"]
+    values = run.metrics["loss"].values
+    assert values[0] == 1.0 and math.isnan(values[1]) and math.isinf(values[2])
+    assert run.metrics["loss"].best("min") == 0.5
+    assert run.records == 4
+
+
+def test_progress_counts_zero_based_epochs_as_complete():
+    store = RunStore()
+    add_run(store, "a", {"epochs": 3}, loss=[3, 2, 1])
+    assert store.runs["a"].fraction_done() == pytest.approx(1.0)
+
+
+def test_error_without_metrics_is_failed_and_oom_is_classified():
+    store = RunStore()
+    add_run(store, "early", {})
+    end_run(store, "early", error="Traceback (most recent call last):\nValueError: bad config")
+    add_run(store, "oom", {}, loss=[1.0, 0.9])
+    end_run(store, "oom", error="RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB")
+    assert store.runs["early"].status == "failed"
+    assert store.runs["early"].failure.reason == "ValueError: bad config"
+    assert store.runs["oom"].status == "crashed"
+    assert store.runs["oom"].failure.kind == "oom"
+
+
+def test_signal_exit_code_marks_killed():
+    store = RunStore()
+    add_run(store, "k", {}, loss=[1.0])
+    end_run(store, "k", exit_code=137)
+    assert store.runs["k"].status == "killed"
+
+
+def test_finished_and_summary():
+    store = RunStore()
+    add_run(store, "ok", {"epochs": 1}, loss=[0.3])
+    store.apply(SummarySeen("ok", {"final_test_loss": 0.25}))
+    end_run(store, "ok", status="finished")
+    run = store.runs["ok"]
+    assert run.status == "finished" and run.summary == {"final_test_loss": 0.25}
+    assert store.status_counts()["finished"] == 1
+
+
+def test_issues_recorded_once_per_run_and_type():
+    store = RunStore()
+    add_run(store, "a", {}, loss=[1.0])
+    assert store.add_issue(Issue("divergence", "a", "x"))
+    assert not store.add_issue(Issue("divergence", "a", "again"))
+    assert store.runs["a"].issue_types == ["divergence"]
+    assert store.issue_counts() == {"divergence": 1}
+
+
+def test_unknown_issue_type_is_rejected():
+    with pytest.raises(ValueError):
+        Issue("not_a_type", "a", "x")
+
+
+def test_events_for_unknown_runs_become_warnings_and_changes_are_drained():
+    store = RunStore()
+    store.apply(SummarySeen("ghost", {"x": 1.0}))
+    store.apply(SourceWarning("f.json", "bad"))
+    assert store.warning_count == 2
+    add_run(store, "a", {})
+    assert store.drain_changed() == {"a"}
+    assert store.drain_changed() == set()
