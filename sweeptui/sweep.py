@@ -45,6 +45,9 @@ class Sweep:
         self.detectors = DetectorEngine(self.store, self.settings)
         self.scanner = Scanner(self.root, get_sources(source), self.settings)
         self.readers: list[Reader] = []
+        self._by_base: dict[Path, list[Reader]] = {}
+        self.unowned_changes = False
+        """True when a poll saw a path no reader owns: the caller should rescan soon."""
 
     # -- driving ---------------------------------------------------------------
     def load(self) -> PollResult:
@@ -59,6 +62,9 @@ class Sweep:
         """Walk the tree for new runs and files; read the new readers."""
         fresh, warnings = self.scanner.scan()
         self.readers.extend(fresh)
+        for reader in fresh:
+            self._by_base.setdefault(reader.base, []).append(reader)
+        self.unowned_changes = False
         result = PollResult(warnings=list(warnings))
         for warning in warnings:
             self.store.apply(warning)
@@ -68,15 +74,29 @@ class Sweep:
         """Read what changed (``None``: every reader). Cheap when nothing did."""
         if changed is None:
             return self._read(self.readers)
-        paths = [Path(p) for p in changed]
-        readers = [r for r in self.readers if any(r.owns(p) for p in paths)]
-        return self._read(readers)
+        readers: dict[int, Reader] = {}
+        for path in changed:
+            owners = self._owners(Path(path))
+            if not owners:
+                self.unowned_changes = True
+            readers.update((id(reader), reader) for reader in owners)
+        return self._read(readers.values())
 
     def tick(self, now: float | None = None) -> list[Issue]:
         """Time-based checks while watching: stalls against the clock, crash loops."""
         return self.detectors.on_tick(time.time() if now is None else now)
 
     # -- internals ---------------------------------------------------------------
+    def _owners(self, path: Path) -> list[Reader]:
+        """Readers whose base is ``path`` or one of its parents (nearest first), within the root."""
+        for candidate in (path, *path.parents):
+            readers = [r for r in self._by_base.get(candidate, ()) if r.owns(path)]
+            if readers:
+                return readers
+            if candidate == self.root:
+                break
+        return []
+
     def _read(self, readers: Iterable[Reader]) -> PollResult:
         result = PollResult()
         now = time.time()
