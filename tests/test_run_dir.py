@@ -276,3 +276,18 @@ def test_many_records_build_one_batch(tmp_path: Path) -> None:
     assert len(batches) == 1 and batches[0].records == 20000
     assert batches[0].metrics["loss"].values[-1] == 1.0 / 20000
     assert not any(isinstance(event, RunEnded) for event in events)
+
+
+def test_csv_end_marker_row_ends_the_run_without_counting_as_a_record(tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "metrics.csv").write_text("step,loss,status\n0,1.0,\n1,0.9,\n,,finished\n")
+    sweep = loaded(tmp_path)
+    assert sweep.store.runs["r"].status == "finished"
+    assert sweep.store.runs["r"].records == 2
+
+
+def test_crash_marker_line_alone_makes_a_failed_run(tmp_path: Path) -> None:
+    make_run(tmp_path, "r", lines({"event": "failed", "error": "ValueError: bad config"}))
+    run = loaded(tmp_path).store.runs["r"]
+    assert run.status == "failed" and run.records == 0

@@ -31,7 +31,13 @@ from sweeptui.events import (
 from sweeptui.failures import classify_failure, has_traceback
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
-from sweeptui.sources.jsonio import parse_json, parse_time, to_float, values_equal
+from sweeptui.sources.jsonio import (
+    MILLISECONDS_THRESHOLD,
+    parse_json,
+    parse_time,
+    to_float,
+    values_equal,
+)
 from sweeptui.sources.tail import FileTail, RewriteGuard, TailRead
 
 NAME = "run-dir"
@@ -244,20 +250,31 @@ def _record_time(record: dict) -> float | None:
     for key in TIME_KEYS:
         value = record.get(key)
         if value is not None:
+            if type(value) is float and value < MILLISECONDS_THRESHOLD:
+                return value  # the common case, without the general parser
             return parse_time(value)
     return None
 
 
 def add_record(record: dict, position: int, columns: Columns) -> None:
-    """Add one parsed JSONL record's numeric fields as points at its step."""
+    """Add one parsed JSONL record's numeric fields as points at its step.
+
+    The hot path of the run-directory reader: plain numbers skip every helper call.
+    """
     epoch = record.get("epoch")
     step = record.get("step", epoch)
-    step_value = float(position) if step is None else to_float(step)
-    if step_value is None or step_value != step_value:
-        step_value = float(position)
-    if epoch is not None and (epoch_value := to_float(epoch)) is not None:
-        columns.epoch_steps.append(step_value)
-        columns.epoch_values.append(epoch_value)
+    kind = type(step)
+    if kind is not float and kind is not int:
+        step = position if step is None else to_float(step)
+        if step is None:
+            step = position
+    if step != step:  # a NaN step cannot order points
+        step = position
+    if epoch is not None:
+        kind = type(epoch)
+        if kind is float or kind is int or (epoch := to_float(epoch)) is not None:
+            columns.epoch_steps.append(step)
+            columns.epoch_values.append(epoch)
     stamp = _record_time(record)
     if stamp is not None:
         columns.times.append(stamp)
@@ -274,7 +291,7 @@ def add_record(record: dict, position: int, columns: Columns) -> None:
         column = metrics.get(key)
         if column is None:
             column = metrics[key] = ([], [])
-        column[0].append(step_value)
+        column[0].append(step)
         column[1].append(value)
         points += 1
     if points or not ("status" in record or "event" in record):
@@ -381,6 +398,7 @@ class CsvLog(MetricLog):
             columns.times.append(stamp)
         width = len(cells)
         metrics = columns.metrics
+        points = 0
         for index, name in self.metric_columns:
             if index >= width or not (cell := cells[index]):
                 continue
@@ -393,8 +411,11 @@ class CsvLog(MetricLog):
                 column = metrics[name] = ([], [])
             column[0].append(step)
             column[1].append(value)
-        columns.records += 1
-        if "status" in self.roles or "event" in self.roles:
+            points += 1
+        marker = self._cell(cells, "status") or self._cell(cells, "event")
+        if points or marker is None:
+            columns.records += 1  # an end-marker row alone is not a metric record
+        if marker is not None:
             self._maybe_end(cells, stamp, ends)
 
     def _maybe_end(self, cells: list[str], stamp: float | None, ends: list[RunEnded]) -> None:
