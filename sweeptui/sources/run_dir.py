@@ -10,6 +10,7 @@ this is the hot path for logs of millions of records.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from array import array
@@ -349,8 +350,6 @@ class CsvLog(MetricLog):
             return None
         if '"' not in text:
             return text.split(",")
-        import csv
-
         return next(csv.reader([text]), None)
 
     def _set_header(self, cells: list[str]) -> None:
