@@ -49,6 +49,14 @@ def one_line(text: object, limit: int | None = None) -> str:
 def markdown_cell(text: object, limit: int | None = 80) -> str:
     """Clean one-line text safe inside a Markdown table cell (pipes and backticks escaped)."""
     value = one_line(text, limit)
-    for char in ("\\", "|", "`", "*", "_", "[", "]", "<", ">"):
+    # Underscores are left alone: CommonMark never reads intraword ones as emphasis,
+    # and escaping them makes the raw report hard to read in a terminal.
+    for char in ("\\", "|", "`", "*", "[", "]", "<", ">"):
         value = value.replace(char, "\\" + char)
     return value
+
+
+def markdown_code(text: object, limit: int | None = 80) -> str:
+    """Clean one-line text as a Markdown code span (backslashes are literal inside one)."""
+    value = one_line(text, limit).replace("`", "'").replace("|", "/")
+    return f"`{value}`"

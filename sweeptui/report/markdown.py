@@ -12,6 +12,7 @@ from typing import Any
 
 from sweeptui.store import STATUSES
 from sweeptui.textsafe import markdown_cell as cell
+from sweeptui.textsafe import markdown_code as code
 
 Section = Callable[[dict[str, Any]], list[str]]
 
@@ -62,7 +63,7 @@ def overview(report: dict[str, Any]) -> list[str]:
         how = "chosen automatically" if objective["automatic"] else "chosen with --metric"
         lines.append("")
         lines.append(
-            f"Runs are ranked by `{cell(objective['metric'], 60)}` ({objective['reason']}; {how})."
+            f"Runs are ranked by {code(objective['metric'], 60)} ({objective['reason']}; {how})."
         )
         board = report["leaderboard"]
         if board:
@@ -141,7 +142,7 @@ def warnings_section(report: dict[str, Any]) -> list[str]:
     total = report["summary"]["warning_count"]
     shown = warnings[:20]
     lines = ["## Reading warnings", ""]
-    lines.extend(f"- `{cell(w['path'], 80)}`: {cell(w['message'], 160)}" for w in shown)
+    lines.extend(f"- {code(w['path'], 80)}: {cell(w['message'], 160)}" for w in shown)
     if total > len(shown):
         lines.append(f"- … and {total - len(shown)} more (see the JSON report).")
     return lines
