@@ -49,7 +49,7 @@ def planted_store(
     if shuffle:
         fates = [fates[i] for i in rng.permutation(runs)]
     store = RunStore(f"/planted/{seed}")
-    for index, (config, fate) in enumerate(zip(configs, fates)):
+    for index, (config, fate) in enumerate(zip(configs, fates, strict=False)):
         _emit(store, rng, f"run-{index:04d}", config, fate)
     return store
 
@@ -97,8 +97,9 @@ def _emit(store: RunStore, rng: np.random.Generator, run_id: str, config: dict, 
         train.append(math.nan if broken else val[-1] - 0.05)
     if fate.kind != "oom":
         metrics = {"train_loss": Series(steps, train), "val_loss": Series(array("d", steps), val)}
-        store.apply(MetricBatch(run_id, metrics, len(steps), times=array("d", [1000.0 + 60 * s for s in steps]),
-                                epochs=Series(array("d", steps), array("d", steps))))  # fmt: skip
+        times = array("d", [1000.0 + 60 * s for s in steps])
+        epochs = Series(array("d", steps), array("d", steps))
+        store.apply(MetricBatch(run_id, metrics, len(steps), times=times, epochs=epochs))
     end_time = 1000.0 + 60 * (last + 1)
     if fate.kind == "ok":
         store.apply(RunEnded(run_id, "finished", time=end_time))

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
+
 from sweeptui.analysis.advice import caveats, recommendations
 from sweeptui.analysis.buckets import ParamBuckets, bucket_param
 from sweeptui.analysis.effects import param_effects, risk_factors
@@ -46,7 +48,7 @@ class SweepAnalysis:
 
     def to_dict(self) -> dict[str, Any]:
         """The sections under their report keys (see ``docs/report-schema.md``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
 
 def analyze(
@@ -72,6 +74,17 @@ def analyze(
         caveats=caveats(frame, effects, options, objective is not None),
         next_sweep=next_sweep(frame, buckets, effects, sensitive, objective, options),
     )
+
+
+def _plain(value: Any) -> Any:
+    """Numpy scalars become Python ones, recursively (JSON writers need plain types)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def bucket_all(frame: RunsFrame, options: AnalysisOptions) -> dict[str, ParamBuckets]:

@@ -49,7 +49,9 @@ def _explained_by_pair(rec: dict[str, Any], risks: list[dict[str, Any]]) -> bool
     for bucket in rec["evidence"]["buckets"]:
         covered = False
         for risk in risks:
-            for condition, alone in zip(risk["conditions"], (risk["only_first"], risk["only_second"])):
+            for condition, alone in zip(
+                risk["conditions"], (risk["only_first"], risk["only_second"]), strict=False
+            ):
                 if condition["param"] == name and condition["bucket"] == bucket:
                     covered = covered or alone["issue_rate"] <= rec["evidence"]["rest_issue_rate"] * 1.5
         if not covered:
@@ -127,9 +129,9 @@ def _region(name: str, bad: list[dict], every: list[dict]) -> str:
     flagged = [e for e in ordered if any(e is b for b in bad)]
     count = len(flagged)
     if count == len(bad) and 0 < count < len(ordered):
-        if all(a is b for a, b in zip(ordered[-count:], flagged)):
+        if all(a is b for a, b in zip(ordered[-count:], flagged, strict=False)):
             return f"{name} >= {format_number(flagged[0]['low'])}"
-        if all(a is b for a, b in zip(ordered[:count], flagged)):
+        if all(a is b for a, b in zip(ordered[:count], flagged, strict=False)):
             last = flagged[-1]
             if last["low"] == last["high"]:
                 return f"{name} <= {format_number(last['high'])}"
@@ -163,7 +165,10 @@ def _action(name: str, dominant: str | None, frame: RunsFrame, bad: list[dict]) 
                 "and a warmup.")  # fmt: skip
     if dominant == "oom":
         extra = "" if _BATCH.search(name) else " with this setting"
-        return f"These runs ran out of memory{extra}: use a smaller batch (or gradient accumulation) or mixed precision."
+        return (
+            f"These runs ran out of memory{extra}: use a smaller batch (or gradient accumulation) "
+            "or mixed precision."
+        )
     if dominant == "overfitting_suspect":
         return "These runs overfit: add weight decay or dropout, or stop early on validation loss."
     if dominant in ("crashed", "killed"):
@@ -175,7 +180,9 @@ def _action(name: str, dominant: str | None, frame: RunsFrame, bad: list[dict]) 
 def _common_failure(frame: RunsFrame, bad: list[dict]) -> str | None:
     ids = {run for e in bad for run in e["example_runs"]}
     df = frame.df
-    reasons = Counter(r for run_id, r in zip(df["run_id"], df["failure"]) if r and run_id in ids)
+    reasons = Counter(
+        r for run_id, r in zip(df["run_id"], df["failure"], strict=False) if r and run_id in ids
+    )
     return reasons.most_common(1)[0][0] if reasons else None
 
 
@@ -199,8 +206,11 @@ def _avoid_pairs(risks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _prefer_groups(effects: list[dict], groups: list[dict], options: AnalysisOptions) -> list[dict]:
     """For a categorical param with a significantly failing value: the most robust value."""
-    flagged = {e["param"] for e in effects
-               if e["significant"] and e["issue_rate"] > (e["rest_issue_rate"] or 0.0) and "low" not in e}
+    flagged = {
+        e["param"]
+        for e in effects
+        if e["significant"] and e["issue_rate"] > (e["rest_issue_rate"] or 0.0) and "low" not in e
+    }
     found = []
     for name in sorted(flagged):
         bad = {e["bucket"] for e in effects if e["param"] == name and e["significant"]
@@ -241,10 +251,11 @@ def _focus(sensitivity: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return []
 
 
+_STABILISE = "lower the learning rate, or add gradient clipping and a warmup"
 _SWEEP_WIDE_ACTIONS = {
-    "nan_or_inf_metric": ("NaN or inf in many runs", "lower the learning rate, or add gradient clipping and a warmup"),
-    "divergence": ("Losses diverge in many runs", "lower the learning rate, or add gradient clipping and a warmup"),
-    "oom": ("Out of memory in many runs", "use smaller batches (or gradient accumulation) or mixed precision"),
+    "nan_or_inf_metric": ("NaN or inf in many runs", _STABILISE),
+    "divergence": ("Losses diverge in many runs", _STABILISE),
+    "oom": ("Out of memory in many runs", "use smaller batches, gradient accumulation or mixed precision"),
     "overfitting_suspect": ("Overfitting in many runs", "add weight decay or dropout, or stop early"),
     "crashed": ("Crashes in many runs", "read the most common error and fix it before the next round"),
 }  # fmt: skip
@@ -272,7 +283,9 @@ def _sweep_wide(frame: RunsFrame, options: AnalysisOptions, explained: set[str])
     return found
 
 
-def caveats(frame: RunsFrame, effects: list[dict], options: AnalysisOptions, has_objective: bool) -> list[dict]:
+def caveats(
+    frame: RunsFrame, effects: list[dict], options: AnalysisOptions, has_objective: bool
+) -> list[dict]:
     """What limits the conclusions: repeats, support, running runs, missing objective."""
     df = frame.df
     total = len(df)
@@ -288,7 +301,10 @@ def caveats(frame: RunsFrame, effects: list[dict], options: AnalysisOptions, has
         add("few_runs", f"Only {total} runs: the tests have little power, so absent findings prove little.",
             runs=total)  # fmt: skip
     if not frame.params:
-        add("no_varying_params", "No parameter varies across the runs: failures cannot be linked to parameters.")
+        add(
+            "no_varying_params",
+            "No parameter varies across the runs: failures cannot be linked to parameters.",
+        )
     else:
         _support_caveats(frame, effects, options, add)
     running = int(df["running"].sum())
@@ -315,8 +331,9 @@ def _support_caveats(frame: RunsFrame, effects: list[dict], options: AnalysisOpt
             "include seed noise.")  # fmt: skip
     small = [e for e in effects if e["runs"] < options.min_bucket_runs]
     if small:
-        add("small_buckets", f"{len(small)} of {len(effects)} parameter buckets have fewer than "
-            f"{options.min_bucket_runs} runs and are never reported as findings.", buckets=len(small))  # fmt: skip
+        text = (f"{len(small)} of {len(effects)} parameter buckets have fewer than {options.min_bucket_runs} "
+                "runs and are never reported as findings.")  # fmt: skip
+        add("small_buckets", text, buckets=len(small))
     thin = [e for e in effects if options.min_bucket_runs <= e["runs"] < 5]
     if thin and len(thin) >= len(effects) / 2:
         add("thin_buckets", f"{len(thin)} of {len(effects)} buckets have fewer than 5 runs: only large "

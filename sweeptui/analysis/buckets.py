@@ -9,6 +9,7 @@ bucket, ``(missing)``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -120,7 +121,7 @@ def _numeric(name: str, values: pd.Series, options: AnalysisOptions) -> ParamBuc
     else:
         buckets = [
             Bucket(f"{format_number(lo)}-{format_number(hi)}", float(lo), float(hi))
-            for lo, hi in zip(edges[:-1], edges[1:])
+            for lo, hi in itertools.pairwise(edges)
         ]
         # [low, high) except the last bucket, which also takes its upper edge
         codes = np.clip(np.searchsorted(edges, numbers, side="right") - 1, 0, len(buckets) - 1)

@@ -49,7 +49,7 @@ def param_effects(
     for entry in entries:
         entry["p_adjusted"] = None
         entry["significant"] = False
-    for i, p_adj in zip(tested, adjusted):
+    for i, p_adj in zip(tested, adjusted, strict=False):
         entries[i]["p_adjusted"] = float(p_adj)
         entries[i]["significant"] = bool(p_adj < options.alpha)
     return entries
@@ -125,7 +125,7 @@ def risk_factors(
         return []
     adjusted = holm(np.array([c["p_value"] for c in candidates]))
     found = []
-    for cell, p_adj in zip(candidates, adjusted):
+    for cell, p_adj in zip(candidates, adjusted, strict=False):
         cell["p_adjusted"] = float(p_adj)
         if p_adj < options.alpha and cell["lift"] >= options.min_pair_lift:
             found.append(cell)
@@ -148,8 +148,10 @@ def _pair_cells(
     hits = hits.astype(np.int64)
     only_a_size, only_a_hits = _only(size, hits, ~failing_b[None, :], axis=1)
     only_b_size, only_b_hits = _only(size, hits, ~failing_a[:, None], axis=0)
-    testable = (size >= max(options.min_pair_support, options.min_bucket_runs)) & (only_a_size > 0) & (
-        only_b_size > 0
+    testable = (
+        (size >= max(options.min_pair_support, options.min_bucket_runs))
+        & (only_a_size > 0)
+        & (only_b_size > 0)
     )
     rows, cols = np.nonzero(testable)
     if rows.size == 0:
@@ -158,7 +160,7 @@ def _pair_cells(
     p_a = fisher_greater(hits[pick], size[pick], only_a_hits[pick], only_a_size[pick])
     p_b = fisher_greater(hits[pick], size[pick], only_b_hits[pick], only_b_size[pick])
     cells = []
-    for k, (i, j) in enumerate(zip(rows, cols)):
+    for k, (i, j) in enumerate(zip(rows, cols, strict=False)):
         cells.append(
             _pair_cell(
                 (name_a, a.buckets[i]), (name_b, b.buckets[j]),

@@ -83,7 +83,7 @@ def _narrow(
     if param.kind == "categorical" or param.scheme == "values":
         values = [b.value for b in keep]
         if sensitive and top.any() and param.scheme == "values":
-            best = {v for v, t in zip(param.numeric_values, top) if t and math.isfinite(v)}
+            best = {v for v, t in zip(param.numeric_values, top, strict=False) if t and math.isfinite(v)}
             narrowed = [v for v in values if float(v) in best]
             if narrowed and len(narrowed) < len(values):
                 values = narrowed
@@ -115,13 +115,15 @@ def _shrink(param: ParamBuckets, keep, top: np.ndarray, low: float, high: float)
     return new_low, new_high, (new_low, new_high) != (low, high)
 
 
-def _distribution(param: ParamBuckets, frame: RunsFrame, name: str, low: float, high: float) -> dict[str, Any]:
+def _distribution(
+    param: ParamBuckets, frame: RunsFrame, name: str, low: float, high: float
+) -> dict[str, Any]:
     integers = all(isinstance(p.get(name), int) and not isinstance(p.get(name), bool)
                    for p in frame.run_params if p.get(name) is not None)  # fmt: skip
     if param.scheme == "log" and low > 0 and math.log10(high / low) >= LOG_DECADES and not integers:
         return {"distribution": "log_uniform_values", "min": low, "max": high}
     if integers:
-        return {"distribution": "int_uniform", "min": int(math.floor(low)), "max": int(math.ceil(high))}
+        return {"distribution": "int_uniform", "min": math.floor(low), "max": math.ceil(high)}
     return {"distribution": "uniform", "min": low, "max": high}
 
 

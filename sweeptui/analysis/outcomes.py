@@ -50,7 +50,7 @@ def _step_order(label: str) -> float:
 
 def _count_entries(keys: list[str | None], run_ids: list[str], total: int, order) -> list[dict[str, Any]]:
     grouped: dict[str | None, list[str]] = {}
-    for key, run_id in zip(keys, run_ids):
+    for key, run_id in zip(keys, run_ids, strict=False):
         grouped.setdefault(key, []).append(run_id)
     labels = sorted((k for k in grouped if k is not None), key=order)
     entries = [
@@ -145,7 +145,7 @@ def sensitivity(
         return []
     entries = [_param_sensitivity(name, p, objective, valid, options, goal) for name, p in buckets.items()]
     tested = [e for e in entries if e["kruskal_p"] is not None]
-    for entry, p_adj in zip(tested, holm(np.array([e["kruskal_p"] for e in tested]))):
+    for entry, p_adj in zip(tested, holm(np.array([e["kruskal_p"] for e in tested])), strict=False):
         entry["kruskal_p_adjusted"] = float(p_adj)
         entry["significant"] = bool(p_adj < options.alpha)
     ranked = sorted((e for e in entries if e["spread"] is not None), key=lambda e: -e["spread"])
@@ -188,7 +188,9 @@ def _param_sensitivity(
     return entry
 
 
-def _spearman(numbers: np.ndarray, objective: np.ndarray, valid: np.ndarray) -> tuple[float | None, float | None]:
+def _spearman(
+    numbers: np.ndarray, objective: np.ndarray, valid: np.ndarray
+) -> tuple[float | None, float | None]:
     both = valid & np.isfinite(numbers)
     x, y = numbers[both], objective[both]
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -241,4 +243,3 @@ def best_configs(
         rows.append({**scope, "run": run_id, "name": row["name"], "status": row["status"],
                      "objective": value, "params": params})  # fmt: skip
     return rows
-

@@ -20,7 +20,9 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     return adjusted
 
 
-def fisher_greater(hits_a: np.ndarray, size_a: np.ndarray, hits_b: np.ndarray, size_b: np.ndarray) -> np.ndarray:
+def fisher_greater(
+    hits_a: np.ndarray, size_a: np.ndarray, hits_b: np.ndarray, size_b: np.ndarray
+) -> np.ndarray:
     """One-sided Fisher exact p-values that group a's rate exceeds group b's, element-wise.
 
     The same value ``scipy.stats.fisher_exact(..., alternative="greater")`` gives,
