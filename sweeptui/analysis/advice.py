@@ -325,8 +325,8 @@ def caveats(
 
 def _support_caveats(frame: RunsFrame, effects: list[dict], options: AnalysisOptions, add) -> None:
     searched = [p for p in frame.params if not is_seed(p)]
-    configs = frame.df[["p:" + p for p in searched]].astype(str).agg("|".join, axis=1) if searched else None
-    if configs is not None and configs.nunique() == len(frame.df) and len(frame.df) > 1:
+    configs = {tuple(repr(params.get(p)) for p in searched) for params in frame.run_params}
+    if searched and len(configs) == len(frame.df) > 1:
         add("single_seed", "Every config ran once (one seed per config): differences between single runs "
             "include seed noise.")  # fmt: skip
     small = [e for e in effects if e["runs"] < options.min_bucket_runs]

@@ -66,8 +66,9 @@ def format_number(value: float) -> str:
     return text
 
 
-def bucket_param(name: str, values: pd.Series, options: AnalysisOptions) -> ParamBuckets:
+def bucket_param(name: str, values: pd.Series | list, options: AnalysisOptions) -> ParamBuckets:
     """Buckets for one param's column (one value per run, None where missing)."""
+    values = values.tolist() if isinstance(values, pd.Series) else list(values)
     present = [v for v in values if v is not None and not _is_nan(v)]
     if present and all(_is_number(v) for v in present):
         return _numeric(name, values, options)
@@ -82,7 +83,7 @@ def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def _categorical(name: str, values: pd.Series) -> ParamBuckets:
+def _categorical(name: str, values: list) -> ParamBuckets:
     labels: dict[str, int] = {}
     buckets: list[Bucket] = []
     codes = np.empty(len(values), dtype=np.int64)
@@ -105,7 +106,7 @@ def _category_label(value: Any) -> str:
     return format_number(value) if _is_number(value) else str(value)
 
 
-def _numeric(name: str, values: pd.Series, options: AnalysisOptions) -> ParamBuckets:
+def _numeric(name: str, values: list, options: AnalysisOptions) -> ParamBuckets:
     numbers = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
     finite = numbers[np.isfinite(numbers)]
     distinct = np.unique(finite)

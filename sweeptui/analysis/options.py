@@ -9,8 +9,8 @@ from dataclasses import dataclass
 class AnalysisOptions:
     """Every knob of :func:`sweeptui.analysis.analyze`, with conservative defaults."""
 
-    alpha: float = 0.05
-    """Family-wise error rate of the Holm-corrected tests."""
+    alpha: float = 0.01
+    """Family-wise error rate of the Holm-corrected tests (strict: a finding must not be noise)."""
     min_bucket_runs: int = 2
     """A bucket (or pair of conditions) with fewer runs is never a finding."""
     max_distinct_values: int = 8

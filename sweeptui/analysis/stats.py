@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
@@ -34,6 +36,21 @@ def fisher_greater(
 
 
 def fisher_two_sided(hits: int, size: int, rest_hits: int, rest_size: int) -> float:
-    """Two-sided Fisher exact p-value of one bucket against the rest."""
-    table = [[hits, size - hits], [rest_hits, rest_size - rest_hits]]
-    return float(stats.fisher_exact(table, alternative="two-sided").pvalue)
+    """Two-sided Fisher exact p-value of one bucket against the rest.
+
+    Equal to ``scipy.stats.fisher_exact(table).pvalue`` (the tables no more likely
+    than the observed one, with the same relative tolerance), computed from log
+    factorials directly: scipy's per-call overhead dominated the analysis time.
+    """
+    total, issues = size + rest_size, hits + rest_hits
+    low, high = max(0, size - (total - issues)), min(issues, size)
+    support = np.arange(low, high + 1)
+    log_pmf = (
+        _log_choose(issues, support) + _log_choose(total - issues, size - support) - _log_choose(total, size)
+    )
+    as_likely = log_pmf <= log_pmf[hits - low] + math.log1p(1e-7)
+    return float(min(1.0, math.exp(special.logsumexp(log_pmf[as_likely]))))
+
+
+def _log_choose(n, k):
+    return special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
