@@ -225,11 +225,12 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 class Rule:
     """``when`` is a condition on params such as ``"lr >= 0.02"`` or
     ``"batch_size == 256 and lr == 1e-3"`` (``and`` of ``name op literal``); a run
-    matching it gets ``fate`` at ``bad_epoch``."""
+    matching it gets ``fate`` at ``bad_epoch`` (and ``error`` as its error text)."""
 
     when: str
     fate: str
     bad_epoch: int | None = None
+    error: str | None = None
 
     def matches(self, params: dict[str, Any]) -> bool:
         """Whether every clause of ``when`` holds for ``params`` (missing params: no)."""
@@ -292,7 +293,7 @@ def plan_sweep(
             name=run_name(point, list(grid)), params=params,
             fate=rule.fate if rule else "healthy", bad_epoch=rule.bad_epoch if rule else None,
             seed=seed * 100_003 + index, start=start, interval=interval,
-            cause=rule.when if rule else "",
+            error=rule.error if rule else None, cause=rule.when if rule else "",
         )  # fmt: skip
         plans.append(plan)
         start = plan_curves(plan).end_time - BASE_TIME + gap
@@ -330,28 +331,30 @@ def random_failures(
 
 
 def sweep_reference(plans: Iterable[RunPlan], base_time: float = BASE_TIME) -> float:
-    """The newest update of any non-silent plan: 'now' for a post-hoc reading."""
+    """The newest update of the plans placed in absolute time (``silence`` unset)."""
     stamps = []
     for plan in plans:
-        if plan.fate in ("stalled", "vanished"):
+        if plan.silence is not None:
             continue
         curves = plan_curves(plan, base_time)
-        stamps.append(curves.end_time if plan.ended else float(curves.time[-1]))
+        last = float(curves.time[-1]) if len(curves.time) else curves.end_time
+        stamps.append(curves.end_time if plan.ended else last)
     return max(stamps)
 
 
 def align_silent_runs(plans: Sequence[RunPlan], base_time: float = BASE_TIME) -> float:
-    """Shift every stalled/vanished plan so its last record lies ``silence`` seconds
-    before the sweep's newest update; returns that reference time."""
+    """Shift every plan with a ``silence`` (stalled, vanished, or a running run that
+    should look fresh) so its last record lies ``silence`` seconds before the newest
+    update of the other plans; returns that reference time."""
     reference = sweep_reference(plans, base_time)
     for plan in plans:
-        if plan.fate not in ("stalled", "vanished"):
-            continue
         if plan.silence is None:
-            raise ValueError(f"{plan.name}: a {plan.fate} plan needs a silence")
+            if plan.fate in ("stalled", "vanished"):
+                raise ValueError(f"{plan.name}: a {plan.fate} plan needs a silence")
+            continue
         plan.start = 0.0
         last = float(plan_curves(plan, base_time).time[-1])
-        plan.start = reference - plan.silence - last
+        plan.start = reference - plan.silence - (last - base_time)
     return reference
 
 
@@ -680,6 +683,8 @@ def demo_plans(epochs: int = 20, interval: float = 30.0) -> list[RunPlan]:
     for index, (fate, bad) in enumerate(fates):
         params = {"lr": [1e-3, 3e-3, 1e-2][index % 3], "batch_size": [64, 128][index % 2],
                   "epochs": epochs}  # fmt: skip
+        if bad is not None:  # the epochs above are for a 20-epoch run: scale them
+            bad = max(1, min(epochs, round(bad * epochs / 20)))
         plans.append(RunPlan(f"run_{index:02d}", params, fate, bad, seed=index,
                              start=index * interval * 2, interval=interval))  # fmt: skip
     return plans
