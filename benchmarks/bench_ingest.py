@@ -146,17 +146,24 @@ def raw_read(files: list[Path]) -> tuple[float, int]:
 
 
 def parse_floor(files: list[Path]) -> tuple[float, int]:
-    """(seconds, lines) to read each metric log and ``orjson.loads`` every line."""
+    """(seconds, lines) to read each metric log and ``orjson.loads`` every line.
+
+    orjson rejects bare ``NaN`` tokens, so those lines fall back to :func:`json.loads`,
+    as any reader of such logs must.
+    """
     import orjson
 
-    loads = orjson.loads
+    loads, error = orjson.loads, orjson.JSONDecodeError
     lines = 0
     began = time.perf_counter()
     for path in files:
         if path.suffix != ".jsonl":
             continue
         for line in path.read_bytes().splitlines():
-            loads(line)
+            try:
+                loads(line)
+            except error:
+                json.loads(line)
             lines += 1
     return time.perf_counter() - began, lines
 
