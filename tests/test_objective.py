@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import add_run
+from helpers import add_run
 
 from sweeptui.events import SummarySeen
 from sweeptui.objective import choose_objective

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import add_run, end_run
+from helpers import add_run, end_run
 
 from sweeptui.issues import Issue
 from sweeptui.objective import choose_objective

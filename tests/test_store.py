@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import add_run, end_run
+from helpers import add_run, end_run
 
 from sweeptui.events import SourceWarning, SummarySeen
 from sweeptui.issues import Issue
