@@ -109,7 +109,7 @@ def _avoid_param(frame: RunsFrame, name: str, bad: list[dict], every: list[dict]
     p_adjusted = max(e["p_adjusted"] for e in bad)
     text = (
         f"{hits} of {runs} runs with {region} had issues ({_pct(rate)}), against {_pct(rest_rate)} "
-        f"of the other runs (Fisher exact, Holm-corrected p = {_p(p_adjusted)})."
+        f"of the other runs (Fisher exact, Holm-corrected p {_p(p_adjusted)})."
     )
     action = _action(name, dominant, frame, bad)
     if action:
@@ -194,7 +194,7 @@ def _avoid_pairs(risks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             f"{risk['issue_runs']} of {risk['runs']} runs with {risk['label']} had issues "
             f"({_pct(risk['issue_rate'])}), against {_pct(first['issue_rate'])} with only the first "
             f"condition and {_pct(second['issue_rate'])} with only the second "
-            f"(Holm-corrected p = {_p(risk['p_adjusted'])})."
+            f"(Holm-corrected p {_p(risk['p_adjusted'])})."
         )
         evidence = {k: risk[k] for k in ("runs", "issue_runs", "issue_rate", "p_adjusted", "example_runs")}
         evidence["only_first_rate"], evidence["only_second_rate"] = first["issue_rate"], second["issue_rate"]
@@ -241,7 +241,7 @@ def _focus(sensitivity: list[dict[str, Any]]) -> list[dict[str, Any]]:
         size = f"{ratio:.1f}x" if ratio is not None else f"a spread of {format_number(entry['spread'])}"
         text = (f"The objective varies most with {entry['param']} ({size} between the best bucket "
                 f"{entry['best_bucket']} and the worst {entry['worst_bucket']}; Kruskal-Wallis, "
-                f"Holm-corrected p = {_p(entry['kruskal_p_adjusted'])}). Search it more finely near "
+                f"Holm-corrected p {_p(entry['kruskal_p_adjusted'])}). Search it more finely near "
                 f"{entry['best_bucket']}.")  # fmt: skip
         evidence = {k: entry[k] for k in ("variation_ratio", "spread", "best_bucket", "worst_bucket",
                                           "kruskal_p_adjusted", "spearman_rho")}  # fmt: skip
@@ -345,6 +345,7 @@ def _pct(rate: float | None) -> str:
 
 
 def _p(value: float | None) -> str:
+    """``= 0.013`` or ``< 0.0001``: the relation and the p-value together."""
     if value is None:
-        return "—"
-    return f"{value:.2g}" if value >= 1e-4 else "< 0.0001"
+        return "= —"
+    return f"= {value:.2g}" if value >= 1e-4 else "< 0.0001"
