@@ -169,7 +169,7 @@ def overfit_curve(rng: np.random.Generator, epochs: int, val_after_min: np.ndarr
     """
     train_steps = np.arange(0, epochs * STEPS_PER_EPOCH, 10, dtype=np.float64)
     train = 2.0 * np.exp(-train_steps / 600) * (1 + 0.1 * rng.standard_normal(train_steps.size))
-    val_steps = np.arange(STEPS_PER_EPOCH - 1, epochs * STEPS_PER_EPOCH, STEPS_PER_EPOCH, dtype=float)
+    val_steps = np.arange(STEPS_PER_EPOCH - 1, epochs * STEPS_PER_EPOCH, STEPS_PER_EPOCH, float)
     val = np.empty(epochs)
     val[:10] = 0.5 + 0.1 * (10 - np.arange(10))  # falls to 0.5 at epoch 9 (steps 99..999)
     val[9] = 0.5
