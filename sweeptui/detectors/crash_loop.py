@@ -32,20 +32,29 @@ class CrashLoopDetector:
         self.settings = settings
         self.lengths = lengths
         self._ended: list[tuple[float, int, str]] = []
-        self._known: set[str] = set()
+        self._entries: dict[str, tuple[float, int, str]] = {}
         self._dirty = False
 
     def record_end(self, run: Run) -> None:
-        """Note that ``run`` ended (once; a later status change keeps its place)."""
-        if run.id in self._known:
-            self._dirty = True
-            return
-        self._known.add(run.id)
+        """Note that ``run`` ended; a later end that brings a time moves it to its place.
+
+        A run that died before its first metric may first be seen through error text
+        with no time, then through an end marker that has one: without the move it
+        would stay sorted as the oldest end.
+        """
         stamp = next(
             (t for t in (run.ended_at, run.last_update, run.last_ingest) if t is not None),
             -math.inf,
         )
-        bisect.insort(self._ended, (stamp, len(self._known), run.id))
+        previous = self._entries.get(run.id)
+        if previous is not None:
+            if previous[0] == stamp:
+                self._dirty = True
+                return
+            del self._ended[bisect.bisect_left(self._ended, previous)]
+        entry = (stamp, previous[1] if previous else len(self._entries), run.id)
+        self._entries[run.id] = entry
+        bisect.insort(self._ended, entry)
         self._dirty = True
 
     def check(self) -> Issue | None:
