@@ -73,7 +73,7 @@ READ_BYTES = 64 * 1024 * 1024
 HIDDEN_KEYS = ("_step", "_runtime", "_timestamp", "_wandb")
 
 
-# -- framing ------------------------------------------------------------------------------------
+# -- framing ---------------------------------------------------------------------------
 @dataclass
 class LogChunks:
     """Complete records cut from a piece of the log, and where reading resumes."""
@@ -125,7 +125,7 @@ def split_log(data: bytes, base: int) -> LogChunks:
             continue
         chunk = data[pos + CHUNK_HEADER.size : end]
         pos = end
-        if kind == FULL or kind == FIRST:
+        if kind in (FULL, FIRST):
             if pending is not None:
                 result.errors.append(f"unfinished record dropped before byte {absolute}")
             pending = [chunk]
@@ -148,7 +148,7 @@ def _skip_block(result: LogChunks, base: int, pos: int, left: int, why: str) -> 
     return pos + left
 
 
-# -- record decoding ----------------------------------------------------------------------------
+# -- record decoding -------------------------------------------------------------------
 def _item(raw: memoryview) -> tuple[list[str], Any]:
     """``(key path, value)`` of a History/Config/Summary item."""
     key = ""
@@ -255,7 +255,7 @@ class WandbRunReader(Reader):
         self.metadata_file = Watched(files / "wandb-metadata.json")
         self.output = ErrorText(files / "output.log")
 
-    # -- reading ---------------------------------------------------------------------------
+    # -- reading ------------------------------------------------------------------------
     def read(self) -> list[Event]:
         """New history, config, summary and end of the run since the last call."""
         warnings: list[Event] = []
@@ -320,7 +320,7 @@ class WandbRunReader(Reader):
         except (pw.DecodeError, ValueError, struct.error) as exc:
             warnings.append(SourceWarning(str(path), f"undecodable record: {exc}"))
 
-    # -- record handlers -------------------------------------------------------------------------
+    # -- record handlers ----------------------------------------------------------------
     def _on_run(self, data: memoryview, batch: _Batch) -> None:
         for number, wire, value in pw.iter_fields(data):
             if number == 8 and wire == pw.LEN and len(value):
@@ -407,7 +407,7 @@ class WandbRunReader(Reader):
         data = self.output.file.read_bytes(self.settings.error_tail_bytes)
         return data.decode("utf-8", errors="replace").strip() if data else None
 
-    # -- the files/ layout (no transaction log) ---------------------------------------------------
+    # -- the files/ layout (no transaction log) -----------------------------------------
     def _read_files(self, batch: _Batch, warnings: list[Event]) -> None:
         config = self._mapping(self.config_file, warnings)
         if config is not None:
@@ -441,7 +441,7 @@ class WandbRunReader(Reader):
             warnings.append(SourceWarning(str(watched.path), "not a readable mapping; ignored"))
         return mapping
 
-    # -- events -------------------------------------------------------------------------------------
+    # -- events -------------------------------------------------------------------------
     def _events(self, batch: _Batch, warnings: list[Event]) -> list[Event]:
         events: list[Event] = []
         if not self._seen or batch.params_changed:
@@ -488,7 +488,7 @@ _HANDLERS = {
 """Record field number -> handler; every other record type is skipped."""
 
 
-# -- matching -----------------------------------------------------------------------------------------
+# -- matching --------------------------------------------------------------------------
 def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContext) -> Match | None:
     """A ``wandb/`` directory (every run in it) or a single W&B run directory."""
     if RUN_DIR.match(directory.name) and (
