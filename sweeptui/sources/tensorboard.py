@@ -290,7 +290,11 @@ def _scan_event(
             step, pos = pw.read_varint(buf, pos, end)
             step = pw.to_int64(step)
         elif key == _TAG_SUMMARY:
-            size, pos = pw.read_varint(buf, pos, end)
+            size = buf[pos] if pos < end else 0x80  # one-byte lengths: no call
+            if size < 0x80:
+                pos += 1
+            else:
+                size, pos = pw.read_varint(buf, pos, end)
             if pos + size > end:
                 raise pw.DecodeError("summary runs past the event")
             summary = (pos, pos + size)
@@ -332,7 +336,11 @@ def _summary_values(buf: bytes, pos: int, end: int, event_file: _EventFile,
         if key != 0x0A:  # Summary.value (field 1, LEN)
             pos = _skip(buf, pos, end, key)
             continue
-        size, pos = pw.read_varint(buf, pos, end)
+        size = buf[pos] if pos < end else 0x80  # one-byte lengths: no call
+        if size < 0x80:
+            pos += 1
+        else:
+            size, pos = pw.read_varint(buf, pos, end)
         if pos + size > end:
             raise pw.DecodeError("summary value runs past the summary")
         scalar = _summary_value(buf, pos, pos + size, event_file, hparams)
@@ -360,7 +368,11 @@ def _summary_value(buf: bytes, pos: int, end: int, event_file: _EventFile,
             simple = _FLOAT.unpack_from(buf, pos)[0]
             pos += 4
         elif key in (0x0A, 0x42, 0x4A):  # tag, tensor, metadata
-            size, pos = pw.read_varint(buf, pos, end)
+            size = buf[pos] if pos < end else 0x80  # one-byte lengths: no call
+            if size < 0x80:
+                pos += 1
+            else:
+                size, pos = pw.read_varint(buf, pos, end)
             if pos + size > end:
                 raise pw.DecodeError("summary value field runs past the value")
             if key == 0x0A:
