@@ -183,3 +183,10 @@ def test_source_is_registered_before_the_generic_layouts() -> None:
     names = [spec.name for spec in get_sources()]
     assert names.index("tensorboard") < names.index("run-dir")
     assert names.index("tensorboard") < names.index("results-array")
+
+
+def test_detectors_flag_the_bad_runs(sweep_dir: Path) -> None:
+    runs = load_sweep(sweep_dir).store.runs
+    assert "nan_or_inf_metric" in runs["nan"].issue_types
+    assert "overfitting_suspect" in runs["overfit"].issue_types
+    assert runs["healthy"].issue_types == [] and runs["tf2_style"].issue_types == []

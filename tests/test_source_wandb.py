@@ -205,3 +205,11 @@ def test_split_log_reassembles_a_record_across_blocks() -> None:
 def test_source_is_registered_before_the_generic_layouts() -> None:
     names = [spec.name for spec in get_sources()]
     assert names.index("wandb") < names.index("run-dir")
+
+
+def test_detectors_flag_the_bad_runs(sweep_dir: Path) -> None:
+    runs = by_name(load_sweep(sweep_dir))
+    assert "nan_or_inf_metric" in runs["nan"].issue_types
+    assert "crashed" in runs["crashed"].issue_types
+    assert "overfitting_suspect" in runs["overfit"].issue_types
+    assert runs["healthy"].issue_types == []
