@@ -13,9 +13,9 @@ SOURCES: list[SourceSpec] = []
 
 
 def _register() -> None:
-    from sweeptui.sources import results_array, run_dir
+    from sweeptui.sources import results_array, run_dir, tensorboard, wandb
 
-    SOURCES.extend([run_dir.SOURCE, results_array.SOURCE])
+    SOURCES.extend([tensorboard.SOURCE, wandb.SOURCE, run_dir.SOURCE, results_array.SOURCE])
 
 
 def get_sources(only: str | None = None) -> list[SourceSpec]:
