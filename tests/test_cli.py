@@ -1,0 +1,90 @@
+"""The command line, run as a real subprocess on real sweep directories."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_runs"
+
+
+def sweeptui(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m sweeptui ARGS`` and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "sweeptui", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> Path:
+    target = tmp_path / "sweep"
+    shutil.copytree(SAMPLES / "run_dirs_sweep", target)
+    return target
+
+
+def test_version_and_help():
+    assert sweeptui("--version").stdout.startswith("sweeptui ")
+    for command in ("report", "sources"):
+        assert sweeptui(command, "--help").returncode == 0
+
+
+def test_missing_directory_and_bad_settings_exit_2(tmp_path):
+    missing = sweeptui("report", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "directory not found" in missing.stderr
+    bad = sweeptui("report", str(tmp_path), "--set", "no_such_setting=1")
+    assert bad.returncode == 2 and "unknown setting" in bad.stderr
+    assert "Traceback" not in missing.stderr + bad.stderr
+
+
+def test_markdown_report_on_stdout(sweep):
+    done = sweeptui("report", str(sweep))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Sweep report")
+    assert "## Run status" in done.stdout and "## Issues" in done.stdout
+
+
+def test_json_report_written_atomically_with_schema(sweep, tmp_path):
+    target = tmp_path / "out" / "report.json"
+    done = sweeptui("report", str(sweep), "-o", str(target))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(target.read_text())
+    expected = json.loads((sweep / "expected.json").read_text())
+    assert report["schema"] == "sweeptui.report/1"
+    assert {run["id"] for run in report["runs"]} == set(expected["runs"])
+    for run in report["runs"]:
+        assert run["status"] == expected["runs"][run["id"]]["status"], run["id"]
+        assert not Path(run["path"]).is_absolute()
+    assert sum(report["summary"]["status_counts"].values()) == len(report["runs"])
+
+
+def test_fail_on_reflects_issue_severity(sweep, tmp_path):
+    assert sweeptui("report", str(sweep), "--fail-on", "high").returncode == 1
+    healthy = tmp_path / "healthy"
+    run = healthy / "run_0"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text('{"lr": 0.01, "epochs": 3}')
+    (run / "metrics.jsonl").write_text(
+        "".join(f'{{"epoch": {e}, "train_loss": {1 / e}, "val_loss": {1.1 / e}}}\n' for e in (1, 2, 3))
+    )
+    (run / "DONE").write_text("")
+    done = sweeptui("report", str(healthy), "--fail-on", "medium")
+    assert done.returncode == 0, done.stdout
+
+
+def test_metric_override_and_html(sweep, tmp_path):
+    page = tmp_path / "report.html"
+    done = sweeptui("report", str(sweep), "--metric", "train_loss", "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    text = page.read_text()
+    assert text.startswith("<!doctype html>") and "train_loss" in text
+
+
+def test_sources_lists_every_layout():
+    lines = sweeptui("sources").stdout.splitlines()
+    names = {line.split()[0] for line in lines}
+    assert {"run-dir", "results-array", "tensorboard", "wandb"} <= names
