@@ -13,8 +13,9 @@ SOURCES: list[SourceSpec] = []
 
 
 def _register() -> None:
-    from sweeptui.sources import results_array, run_dir
+    from sweeptui.sources import optuna, ray_tune, results_array, run_dir
 
+    SOURCES.extend([ray_tune.SOURCE, optuna.SOURCE])
     SOURCES.extend([run_dir.SOURCE, results_array.SOURCE])
 
 
