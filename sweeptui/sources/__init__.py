@@ -13,10 +13,10 @@ SOURCES: list[SourceSpec] = []
 
 
 def _register() -> None:
-    from sweeptui.sources import optuna, ray_tune, results_array, run_dir
+    from sweeptui.sources import hydra, lightning, optuna, ray_tune, results_array, run_dir
 
-    SOURCES.extend([ray_tune.SOURCE, optuna.SOURCE])
-    SOURCES.extend([run_dir.SOURCE, results_array.SOURCE])
+    tools = [ray_tune.SOURCE, optuna.SOURCE, lightning.SOURCE, hydra.SOURCE]
+    SOURCES.extend([*tools, run_dir.SOURCE, results_array.SOURCE])
 
 
 def get_sources(only: str | None = None) -> list[SourceSpec]:
