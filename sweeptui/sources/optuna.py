@@ -474,6 +474,9 @@ def is_optuna_sqlite(path: Path) -> bool:
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
         finally:
             connection.close()
+    except sqlite3.OperationalError as exc:
+        # a writer holds the lock: claim it now, the reader warns and retries
+        return "locked" in str(exc) or "busy" in str(exc)
     except sqlite3.Error:
         return False
     return {"studies", "trials", "trial_intermediate_values"} <= names
