@@ -30,6 +30,7 @@ import yaml
 
 from sweeptui.events import Event, RunEnded, RunSeen
 from sweeptui.settings import Settings
+from sweeptui.sources.jsonio import to_float
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
 from sweeptui.sources.run_dir import KILL_LINE, RunDirReader, Watched, is_error_file
 from sweeptui.store import EPOCH_KEYS, STEP_KEYS, flatten_params
@@ -56,6 +57,8 @@ def parse_overrides(lines: Any) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
+        if isinstance(value, str) and value == raw.strip() and (number := to_float(value)) is not None:
+            value = number  # Hydra's grammar reads 1e-3 as a float; YAML 1.1 does not
         _set_dotted(params, key, value)
     return params
 
