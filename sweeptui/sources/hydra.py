@@ -30,8 +30,8 @@ import yaml
 
 from sweeptui.events import Event, RunEnded, RunSeen
 from sweeptui.settings import Settings
-from sweeptui.sources.jsonio import to_float
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.jsonio import to_float
 from sweeptui.sources.run_dir import KILL_LINE, RunDirReader, Watched, is_error_file
 from sweeptui.store import EPOCH_KEYS, STEP_KEYS, flatten_params
 
