@@ -57,8 +57,9 @@ def parse_overrides(lines: Any) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        if isinstance(value, str) and value == raw.strip() and (number := to_float(value)) is not None:
-            value = number  # Hydra's grammar reads 1e-3 as a float; YAML 1.1 does not
+        number = to_float(value) if isinstance(value, str) and value == raw.strip() else None
+        if number is not None:
+            value = number  # Hydra's grammar reads 1e-3 (and nan) as floats; YAML 1.1 does not
         _set_dotted(params, key, value)
     return params
 
