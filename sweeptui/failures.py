@@ -12,6 +12,10 @@ import re
 from dataclasses import dataclass
 
 _OOM_PATTERNS = (
+    (
+        re.compile(r"killed due to the node running low on memory|OOM kill reason", re.I),
+        "killed by Ray's OOM killer",
+    ),
     (re.compile(r"CUDA out of memory|CUDA error: out of memory", re.I), "CUDA out of memory"),
     (re.compile(r"torch\.(?:cuda\.)?OutOfMemoryError|\bOutOfMemoryError\b"), "OutOfMemoryError"),
     (re.compile(r"RESOURCE_EXHAUSTED|ResourceExhaustedError"), "device memory exhausted"),
@@ -30,6 +34,15 @@ _EXCEPTION = re.compile(
     r"^(?:[\w.]+\.)?([A-Z]\w*(?:Error|Exception|Interrupt|Exit|Failure|Warning))(?::\s*(.*))?$",
     re.M,
 )
+_WORKER_DIED = re.compile(
+    r"The actor died unexpectedly|actor is dead because its worker process has died"
+    r"|Worker unexpectedly exits|worker died or was killed|raylet died",
+    re.I,
+)
+_HINTS = re.compile(r"Some common causes include:.*", re.I)
+"""Ray's boilerplate list of possible causes (it names the OOM killer whether or not it
+acted): removed before the patterns run so a plain worker death is not called an OOM."""
+_RAY_DEATHS = ("ActorDiedError", "RayActorError", "WorkerCrashedError", "ActorUnavailableError")
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s+File \".*\", line \d+", re.M)
 
 SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM"}
@@ -55,7 +68,7 @@ def classify_failure(text: str, exit_code: int | None = None, status: str | None
     ``status`` is what the files claimed (``crashed``/``killed``) and wins when the
     text says nothing more specific.
     """
-    text = text or ""
+    text = _HINTS.sub("", text or "")
     if exit_code is None and (found := _EXIT.search(text)):
         exit_code = int(found.group(1))
     for pattern, reason in _OOM_PATTERNS:
@@ -72,6 +85,8 @@ def classify_failure(text: str, exit_code: int | None = None, status: str | None
     signal = _signal(text, exit_code)
     if _PREEMPT.search(text):
         return Failure("killed", _join("preempted", signal))
+    if _WORKER_DIED.search(text) and (exception is None or exception.startswith(_RAY_DEATHS)):
+        return Failure("killed", _join("worker process died unexpectedly", signal))
     if exception is not None and not exception.startswith("KeyboardInterrupt"):
         return Failure("crashed", _with_exit(exception, exit_code))
     if signal is not None:

@@ -295,7 +295,7 @@ class RunStore:
                 run.last_update = event.time
         status = event.status
         if event.error or status in ("crashed", "killed") or event.exit_code not in (None, 0):
-            run.failure = classify_failure(event.error or "", event.exit_code, status)
+            run.failure = classify_failure(event.error or run.error or "", event.exit_code, status)
             status = run.failure.status
         if status is None:
             return

@@ -13,9 +13,19 @@ SOURCES: list[SourceSpec] = []
 
 
 def _register() -> None:
-    from sweeptui.sources import results_array, run_dir, tensorboard, wandb
+    from sweeptui.sources import (
+        hydra,
+        lightning,
+        optuna,
+        ray_tune,
+        results_array,
+        run_dir,
+        tensorboard,
+        wandb,
+    )
 
-    SOURCES.extend([tensorboard.SOURCE, wandb.SOURCE, run_dir.SOURCE, results_array.SOURCE])
+    tools = [ray_tune.SOURCE, optuna.SOURCE, lightning.SOURCE, hydra.SOURCE, tensorboard.SOURCE, wandb.SOURCE]
+    SOURCES.extend([*tools, run_dir.SOURCE, results_array.SOURCE])
 
 
 def get_sources(only: str | None = None) -> list[SourceSpec]:
