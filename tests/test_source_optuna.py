@@ -40,7 +40,7 @@ def test_trial_states_params_and_values(tmp_path: Path, storage: str) -> None:
     assert {run.source for run in runs.values()} == {"optuna"}
     assert runs["healthy"].status == "finished" and runs["overfit"].status == "finished"
     assert runs["pruned"].status == "finished" and runs["pruned"].summary["pruned"] == 1.0
-    assert runs["pruned"].failure is None and "crashed" not in runs["pruned"].issue_types
+    assert runs["pruned"].failure is None and runs["pruned"].issue_types == []  # pruning is deliberate
     assert runs["crash"].status == "crashed" and "crashed" in runs["crash"].issue_types
     assert runs["killed"].status == "running" and runs["waiting"].status == "running"
     assert runs["healthy"].params == {"kind": "healthy", "lr": 0.01, "layers": 2}

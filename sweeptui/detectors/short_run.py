@@ -64,6 +64,9 @@ class ShortRunDetector:
     ) -> Issue | None:
         if run.status != "finished" or run.failure is not None:
             return None
+        # A pruned trial (Optuna's PRUNED state) was stopped early on purpose.
+        if run.summary.get("pruned"):
+            return None
         if self.store.has_issue(run.id, ISSUE_TYPE):
             return None
         message = self._from_config(run)
