@@ -11,7 +11,7 @@ from planted import planted_store
 from scipy import stats
 
 from sweeptui.analysis import analyze
-from sweeptui.analysis.stats import fisher_greater, fisher_two_sided, holm
+from sweeptui.analysis.stats import fisher_greater, fisher_min_p, holm, tarone_count, tarone_holm
 from sweeptui.events import MetricBatch, RunEnded, RunSeen, Series
 from sweeptui.objective import choose_objective
 from sweeptui.report import build_report, render
@@ -29,18 +29,26 @@ def test_planted_causes_are_the_significant_entries_and_first_recommendations(se
     store = planted_store(seed, runs, ("lr", "model"))
     result = _analyse(store)
     effects = result["param_effects"]
-    worse = [e for e in effects if e["significant"] and e["issue_rate"] > e["rest_issue_rate"]]
+    worse = [e for e in effects if e["significant"]]
     flagged = {(e["param"], e["bucket"]) for e in worse}
-    assert ("model", "swin_small") in flagged
-    lr_flagged = [e for e in worse if e["param"] == "lr"]
-    assert lr_flagged, "the planted learning-rate range must be significant"
-    assert all(e["low"] >= 0.01 * 0.999 for e in lr_flagged)
+    swin = next(e for e in effects if (e["param"], e["bucket"]) == ("model", "swin_small"))
+    assert "death" in swin["findings"]
+    lr_flagged = [e for e in worse if e["param"] == "lr" and "numerical" in e["findings"]]
+    assert lr_flagged, "the planted learning-rate range must be significant for NaN"
+    assert all(e["low"] >= 0.01 * 0.999 for e in worse if e["param"] == "lr")
     assert {p for p, _ in flagged} <= {"lr", "model"}
+    for entry in worse:  # significant only ever means "fails more than the rest"
+        for family in entry["findings"]:
+            stats_ = entry["families"][family]
+            assert stats_["rate"] > stats_["rest_rate"]
     first_two = result["recommendations"][:2]
     assert [r["kind"] for r in first_two] == ["avoid", "avoid"]
     assert {r["params"][0] for r in first_two} == {"lr", "model"}
     lr_rec = next(r for r in first_two if r["params"] == ["lr"])
-    assert "gradient clipping" in lr_rec["text"]
+    assert lr_rec["family"] == "numerical"
+    assert "went NaN" in lr_rec["text"] and "gradient clipping" in lr_rec["text"]
+    model_rec = next(r for r in first_two if r["params"] == ["model"])
+    assert model_rec["family"] == "death" and "crashed" in model_rec["text"]
     assert lr_rec["evidence"]["example_runs"]
     for run_id in lr_rec["evidence"]["example_runs"]:
         assert store.runs[run_id].params["lr"] >= 0.01
@@ -54,8 +62,9 @@ def test_planted_interaction_is_a_risk_factor(seed):
     conditions = {(c["param"], c["bucket"]) for c in top["conditions"]}
     assert conditions == {("batch_size", "256"), ("model", "vit_small")}
     assert top["issue_rate"] > 2 * max(top["only_first"]["issue_rate"], top["only_second"]["issue_rate"])
-    kinds = [r["kind"] for r in result["recommendations"]]
-    assert "avoid_combination" in kinds
+    assert top["family"] == "death" and "death" in top["findings"]
+    pair = next(r for r in result["recommendations"] if r["kind"] == "avoid_combination")
+    assert pair["family"] == "death" and "died" in pair["text"]
 
 
 # Holm keeps the chance of any false finding in one null sweep below alpha (1%); measured
@@ -76,19 +85,35 @@ def test_false_finding_rate_stays_within_alpha():
     assert sweeps_with_findings <= 3  # family-wise 1% per sweep: under 1 expected in 60
 
 
-def test_bucket_p_value_is_fishers_exact_test_on_the_runs():
-    store = planted_store(7, 120, ("model",))
+def test_bucket_p_values_are_fishers_exact_tests_on_the_runs_at_risk():
+    store = planted_store(7, 160, ("model", "lr"))
     result = _analyse(store)
     entry = next(e for e in result["param_effects"] if e["param"] == "model" and e["bucket"] == "swin_small")
-    bad = {run.id for run in store if run.status in ("crashed", "killed", "failed") or run.issue_types}
+    died = {run.id for run in store if run.status in ("crashed", "killed", "failed")}
+    nan = {run.id for run in store if "nan_or_inf_metric" in run.issue_types}
+    bad = {run.id for run in store if run.id in died or run.issue_types}
     inside = [r for r in store if r.params["model"] == "swin_small"]
     outside = [r for r in store if r.params["model"] != "swin_small"]
-    a = sum(r.id in bad for r in inside)
-    c = sum(r.id in bad for r in outside)
-    expected = stats.fisher_exact([[a, len(inside) - a], [c, len(outside) - c]]).pvalue
-    assert entry["runs"] == len(inside) and entry["issue_runs"] == a
-    assert math.isclose(entry["p_value"], expected, rel_tol=1e-9)
-    assert entry["p_adjusted"] >= entry["p_value"]
+    # any issue: every run counts
+    a, c = sum(r.id in bad for r in inside), sum(r.id in bad for r in outside)
+    expected = stats.fisher_exact([[a, len(inside) - a], [c, len(outside) - c]], alternative="greater").pvalue
+    anyone = entry["families"]["any"]
+    assert entry["runs"] == anyone["runs"] == len(inside) and entry["issue_runs"] == anyone["events"] == a
+    assert math.isclose(anyone["p_value"], expected, rel_tol=1e-9)
+    # deaths: runs that went NaN (and then crashed) are numerical failures, not at risk of dying first
+    inside_risk = [r for r in inside if r.id not in nan]
+    outside_risk = [r for r in outside if r.id not in nan]
+    a, c = sum(r.id in died for r in inside_risk), sum(r.id in died for r in outside_risk)
+    expected = stats.fisher_exact([[a, len(inside_risk) - a], [c, len(outside_risk) - c]],
+                                  alternative="greater").pvalue  # fmt: skip
+    death = entry["families"]["death"]
+    assert (death["runs"], death["events"], death["rest_runs"]) == (len(inside_risk), a, len(outside_risk))
+    assert math.isclose(death["p_value"], expected, rel_tol=1e-9)
+    for family in entry["families"].values():
+        if family["p_value"] is not None:
+            assert family["p_adjusted"] >= family["p_value"]
+    assert entry["p_adjusted"] == min(f["p_adjusted"] for f in entry["families"].values()
+                                      if f["p_adjusted"] is not None)  # fmt: skip
 
 
 def test_holm_matches_the_textbook_procedure():
@@ -204,11 +229,29 @@ def test_markdown_puts_findings_first_with_evidence():
     assert "```yaml" in markdown and "log_uniform_values" in markdown
 
 
-def test_two_sided_fisher_matches_scipy_on_many_tables():
+def test_fisher_floor_is_the_p_value_of_the_most_extreme_table():
     rng = np.random.default_rng(3)
     for _ in range(200):
         size, rest = int(rng.integers(1, 60)), int(rng.integers(1, 300))
-        hits, rest_hits = int(rng.integers(0, size + 1)), int(rng.integers(0, rest + 1))
-        expected = stats.fisher_exact([[hits, size - hits], [rest_hits, rest - rest_hits]]).pvalue
-        ours = fisher_two_sided(hits, size, rest_hits, rest)
-        assert math.isclose(ours, expected, rel_tol=1e-6, abs_tol=1e-12)
+        events = int(rng.integers(0, size + rest + 1))
+        most = min(size, events)
+        extreme = stats.fisher_exact([[most, size - most], [events - most, rest - events + most]],
+                                     alternative="greater").pvalue  # fmt: skip
+        floor = fisher_min_p(np.array([size]), np.array([size + rest]), np.array([events]))[0]
+        assert math.isclose(floor, extreme, rel_tol=1e-6, abs_tol=1e-12)
+
+
+def test_tarone_count_ignores_tests_that_cannot_reach_significance():
+    assert tarone_count(np.array([1e-6, 1e-6, 0.2, 0.5, 0.9]), 0.01) == 2
+    assert tarone_count(np.array([1e-5] * 20), 0.01) == 20  # all testable: the plain Bonferroni count
+    assert tarone_count(np.array([0.001] * 20), 0.01) == 11  # none can reach 0.01 / 11
+    assert tarone_count(np.array([]), 0.01) == 1
+
+
+def test_tarone_holm_equals_holm_when_every_test_is_testable_and_is_never_laxer():
+    p = np.array([0.0001, 0.004, 0.03, 0.2])
+    assert np.allclose(tarone_holm(p, np.zeros(4), 0.05), holm(p))
+    floors = np.array([1e-6, 1e-6, 0.5, 0.5])  # the last two can never reach alpha / k
+    adjusted = tarone_holm(p, floors, 0.01)
+    assert np.allclose(adjusted[:2], [0.0002, 0.004])
+    assert (adjusted[2:] >= 0.01).all() and (adjusted >= p).all()

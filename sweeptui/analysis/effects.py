@@ -1,11 +1,14 @@
-"""Which params go with failures: per-bucket issue rates and risky pairs of conditions.
+"""Which params go with failures: per-bucket rates per issue family, and risky pairs of conditions.
 
-``param_effects`` tests every bucket of every varying param against all other runs
-with a two-sided Fisher exact test, Holm-corrected over every bucket tested in the
-sweep. ``risk_factors`` looks for two conditions whose joint issue rate stands out
+``param_effects`` tests every bucket of every varying param against all other runs,
+once per issue family (:mod:`.families`: death, numerical, overfitting and any
+issue), with a one-sided Fisher exact test (does the bucket fail *more* than the
+rest?) on the runs at risk of that family. Every (bucket, family) test of the sweep
+is corrected together (Holm step-down with Tarone's count of testable hypotheses).
+``risk_factors`` looks, per family, for two conditions whose joint rate stands out
 from *each* condition alone: the joint cell is tested (one-sided Fisher) against
 the runs meeting only the first condition and against those meeting only the
-second; the larger p-value counts, Holm-corrected over every pair tested.
+second; the larger p-value counts, corrected the same way over every cell tested.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from sweeptui.analysis.buckets import Bucket, ParamBuckets
+from sweeptui.analysis.families import FAMILIES, FamilyOutcome, family_outcomes
 from sweeptui.analysis.frame import ISSUE_PREFIX, RunsFrame
 from sweeptui.analysis.options import AnalysisOptions
-from sweeptui.analysis.stats import fisher_greater, fisher_two_sided, holm
+from sweeptui.analysis.stats import fisher_greater, fisher_min_p, tarone_holm
 
 EXAMPLE_RUNS = 5
 
@@ -26,33 +30,102 @@ EXAMPLE_RUNS = 5
 def param_effects(
     frame: RunsFrame, buckets: dict[str, ParamBuckets], options: AnalysisOptions, goal: str | None
 ) -> list[dict[str, Any]]:
-    """One entry per (param, bucket), with issue rates, objective and corrected significance."""
+    """One entry per (param, bucket), with per-family rates, objective and corrected significance."""
     df = frame.df
     issue = df["has_issue"].to_numpy()
     objective = df["objective"].to_numpy()
-    total, total_issues = len(df), int(issue.sum())
+    outcomes = family_outcomes(frame)
+    run_ids = df["run_id"].to_numpy()
     entries: list[dict[str, Any]] = []
+    masks: list[np.ndarray] = []
     for name, param in buckets.items():
         for index, bucket in enumerate(param.buckets):
             mask = param.codes == index
             entries.append(_effect(name, bucket, mask, df, frame, issue, objective, goal))
-    raw = []
-    for entry in entries:
-        runs, hits = entry["runs"], entry["issue_runs"]
-        rest = total - runs
-        testable = runs >= options.min_bucket_runs and rest > 0 and 0 < total_issues < total
-        entry["rest_issue_rate"] = (total_issues - hits) / rest if rest else None
-        entry["p_value"] = fisher_two_sided(hits, runs, total_issues - hits, rest) if testable else None
-        raw.append(entry["p_value"])
-    tested = [i for i, p in enumerate(raw) if p is not None]
-    adjusted = holm(np.array([raw[i] for i in tested]))
-    for entry in entries:
-        entry["p_adjusted"] = None
-        entry["significant"] = False
-    for i, p_adj in zip(tested, adjusted, strict=False):
-        entries[i]["p_adjusted"] = float(p_adj)
-        entries[i]["significant"] = bool(p_adj < options.alpha)
+            masks.append(mask)
+    tests = [_family_cells(masks, outcome, run_ids, options) for outcome in outcomes.values()]
+    _correct(tests, options)
+    for position, entry in enumerate(entries):
+        entry["rest_issue_rate"] = tests[FAMILIES.index("any")]["rest_rate"][position]
+        entry["families"] = {
+            family: _family_entry(test, position) for family, test in zip(outcomes, tests, strict=True)
+        }
+        _summarise(entry, options)
     return entries
+
+
+def _family_cells(
+    masks: list[np.ndarray], outcome: FamilyOutcome, run_ids: np.ndarray, options: AnalysisOptions
+) -> dict[str, Any]:
+    """Every bucket's events, at-risk runs and one-sided p-value (None when untestable) for a family."""
+    at_risk, event = outcome.at_risk, outcome.event & outcome.at_risk
+    total, events = int(at_risk.sum()), int(event.sum())
+    if masks:
+        stacked = np.vstack(masks)
+        size = (stacked & at_risk).sum(axis=1)
+        hits = (stacked & event).sum(axis=1)
+    else:
+        size = hits = np.zeros(0, dtype=np.int64)
+    rest, rest_hits = total - size, events - hits
+    testable = (size >= options.min_bucket_runs) & (rest > 0) & (0 < events) & (events < total)
+    p = np.full(len(masks), np.nan)
+    floor = np.full(len(masks), np.nan)
+    if testable.any():
+        pick = np.flatnonzero(testable)
+        p[pick] = fisher_greater(hits[pick], size[pick], rest_hits[pick], rest[pick])
+        floor[pick] = fisher_min_p(size[pick], total, events)
+    return {
+        "runs": size, "events": hits, "rest_runs": rest, "rest_events": rest_hits, "p": p,
+        "floor": floor, "testable": testable,
+        "rate": [h / n if n else None for h, n in zip(hits.tolist(), size.tolist(), strict=True)],
+        "rest_rate": [h / n if n else None for h, n in zip(rest_hits.tolist(), rest.tolist(), strict=True)],
+        "examples": [run_ids[mask & event][:EXAMPLE_RUNS].tolist() for mask in masks],
+    }  # fmt: skip
+
+
+def _correct(tests: list[dict[str, Any]], options: AnalysisOptions) -> None:
+    """Tarone-Holm over every testable (bucket, family) test; adds ``adjusted`` to each family."""
+    p = np.concatenate([t["p"][t["testable"]] for t in tests]) if tests else np.zeros(0)
+    floor = np.concatenate([t["floor"][t["testable"]] for t in tests]) if tests else np.zeros(0)
+    adjusted = tarone_holm(p, floor, options.alpha)
+    start = 0
+    for test in tests:
+        test["adjusted"] = np.full(len(test["p"]), np.nan)
+        count = int(test["testable"].sum())
+        test["adjusted"][test["testable"]] = adjusted[start : start + count]
+        start += count
+        test["significant"] = test["testable"] & (test["adjusted"] < options.alpha)
+
+
+def _family_entry(test: dict[str, Any], position: int) -> dict[str, Any]:
+    tested = bool(test["testable"][position])
+    return {
+        "runs": int(test["runs"][position]),
+        "events": int(test["events"][position]),
+        "rate": test["rate"][position],
+        "rest_runs": int(test["rest_runs"][position]),
+        "rest_events": int(test["rest_events"][position]),
+        "rest_rate": test["rest_rate"][position],
+        "p_value": float(test["p"][position]) if tested else None,
+        "p_adjusted": float(test["adjusted"][position]) if tested else None,
+        "significant": bool(test["significant"][position]),
+        "example_runs": test["examples"][position],
+    }
+
+
+def _summarise(entry: dict[str, Any], options: AnalysisOptions) -> None:
+    """``findings`` (significant families, strongest first) and the entry's headline p-values."""
+    families = entry["families"]
+    found = [f for f in FAMILIES if families[f]["significant"]]
+    found.sort(key=lambda f: (families[f]["p_adjusted"], FAMILIES.index(f)))
+    entry["findings"] = found
+    entry["significant"] = bool(found)
+    tested = [f for f in FAMILIES if families[f]["p_adjusted"] is not None]
+    if not tested:
+        entry["p_value"] = entry["p_adjusted"] = None
+        return
+    best = min(tested, key=lambda f: (families[f]["p_adjusted"], families[f]["p_value"], FAMILIES.index(f)))
+    entry["p_value"], entry["p_adjusted"] = families[best]["p_value"], families[best]["p_adjusted"]
 
 
 def _effect(
@@ -88,10 +161,12 @@ def _best(values: np.ndarray, goal: str | None) -> float | None:
     return float(values.min() if goal == "min" else values.max())
 
 
-def failing_buckets(buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Per param, which buckets have a significantly higher issue rate than the rest."""
+def failing_buckets(
+    buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]], family: str = "any"
+) -> dict[str, np.ndarray]:
+    """Per param, which buckets fail significantly more than the rest (for ``family``; any finding for ``any``)."""
     flagged = {(e["param"], e["bucket"]) for e in effects
-               if e["significant"] and e["issue_rate"] > (e["rest_issue_rate"] or 0.0)}  # fmt: skip
+               if (e["significant"] if family == "any" else family in e["findings"])}  # fmt: skip
     return {
         name: np.array([(name, b.label) in flagged for b in param.buckets], dtype=bool)
         for name, param in buckets.items()
@@ -102,33 +177,47 @@ def risk_factors(
     frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]],
     options: AnalysisOptions,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Pairs of conditions whose joint issue rate stands out from each condition alone.
+    """Pairs of conditions whose joint rate of some issue family stands out from each condition alone.
 
-    Runs already explained by a significant single-param finding are left out of the
-    comparison groups (a third param's failing range, or a failing value of the
-    pair's own params outside the cell), so one strong cause does not hide an
-    interaction and is not mistaken for one.
+    Each family is tested on its runs at risk. Runs already explained by a
+    significant single-param finding of that family are left out of the comparison
+    groups (a third param's failing range, or a failing value of the pair's own
+    params outside the cell), so one strong cause does not hide an interaction and
+    is not mistaken for one. A cell found for several families is reported once,
+    under the family with the largest excess; ``findings`` lists them all.
     """
-    issue = frame.df["has_issue"].to_numpy().astype(np.int64)
     run_ids = frame.df["run_id"].to_numpy()
-    failing = failing_buckets(buckets, effects)
-    explained = {name: failing[name][param.codes] for name, param in buckets.items()}
     candidates: list[dict[str, Any]] = []
-    for (name_a, a), (name_b, b) in combinations(buckets.items(), 2):
-        others = [explained[n] for n in buckets if n not in (name_a, name_b)]
-        keep = ~np.logical_or.reduce(others) if others else np.ones(len(issue), dtype=bool)
-        candidates.extend(
-            _pair_cells((name_a, a, failing[name_a]), (name_b, b, failing[name_b]), keep, issue, run_ids,
-                        options)
-        )  # fmt: skip
+    for family, outcome in family_outcomes(frame).items():
+        if not outcome.event.any():
+            continue
+        event = (outcome.event & outcome.at_risk).astype(np.int64)
+        failing = failing_buckets(buckets, effects, family)
+        explained = {name: failing[name][param.codes] for name, param in buckets.items()}
+        for (name_a, a), (name_b, b) in combinations(buckets.items(), 2):
+            others = [explained[n] for n in buckets if n not in (name_a, name_b)]
+            keep = outcome.at_risk & ~np.logical_or.reduce(others) if others else outcome.at_risk
+            cells = _pair_cells((name_a, a, failing[name_a]), (name_b, b, failing[name_b]), keep, event,
+                                run_ids, options)  # fmt: skip
+            for cell in cells:
+                cell["family"] = family
+            candidates.extend(cells)
     if not candidates:
         return []
-    adjusted = holm(np.array([c["p_value"] for c in candidates]))
-    found = []
-    for cell, p_adj in zip(candidates, adjusted, strict=False):
+    adjusted = tarone_holm(
+        np.array([c["p_value"] for c in candidates]), np.array([c.pop("min_p") for c in candidates]), options.alpha
+    )
+    by_cell: dict[str, list[dict[str, Any]]] = {}
+    for cell, p_adj in zip(candidates, adjusted, strict=True):
         cell["p_adjusted"] = float(p_adj)
         if p_adj < options.alpha and cell["lift"] >= options.min_pair_lift:
-            found.append(cell)
+            by_cell.setdefault(cell["label"], []).append(cell)
+    found = []
+    for cells in by_cell.values():
+        cells.sort(key=lambda c: (-c["excess_issue_runs"], c["p_value"], FAMILIES.index(c["family"])))
+        top = cells[0]
+        top["findings"] = [c["family"] for c in cells]
+        found.append(top)
     found.sort(key=lambda c: (-c["excess_issue_runs"], c["p_value"]))
     return found
 
@@ -137,7 +226,7 @@ def _pair_cells(
     first: tuple[str, ParamBuckets, np.ndarray], second: tuple[str, ParamBuckets, np.ndarray],
     keep: np.ndarray, issue: np.ndarray, run_ids: np.ndarray, options: AnalysisOptions,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Every joint cell of two params with enough support, with its one-sided p-value."""
+    """Every joint cell of two params with enough support, with its one-sided p-value and its floor."""
     (name_a, a, failing_a), (name_b, b, failing_b) = first, second
     na, nb = len(a.buckets), len(b.buckets)
     if na < 2 or nb < 2:
@@ -159,18 +248,22 @@ def _pair_cells(
     pick = (rows, cols)
     p_a = fisher_greater(hits[pick], size[pick], only_a_hits[pick], only_a_size[pick])
     p_b = fisher_greater(hits[pick], size[pick], only_b_hits[pick], only_b_size[pick])
+    floor = np.maximum(
+        fisher_min_p(size[pick], size[pick] + only_a_size[pick], hits[pick] + only_a_hits[pick]),
+        fisher_min_p(size[pick], size[pick] + only_b_size[pick], hits[pick] + only_b_hits[pick]),
+    )
     cells = []
     for k, (i, j) in enumerate(zip(rows, cols, strict=False)):
-        cells.append(
-            _pair_cell(
-                (name_a, a.buckets[i]), (name_b, b.buckets[j]),
-                (int(hits[i, j]), int(size[i, j])),
-                (int(only_a_hits[i, j]), int(only_a_size[i, j])),
-                (int(only_b_hits[i, j]), int(only_b_size[i, j])),
-                float(max(p_a[k], p_b[k])),
-                run_ids[(combined == i * nb + j) & (issue > 0) & keep][:EXAMPLE_RUNS].tolist(),
-            )
+        cell = _pair_cell(
+            (name_a, a.buckets[i]), (name_b, b.buckets[j]),
+            (int(hits[i, j]), int(size[i, j])),
+            (int(only_a_hits[i, j]), int(only_a_size[i, j])),
+            (int(only_b_hits[i, j]), int(only_b_size[i, j])),
+            float(max(p_a[k], p_b[k])),
+            run_ids[(combined == i * nb + j) & (issue > 0) & keep][:EXAMPLE_RUNS].tolist(),
         )  # fmt: skip
+        cell["min_p"] = float(floor[k])
+        cells.append(cell)
     return cells
 
 
