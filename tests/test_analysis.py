@@ -85,35 +85,44 @@ def test_false_finding_rate_stays_within_alpha():
     assert sweeps_with_findings <= 3  # family-wise 1% per sweep: under 1 expected in 60
 
 
+def _one_sided(inside: list, outside: list, bad: set) -> tuple[int, int, float]:
+    a, c = sum(r.id in bad for r in inside), sum(r.id in bad for r in outside)
+    table = [[a, len(inside) - a], [c, len(outside) - c]]
+    return a, c, stats.fisher_exact(table, alternative="greater").pvalue
+
+
 def test_bucket_p_values_are_fishers_exact_tests_on_the_runs_at_risk():
-    store = planted_store(7, 160, ("model", "lr"))
+    store = planted_store(7, 160, ("model", "overfit"))
     result = _analyse(store)
-    entry = next(e for e in result["param_effects"] if e["param"] == "model" and e["bucket"] == "swin_small")
+    effects = {(e["param"], e["bucket"]): e for e in result["param_effects"]}
     died = {run.id for run in store if run.status in ("crashed", "killed", "failed")}
-    nan = {run.id for run in store if "nan_or_inf_metric" in run.issue_types}
+    overfit = {run.id for run in store if "overfitting_suspect" in run.issue_types}
     bad = {run.id for run in store if run.id in died or run.issue_types}
+
+    swin = effects["model", "swin_small"]
     inside = [r for r in store if r.params["model"] == "swin_small"]
     outside = [r for r in store if r.params["model"] != "swin_small"]
-    # any issue: every run counts
-    a, c = sum(r.id in bad for r in inside), sum(r.id in bad for r in outside)
-    expected = stats.fisher_exact([[a, len(inside) - a], [c, len(outside) - c]], alternative="greater").pvalue
-    anyone = entry["families"]["any"]
-    assert entry["runs"] == anyone["runs"] == len(inside) and entry["issue_runs"] == anyone["events"] == a
+    a, _, expected = _one_sided(inside, outside, bad)  # any issue: every run counts
+    anyone = swin["families"]["any"]
+    assert swin["runs"] == anyone["runs"] == len(inside) and swin["issue_runs"] == anyone["events"] == a
     assert math.isclose(anyone["p_value"], expected, rel_tol=1e-9)
-    # deaths: runs that went NaN (and then crashed) are numerical failures, not at risk of dying first
-    inside_risk = [r for r in inside if r.id not in nan]
-    outside_risk = [r for r in outside if r.id not in nan]
-    a, c = sum(r.id in died for r in inside_risk), sum(r.id in died for r in outside_risk)
-    expected = stats.fisher_exact([[a, len(inside_risk) - a], [c, len(outside_risk) - c]],
-                                  alternative="greater").pvalue  # fmt: skip
-    death = entry["families"]["death"]
-    assert (death["runs"], death["events"], death["rest_runs"]) == (len(inside_risk), a, len(outside_risk))
-    assert math.isclose(death["p_value"], expected, rel_tol=1e-9)
-    for family in entry["families"].values():
-        if family["p_value"] is not None:
-            assert family["p_adjusted"] >= family["p_value"]
-    assert entry["p_adjusted"] == min(f["p_adjusted"] for f in entry["families"].values()
-                                      if f["p_adjusted"] is not None)  # fmt: skip
+    a, _, expected = _one_sided(inside, outside, died)  # nothing went NaN: every run is at risk of dying
+    assert swin["families"]["death"]["events"] == a
+    assert math.isclose(swin["families"]["death"]["p_value"], expected, rel_tol=1e-9)
+
+    # overfitting: runs that died cannot be judged, so they are left out of both groups
+    decay = effects["weight_decay", "0"]["families"]["overfitting"]
+    inside = [r for r in store if r.params["weight_decay"] == 0.0 and r.id not in died]
+    outside = [r for r in store if r.params["weight_decay"] != 0.0 and r.id not in died]
+    a, c, expected = _one_sided(inside, outside, overfit)
+    assert (decay["runs"], decay["events"], decay["rest_runs"], decay["rest_events"]) == (
+        len(inside), a, len(outside), c)  # fmt: skip
+    assert math.isclose(decay["p_value"], expected, rel_tol=1e-9)
+    for entry in effects.values():
+        tested = [f for f in entry["families"].values() if f["p_value"] is not None]
+        assert all(f["p_adjusted"] >= f["p_value"] for f in tested)
+        if tested:
+            assert entry["p_adjusted"] == min(f["p_adjusted"] for f in tested)
 
 
 def test_holm_matches_the_textbook_procedure():
@@ -255,3 +264,65 @@ def test_tarone_holm_equals_holm_when_every_test_is_testable_and_is_never_laxer(
     adjusted = tarone_holm(p, floors, 0.01)
     assert np.allclose(adjusted[:2], [0.0002, 0.004])
     assert (adjusted[2:] >= 0.01).all() and (adjusted >= p).all()
+
+
+@pytest.mark.parametrize(("seed", "runs"), [(20, 240), (21, 300), (22, 360)])
+def test_three_causes_of_different_families_are_each_found_and_recommended(seed, runs):
+    store = planted_store(seed, runs, ("model", "lr", "overfit"))
+    result = _analyse(store)
+    effects = {(e["param"], e["bucket"]): e for e in result["param_effects"]}
+    assert "death" in effects["model", "swin_small"]["findings"]
+    assert effects["model", "swin_small"]["families"]["death"]["rate"] == 1.0
+    assert "overfitting" in effects["weight_decay", "0"]["findings"]
+    assert effects["weight_decay", "0"]["families"]["overfitting"]["rate"] == 1.0
+    high_lr = [e for e in result["param_effects"] if e["param"] == "lr" and "numerical" in e["findings"]]
+    assert high_lr and all(e["low"] >= 0.01 * 0.999 for e in high_lr)
+    significant = [e for e in result["param_effects"] if e["significant"]]
+    assert {e["param"] for e in significant} <= {"lr", "model", "weight_decay"}
+
+    recs = result["recommendations"]
+    by_family = {r["family"]: r for r in recs if r["kind"] in ("avoid", "regularize")}
+    assert set(by_family) == {"death", "numerical", "overfitting"}
+    assert {r["kind"] for r in recs[:3]} <= {"avoid", "regularize"}
+    death, numerical, overfit = by_family["death"], by_family["numerical"], by_family["overfitting"]
+    assert death["title"] == "Avoid model = swin_small"
+    assert "crashed at epoch 2" in death["text"] and "RuntimeError: shape mismatch" in death["text"]
+    assert death["evidence"]["modal_epoch"] == "2"
+    assert numerical["params"] == ["lr"] and numerical["title"].startswith("Avoid lr >= ")
+    assert "went NaN" in numerical["text"] and "gradient clipping" in numerical["text"]
+    assert overfit["kind"] == "regularize" and overfit["title"] == "Regularise runs with weight_decay = 0"
+    assert "overfit" in overfit["text"] and "weight decay" in overfit["text"]
+    for rec in recs:
+        assert "`" not in rec["text"]
+    assert not [r for r in recs if r["kind"] == "sweep_wide"], "every planted issue is explained"
+
+    params = result["next_sweep"]["wandb"]["parameters"]
+    assert "swin_small" not in params["model"]["values"]
+    assert params["lr"]["max"] <= 0.01
+    assert 0.0 not in params["weight_decay"]["values"] and len(params["weight_decay"]["values"]) == 2
+
+
+def test_sweep_wide_advice_only_for_issues_no_finding_explains():
+    store = planted_store(23, 300, ("model", "overfit"), noise=0.0)
+    # the same count of overfitting runs, dealt at random: no range explains them
+    shuffled = planted_store(23, 300, ("overfit",), shuffle=True, noise=0.0)
+    explained = _analyse(store)["recommendations"]
+    unexplained = _analyse(shuffled)["recommendations"]
+    assert not [r for r in explained if r["kind"] == "sweep_wide"]
+    wide = [r for r in unexplained if r["kind"] == "sweep_wide"]
+    assert [r["family"] for r in wide] == ["overfitting"]
+    assert "no parameter range to blame" in wide[0]["text"]
+    assert not [r for r in unexplained if r["kind"] in AVOID_KINDS]
+
+
+def test_markdown_shows_family_rates_and_prose_without_escaped_backticks():
+    store = planted_store(21, 300, ("model", "lr", "overfit"))
+    markdown = render(build_report(store, choose_objective(store)), "md")
+    findings = markdown[markdown.index("## Findings") : markdown.index("## Run status")]
+    assert "\\`" not in findings and "`" not in findings
+    table = markdown[markdown.index("## What goes with failures") :]
+    header = next(line for line in table.splitlines() if line.startswith("| param"))
+    for column in ("death", "NaN/divergence", "overfitting"):
+        assert column in header
+    swin = next(line for line in table.splitlines() if "swin_small" in line)
+    assert "**100%" in swin  # the significant family's rate, in bold

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from sweeptui.analysis.buckets import Bucket, ParamBuckets
-from sweeptui.analysis.families import FAMILIES, FamilyOutcome, family_outcomes
+from sweeptui.analysis.families import FAMILIES, family_outcomes
 from sweeptui.analysis.frame import ISSUE_PREFIX, RunsFrame
 from sweeptui.analysis.options import AnalysisOptions
 from sweeptui.analysis.stats import fisher_greater, fisher_min_p, tarone_holm
@@ -30,7 +30,15 @@ EXAMPLE_RUNS = 5
 def param_effects(
     frame: RunsFrame, buckets: dict[str, ParamBuckets], options: AnalysisOptions, goal: str | None
 ) -> list[dict[str, Any]]:
-    """One entry per (param, bucket), with per-family rates, objective and corrected significance."""
+    """One entry per (param, bucket), with per-family rates, objective and corrected significance.
+
+    The specific families are tested twice. Failures compete, so leaving out the
+    runs another family ended first can make a param look guilty by selection (the
+    high learning-rate runs that did not go NaN may be exactly the runs another
+    param crashed). The first pass finds each family's significant buckets; the
+    second, which is reported, tests each param on the runs at risk that no *other*
+    param's significant bucket of the same family explains.
+    """
     df = frame.df
     issue = df["has_issue"].to_numpy()
     objective = df["objective"].to_numpy()
@@ -38,12 +46,24 @@ def param_effects(
     run_ids = df["run_id"].to_numpy()
     entries: list[dict[str, Any]] = []
     masks: list[np.ndarray] = []
+    owners: list[str] = []
     for name, param in buckets.items():
         for index, bucket in enumerate(param.buckets):
             mask = param.codes == index
             entries.append(_effect(name, bucket, mask, df, frame, issue, objective, goal))
             masks.append(mask)
-    tests = [_family_cells(masks, outcome, run_ids, options) for outcome in outcomes.values()]
+            owners.append(name)
+    stacked = np.vstack(masks) if masks else np.zeros((0, len(df)), dtype=bool)
+    first = [_family_cells(stacked, np.broadcast_to(o.at_risk, stacked.shape), o.event, run_ids, options)
+             for o in outcomes.values()]  # fmt: skip
+    _correct(first, options)
+    tests = []
+    for (family, outcome), test in zip(outcomes.items(), first, strict=True):
+        if family == "any":
+            tests.append(test)
+            continue
+        at_risk = outcome.at_risk & ~_explained_elsewhere(buckets, owners, test["significant"], len(df))
+        tests.append(_family_cells(stacked, at_risk, outcome.event, run_ids, options))
     _correct(tests, options)
     for position, entry in enumerate(entries):
         entry["rest_issue_rate"] = tests[FAMILIES.index("any")]["rest_rate"][position]
@@ -54,32 +74,47 @@ def param_effects(
     return entries
 
 
+def _explained_elsewhere(
+    buckets: dict[str, ParamBuckets], owners: list[str], significant: np.ndarray, runs: int
+) -> np.ndarray:
+    """Per bucket row, the runs inside a significant bucket of another param (rows x runs)."""
+    flagged = {}
+    start = 0
+    for name, param in buckets.items():
+        count = len(param.buckets)
+        flagged[name] = significant[start : start + count][param.codes]
+        start += count
+    total = np.sum([flagged[name] for name in buckets], axis=0) if buckets else np.zeros(runs, dtype=int)
+    by_param = {name: (total - flagged[name]) > 0 for name in buckets}
+    return np.vstack([by_param[name] for name in owners]) if owners else np.zeros((0, runs), dtype=bool)
+
+
 def _family_cells(
-    masks: list[np.ndarray], outcome: FamilyOutcome, run_ids: np.ndarray, options: AnalysisOptions
+    stacked: np.ndarray, at_risk: np.ndarray, event: np.ndarray, run_ids: np.ndarray, options: AnalysisOptions
 ) -> dict[str, Any]:
-    """Every bucket's events, at-risk runs and one-sided p-value (None when untestable) for a family."""
-    at_risk, event = outcome.at_risk, outcome.event & outcome.at_risk
-    total, events = int(at_risk.sum()), int(event.sum())
-    if masks:
-        stacked = np.vstack(masks)
-        size = (stacked & at_risk).sum(axis=1)
-        hits = (stacked & event).sum(axis=1)
-    else:
-        size = hits = np.zeros(0, dtype=np.int64)
+    """Every bucket's events, at-risk runs and one-sided p-value (NaN when untestable) for a family.
+
+    ``stacked`` holds one row per bucket (its runs); ``at_risk`` one row per bucket
+    (the runs its test compares: the bucket against the rest of those runs).
+    """
+    risk_events = at_risk & event
+    total, events = at_risk.sum(axis=1), risk_events.sum(axis=1)
+    size = (stacked & at_risk).sum(axis=1)
+    hits = (stacked & risk_events).sum(axis=1)
     rest, rest_hits = total - size, events - hits
-    testable = (size >= options.min_bucket_runs) & (rest > 0) & (0 < events) & (events < total)
-    p = np.full(len(masks), np.nan)
-    floor = np.full(len(masks), np.nan)
+    testable = (size >= options.min_bucket_runs) & (rest > 0) & (events > 0) & (events < total)
+    p = np.full(len(stacked), np.nan)
+    floor = np.full(len(stacked), np.nan)
     if testable.any():
         pick = np.flatnonzero(testable)
         p[pick] = fisher_greater(hits[pick], size[pick], rest_hits[pick], rest[pick])
-        floor[pick] = fisher_min_p(size[pick], total, events)
+        floor[pick] = fisher_min_p(size[pick], total[pick], events[pick])
     return {
         "runs": size, "events": hits, "rest_runs": rest, "rest_events": rest_hits, "p": p,
         "floor": floor, "testable": testable,
         "rate": [h / n if n else None for h, n in zip(hits.tolist(), size.tolist(), strict=True)],
         "rest_rate": [h / n if n else None for h, n in zip(rest_hits.tolist(), rest.tolist(), strict=True)],
-        "examples": [run_ids[mask & event][:EXAMPLE_RUNS].tolist() for mask in masks],
+        "examples": [run_ids[row][:EXAMPLE_RUNS].tolist() for row in stacked & risk_events],
     }  # fmt: skip
 
 
