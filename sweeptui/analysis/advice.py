@@ -16,8 +16,8 @@ import numpy as np
 
 from sweeptui.analysis.buckets import ParamBuckets, format_number
 from sweeptui.analysis.families import FAMILIES
-from sweeptui.analysis.findings import pct as _pct
 from sweeptui.analysis.findings import p_text as _p
+from sweeptui.analysis.findings import pct as _pct
 from sweeptui.analysis.findings import range_findings, recommendation
 from sweeptui.analysis.frame import ISSUE_PREFIX, RunsFrame, is_seed
 from sweeptui.analysis.options import AnalysisOptions
@@ -157,14 +157,17 @@ _SWEEP_WIDE_ACTIONS = {
     "divergence": ("Losses diverge in many runs", "numerical", _STABILISE),
     "oom": ("Out of memory in many runs", "death",
             "use smaller batches, gradient accumulation or mixed precision"),
-    "overfitting_suspect": ("Overfitting in many runs", "overfitting", "add weight decay or dropout, or stop early"),
-    "crashed": ("Crashes in many runs", "death", "read the most common error and fix it before the next round"),
+    "overfitting_suspect": ("Overfitting in many runs", "overfitting",
+                            "add weight decay or dropout, or stop early"),
+    "crashed": ("Crashes in many runs", "death",
+                "read the most common error and fix it before the next round"),
 }  # fmt: skip
 
 
 def _sweep_wide(
-    frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]], options: AnalysisOptions
-) -> list[dict[str, Any]]:
+    frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]],
+    options: AnalysisOptions,
+) -> list[dict[str, Any]]:  # fmt: skip
     """Issue types on a large share of ended runs that no significant param range explains.
 
     Runs inside a bucket found significant for the issue's family are explained by
@@ -184,7 +187,9 @@ def _sweep_wide(
         count = int(loose.sum())
         if count < options.widespread_min_runs or count < options.widespread_fraction * total:
             continue
-        where = "outside the parameter ranges flagged above" if (flags & covered).any() else "across the sweep"
+        where = "across the sweep"
+        if (flags & covered).any():
+            where = "outside the parameter ranges flagged above"
         text = (f"{count} of {total} ended runs ({_pct(count / total)}) show {issue_type} {where}, with no "
                 f"parameter range to blame: {action}.")  # fmt: skip
         evidence = {"runs": total, "issue_runs": count, "issue_rate": count / total, "issue_type": issue_type,
@@ -194,7 +199,9 @@ def _sweep_wide(
     return found
 
 
-def _covered(buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]], family: str, runs: int) -> np.ndarray:
+def _covered(
+    buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]], family: str, runs: int
+) -> np.ndarray:
     """Runs inside any bucket significant for ``family``."""
     covered = np.zeros(runs, dtype=bool)
     flagged = {(e["param"], e["bucket"]) for e in effects if family in e["findings"]}

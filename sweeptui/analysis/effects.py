@@ -13,6 +13,7 @@ second; the larger p-value counts, corrected the same way over every cell tested
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
@@ -199,7 +200,10 @@ def _best(values: np.ndarray, goal: str | None) -> float | None:
 def failing_buckets(
     buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]], family: str = "any"
 ) -> dict[str, np.ndarray]:
-    """Per param, which buckets fail significantly more than the rest (for ``family``; any finding for ``any``)."""
+    """Per param, which buckets fail significantly more than the rest.
+
+    For a specific family, the buckets significant for it; for ``any``, every significant bucket.
+    """
     flagged = {(e["param"], e["bucket"]) for e in effects
                if (e["significant"] if family == "any" else family in e["findings"])}  # fmt: skip
     return {
@@ -222,7 +226,7 @@ def risk_factors(
     under the family with the largest excess; ``findings`` lists them all.
     """
     run_ids = frame.df["run_id"].to_numpy()
-    candidates: list[dict[str, Any]] = []
+    tables: list[_PairTable] = []
     for family, outcome in family_outcomes(frame).items():
         if not outcome.event.any():
             continue
@@ -232,21 +236,35 @@ def risk_factors(
         for (name_a, a), (name_b, b) in combinations(buckets.items(), 2):
             others = [explained[n] for n in buckets if n not in (name_a, name_b)]
             keep = outcome.at_risk & ~np.logical_or.reduce(others) if others else outcome.at_risk
-            cells = _pair_cells((name_a, a, failing[name_a]), (name_b, b, failing[name_b]), keep, event,
-                                run_ids, options)  # fmt: skip
-            for cell in cells:
-                cell["family"] = family
-            candidates.extend(cells)
-    if not candidates:
+            table = _pair_table(family, (name_a, a, failing[name_a]), (name_b, b, failing[name_b]),
+                                keep, event, options)  # fmt: skip
+            if table is not None:
+                tables.append(table)
+    if not tables:
         return []
-    adjusted = tarone_holm(
-        np.array([c["p_value"] for c in candidates]), np.array([c.pop("min_p") for c in candidates]), options.alpha
+    joined = {key: np.concatenate([t.cells[key] for t in tables]) for key in tables[0].cells}
+    p_value = np.maximum(
+        fisher_greater(joined["hits"], joined["size"], joined["a_hits"], joined["a_size"]),
+        fisher_greater(joined["hits"], joined["size"], joined["b_hits"], joined["b_size"]),
     )
+    floor = np.maximum(
+        fisher_min_p(joined["size"], joined["size"] + joined["a_size"], joined["hits"] + joined["a_hits"]),
+        fisher_min_p(joined["size"], joined["size"] + joined["b_size"], joined["hits"] + joined["b_hits"]),
+    )
+    adjusted = tarone_holm(p_value, floor, options.alpha)
+    rate = joined["hits"] / joined["size"]
+    baseline = np.maximum(joined["a_hits"] / joined["a_size"], joined["b_hits"] / joined["b_size"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lift = np.where(baseline > 0, rate / baseline, np.where(rate > 0, np.inf, 0.0))
+    chosen = np.flatnonzero((adjusted < options.alpha) & (lift >= options.min_pair_lift))
+    owner = np.concatenate([np.full(len(t.cells["hits"]), k) for k, t in enumerate(tables)])
+    offsets = np.cumsum([0] + [len(t.cells["hits"]) for t in tables])
     by_cell: dict[str, list[dict[str, Any]]] = {}
-    for cell, p_adj in zip(candidates, adjusted, strict=True):
-        cell["p_adjusted"] = float(p_adj)
-        if p_adj < options.alpha and cell["lift"] >= options.min_pair_lift:
-            by_cell.setdefault(cell["label"], []).append(cell)
+    for index in chosen:
+        table = tables[owner[index]]
+        cell = table.describe(int(index - offsets[owner[index]]), run_ids)
+        cell["p_value"], cell["p_adjusted"] = float(p_value[index]), float(adjusted[index])
+        by_cell.setdefault(cell["label"], []).append(cell)
     found = []
     for cells in by_cell.values():
         cells.sort(key=lambda c: (-c["excess_issue_runs"], c["p_value"], FAMILIES.index(c["family"])))
@@ -257,15 +275,42 @@ def risk_factors(
     return found
 
 
-def _pair_cells(
-    first: tuple[str, ParamBuckets, np.ndarray], second: tuple[str, ParamBuckets, np.ndarray],
-    keep: np.ndarray, issue: np.ndarray, run_ids: np.ndarray, options: AnalysisOptions,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """Every joint cell of two params with enough support, with its one-sided p-value and its floor."""
+@dataclass
+class _PairTable:
+    """The testable joint cells of two params for one family, as parallel arrays."""
+
+    family: str
+    first: tuple[str, ParamBuckets]
+    second: tuple[str, ParamBuckets]
+    cells: dict[str, np.ndarray]
+    """``row``, ``col``, ``hits``, ``size`` and the only-first / only-second ``a_*`` / ``b_*`` counts."""
+    members: np.ndarray
+    """Per run: its joint cell index (``row * second buckets + col``), -1 outside the comparison."""
+    events: np.ndarray
+
+    def describe(self, k: int, run_ids: np.ndarray) -> dict[str, Any]:
+        """Cell ``k`` as a risk-factor entry (without its p-values)."""
+        (name_a, a), (name_b, b) = self.first, self.second
+        i, j = int(self.cells["row"][k]), int(self.cells["col"][k])
+        c = {key: int(value[k]) for key, value in self.cells.items()}
+        examples = run_ids[(self.members == i * len(b.buckets) + j) & (self.events > 0)][:EXAMPLE_RUNS]
+        cell = _pair_cell(
+            (name_a, a.buckets[i]), (name_b, b.buckets[j]), (c["hits"], c["size"]),
+            (c["a_hits"], c["a_size"]), (c["b_hits"], c["b_size"]), examples.tolist(),
+        )  # fmt: skip
+        cell["family"] = self.family
+        return cell
+
+
+def _pair_table(
+    family: str, first: tuple[str, ParamBuckets, np.ndarray], second: tuple[str, ParamBuckets, np.ndarray],
+    keep: np.ndarray, issue: np.ndarray, options: AnalysisOptions,
+) -> _PairTable | None:  # fmt: skip
+    """Every joint cell of two params with enough support, or None when there is none."""
     (name_a, a, failing_a), (name_b, b, failing_b) = first, second
     na, nb = len(a.buckets), len(b.buckets)
     if na < 2 or nb < 2:
-        return []
+        return None
     combined = a.codes * nb + b.codes
     size = np.bincount(combined[keep], minlength=na * nb).reshape(na, nb)
     hits = np.bincount(combined[keep], weights=issue[keep], minlength=na * nb).reshape(na, nb)
@@ -279,27 +324,13 @@ def _pair_cells(
     )
     rows, cols = np.nonzero(testable)
     if rows.size == 0:
-        return []
+        return None
     pick = (rows, cols)
-    p_a = fisher_greater(hits[pick], size[pick], only_a_hits[pick], only_a_size[pick])
-    p_b = fisher_greater(hits[pick], size[pick], only_b_hits[pick], only_b_size[pick])
-    floor = np.maximum(
-        fisher_min_p(size[pick], size[pick] + only_a_size[pick], hits[pick] + only_a_hits[pick]),
-        fisher_min_p(size[pick], size[pick] + only_b_size[pick], hits[pick] + only_b_hits[pick]),
-    )
-    cells = []
-    for k, (i, j) in enumerate(zip(rows, cols, strict=False)):
-        cell = _pair_cell(
-            (name_a, a.buckets[i]), (name_b, b.buckets[j]),
-            (int(hits[i, j]), int(size[i, j])),
-            (int(only_a_hits[i, j]), int(only_a_size[i, j])),
-            (int(only_b_hits[i, j]), int(only_b_size[i, j])),
-            float(max(p_a[k], p_b[k])),
-            run_ids[(combined == i * nb + j) & (issue > 0) & keep][:EXAMPLE_RUNS].tolist(),
-        )  # fmt: skip
-        cell["min_p"] = float(floor[k])
-        cells.append(cell)
-    return cells
+    cells = {"row": rows, "col": cols, "hits": hits[pick], "size": size[pick],
+             "a_hits": only_a_hits[pick], "a_size": only_a_size[pick],
+             "b_hits": only_b_hits[pick], "b_size": only_b_size[pick]}  # fmt: skip
+    members = np.where(keep, combined, -1)
+    return _PairTable(family, (name_a, a), (name_b, b), cells, members, issue)
 
 
 def _only(size: np.ndarray, hits: np.ndarray, clean: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -310,7 +341,7 @@ def _only(size: np.ndarray, hits: np.ndarray, clean: np.ndarray, axis: int) -> t
     return only_size, only_hits
 
 
-def _pair_cell(cond_a, cond_b, joint, only_a, only_b, p_value, examples) -> dict[str, Any]:
+def _pair_cell(cond_a, cond_b, joint, only_a, only_b, examples) -> dict[str, Any]:
     (name_a, bucket_a), (name_b, bucket_b) = cond_a, cond_b
     rate = joint[0] / joint[1]
     rate_a, rate_b = only_a[0] / only_a[1], only_b[0] / only_b[1]
@@ -325,7 +356,6 @@ def _pair_cell(cond_a, cond_b, joint, only_a, only_b, p_value, examples) -> dict
         "only_second": {"runs": only_b[1], "issue_runs": only_b[0], "issue_rate": rate_b},
         "lift": rate / baseline if baseline > 0 else float("inf") if rate > 0 else 0.0,
         "excess_issue_runs": joint[0] - joint[1] * baseline,
-        "p_value": p_value,
         "example_runs": examples,
     }
 

@@ -85,7 +85,8 @@ def _region_mask(param: ParamBuckets, bad: list[dict[str, Any]]) -> np.ndarray:
 def _finding(frame, name, family, bad, every, mask, outcome) -> dict[str, Any]:
     stats = [e["families"][family] for e in bad]
     runs, events = sum(s["runs"] for s in stats), sum(s["events"] for s in stats)
-    total, total_events = stats[0]["runs"] + stats[0]["rest_runs"], stats[0]["events"] + stats[0]["rest_events"]
+    total = stats[0]["runs"] + stats[0]["rest_runs"]
+    total_events = stats[0]["events"] + stats[0]["rest_events"]
     rest_runs, rest_events = total - runs, total_events - events
     rate, rest_rate = events / runs, (rest_events / rest_runs if rest_runs else 0.0)
     p_adjusted = max(s["p_adjusted"] for s in stats)
@@ -151,20 +152,22 @@ def _numerical_phrase(name: str, counts: dict[str, int]) -> tuple[str, str]:
     nan, diverged = counts.get("nan_or_inf_metric", 0), counts.get("divergence", 0)
     verb = "went NaN" if not diverged else "diverged" if not nan else "went NaN or diverged"
     if _LEARNING_RATE.search(name):
-        return verb, "Lower the learning rate, or add gradient clipping and a warmup if you need rates this high."
+        return verb, ("Lower the learning rate, or add gradient clipping and a warmup if you need rates "
+                      "this high.")  # fmt: skip
     return verb, "Lower the learning rate, or add gradient clipping and a warmup."
 
 
-_DEATH_VERBS = {"oom": "ran out of memory", "killed": "were killed", "failed": "failed before their first metric",
-                "crashed": "crashed"}  # fmt: skip
+_DEATH_VERBS = {"oom": "ran out of memory", "killed": "were killed",
+                "failed": "failed before their first metric", "crashed": "crashed"}  # fmt: skip
 
 
 def _death_phrase(frame, name, hit, counts, region) -> tuple[str, str]:
     df = frame.df
-    oom = df[ISSUE_PREFIX + "oom"].to_numpy() if ISSUE_PREFIX + "oom" in df else np.zeros(len(df), dtype=bool)
-    status = df["status"].to_numpy()
-    manner = np.where(oom, "oom", np.where(status == "killed", "killed", np.where(status == "failed", "failed",
-                                                                                 "crashed")))[hit]  # fmt: skip
+    status = df["status"].to_numpy()[hit]
+    oom = np.zeros(len(status), dtype=bool)
+    if ISSUE_PREFIX + "oom" in df:
+        oom = df[ISSUE_PREFIX + "oom"].to_numpy()[hit]
+    manner = np.where(oom, "oom", np.where(np.isin(status, ("killed", "failed")), status, "crashed"))
     tally = Counter(manner.tolist()).most_common()
     if len(tally) == 1:
         verb = _DEATH_VERBS[tally[0][0]]
