@@ -25,8 +25,8 @@ def findings_section(report: dict[str, Any]) -> list[str]:
     lines = ["## Findings and recommendations", ""]
     if not recs:
         lines.append(
-            "Nothing stands out: no parameter range has a significantly different issue rate "
-            "(Fisher exact tests, Holm-corrected), so there is no evidence-based change to recommend."
+            "Nothing stands out: no parameter range has a significantly higher rate of any issue family "
+            "(Fisher exact tests, corrected), so there is no evidence-based change to recommend."
         )
         return lines
     for index, rec in enumerate(recs, start=1):
