@@ -57,6 +57,7 @@ def param_effects(
     stacked = np.vstack(masks) if masks else np.zeros((0, len(df)), dtype=bool)
     first = [_family_cells(stacked, np.broadcast_to(o.at_risk, stacked.shape), o.event, run_ids, options)
              for o in outcomes.values()]  # fmt: skip
+    _test(first)
     _correct(first, options)
     tests = []
     for (family, outcome), test in zip(outcomes.items(), first, strict=True):
@@ -65,6 +66,7 @@ def param_effects(
             continue
         at_risk = outcome.at_risk & ~_explained_elsewhere(buckets, owners, test["significant"], len(df))
         tests.append(_family_cells(stacked, at_risk, outcome.event, run_ids, options))
+    _test([t for t in tests if "p" not in t])
     _correct(tests, options)
     for position, entry in enumerate(entries):
         entry["rest_issue_rate"] = tests[FAMILIES.index("any")]["rest_rate"][position]
@@ -104,19 +106,28 @@ def _family_cells(
     hits = (stacked & risk_events).sum(axis=1)
     rest, rest_hits = total - size, events - hits
     testable = (size >= options.min_bucket_runs) & (rest > 0) & (events > 0) & (events < total)
-    p = np.full(len(stacked), np.nan)
-    floor = np.full(len(stacked), np.nan)
-    if testable.any():
-        pick = np.flatnonzero(testable)
-        p[pick] = fisher_greater(hits[pick], size[pick], rest_hits[pick], rest[pick])
-        floor[pick] = fisher_min_p(size[pick], total[pick], events[pick])
     return {
-        "runs": size, "events": hits, "rest_runs": rest, "rest_events": rest_hits, "p": p,
-        "floor": floor, "testable": testable,
+        "runs": size, "events": hits, "rest_runs": rest, "rest_events": rest_hits, "total": total,
+        "total_events": events, "testable": testable,
         "rate": [h / n if n else None for h, n in zip(hits.tolist(), size.tolist(), strict=True)],
         "rest_rate": [h / n if n else None for h, n in zip(rest_hits.tolist(), rest.tolist(), strict=True)],
         "examples": [run_ids[row][:EXAMPLE_RUNS].tolist() for row in stacked & risk_events],
     }  # fmt: skip
+
+
+def _test(tests: list[dict[str, Any]]) -> None:
+    """One-sided p-values and their floors (``p``, ``floor``; NaN when untestable), in one batch."""
+    picks = [np.flatnonzero(t["testable"]) for t in tests]
+    def gather(key: str) -> np.ndarray:
+        return np.concatenate([t[key][pick] for t, pick in zip(tests, picks, strict=True)]) if tests else []
+    size, hits, rest, rest_hits = gather("runs"), gather("events"), gather("rest_runs"), gather("rest_events")
+    p = fisher_greater(hits, size, rest_hits, rest) if len(size) else np.zeros(0)
+    floor = fisher_min_p(size, gather("total"), gather("total_events")) if len(size) else np.zeros(0)
+    start = 0
+    for test, pick in zip(tests, picks, strict=True):
+        test["p"], test["floor"] = np.full(len(test["runs"]), np.nan), np.full(len(test["runs"]), np.nan)
+        test["p"][pick], test["floor"][pick] = p[start : start + len(pick)], floor[start : start + len(pick)]
+        start += len(pick)
 
 
 def _correct(tests: list[dict[str, Any]], options: AnalysisOptions) -> None:
