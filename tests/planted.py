@@ -21,12 +21,16 @@ from sweeptui.store import RunStore
 
 MODELS = ("resnet18", "vit_small", "swin_small")
 BATCHES = (32, 64, 128, 256)
+DECAYS = (0.0, 1e-4, 1e-3)
 EPOCHS = 6
 
 
 @dataclass
 class Fate:
-    """How a run ends: ``ok``, ``nan`` (NaN loss then crash), ``crash`` or ``oom``, and when."""
+    """How a run ends: ``ok``, ``nan`` (NaN loss then crash), ``crash``, ``oom`` or ``overfit``, and when.
+
+    An ``overfit`` run finishes, its validation loss rising after ``epoch``.
+    """
 
     kind: str
     epoch: int = EPOCHS
@@ -38,13 +42,14 @@ def planted_store(
 ) -> RunStore:  # fmt: skip
     """A store of ``runs`` runs whose failures follow ``causes``.
 
-    Causes: ``lr`` (learning rate >= 0.01 goes NaN at epoch 1-2), ``model``
-    (``swin_small`` crashes at epoch 2), ``pair`` (batch 256 with ``vit_small`` runs
-    out of memory at epoch 0; neither alone does). ``noise`` is the rate of
-    unexplained crashes everywhere.
+    Causes, first matching wins: ``model`` (``swin_small`` crashes at epoch 2), ``lr``
+    (learning rate >= 0.01 goes NaN at epoch 1-2), ``pair`` (batch 256 with
+    ``vit_small`` runs out of memory at epoch 0; neither alone does), ``overfit``
+    (``weight_decay == 0`` overfits from epoch 2; the param exists only with this
+    cause). ``noise`` is the rate of unexplained crashes everywhere.
     """
     rng = np.random.default_rng(seed)
-    configs = [_config(rng, i, extra_params) for i in range(runs)]
+    configs = [_config(rng, i, extra_params, "overfit" in causes) for i in range(runs)]
     fates = [_fate(rng, config, causes, noise) for config in configs]
     if shuffle:
         fates = [fates[i] for i in rng.permutation(runs)]
@@ -54,7 +59,7 @@ def planted_store(
     return store
 
 
-def _config(rng: np.random.Generator, index: int, extra: bool) -> dict:
+def _config(rng: np.random.Generator, index: int, extra: bool, decay: bool) -> dict:
     config = {
         "lr": float(10 ** rng.uniform(-5, -1)),
         "batch_size": int(rng.choice(BATCHES)),
@@ -64,16 +69,20 @@ def _config(rng: np.random.Generator, index: int, extra: bool) -> dict:
     if extra:
         config["dropout"] = round(float(rng.uniform(0.0, 0.5)), 3)
         config["seed"] = int(index)
+    if decay:
+        config["weight_decay"] = float(rng.choice(DECAYS))
     return config
 
 
 def _fate(rng: np.random.Generator, config: dict, causes: tuple[str, ...], noise: float) -> Fate:
-    if "lr" in causes and config["lr"] >= 0.01:
-        return Fate("nan", int(rng.integers(1, 3)))
     if "model" in causes and config["model"] == "swin_small":
         return Fate("crash", 2)
+    if "lr" in causes and config["lr"] >= 0.01:
+        return Fate("nan", int(rng.integers(1, 3)))
     if "pair" in causes and config["batch_size"] == 256 and config["model"] == "vit_small":
         return Fate("oom", 0)
+    if "overfit" in causes and config.get("weight_decay") == 0.0:
+        return Fate("overfit", 2)
     if rng.random() < noise:
         return Fate("crash", int(rng.integers(0, EPOCHS)))
     return Fate("ok")
@@ -86,23 +95,32 @@ def _val_loss(config: dict, epoch: int, rng: np.random.Generator) -> float:
     return floor + 1.5 * math.exp(-epoch) + float(rng.normal(0, 0.02))
 
 
+def _overfit_rise(fate: Fate, epoch: int) -> float:
+    """How far an overfitting run's validation loss has climbed above its healthy curve."""
+    return 0.3 * (epoch - fate.epoch) if fate.kind == "overfit" and epoch > fate.epoch else 0.0
+
+
 def _emit(store: RunStore, rng: np.random.Generator, run_id: str, config: dict, fate: Fate) -> None:
     store.apply(RunSeen(run_id, run_id, f"runs/{run_id}", "planted", params=config, started_at=1000.0))
-    last = fate.epoch if fate.kind != "ok" else EPOCHS - 1
+    last = fate.epoch if fate.kind not in ("ok", "overfit") else EPOCHS - 1
     steps, train, val = array("d"), array("d"), array("d")
     for epoch in range(last + 1):
         broken = fate.kind == "nan" and epoch >= fate.epoch
         steps.append(float(epoch))
-        val.append(math.nan if broken else _val_loss(config, epoch, rng))
-        train.append(math.nan if broken else val[-1] - 0.05)
+        loss = _val_loss(config, epoch, rng)
+        val.append(math.nan if broken else loss + _overfit_rise(fate, epoch))
+        train.append(math.nan if broken else loss - 0.05)
     if fate.kind != "oom":
         metrics = {"train_loss": Series(steps, train), "val_loss": Series(array("d", steps), val)}
         times = array("d", [1000.0 + 60 * s for s in steps])
         epochs = Series(array("d", steps), array("d", steps))
         store.apply(MetricBatch(run_id, metrics, len(steps), times=times, epochs=epochs))
     end_time = 1000.0 + 60 * (last + 1)
-    if fate.kind == "ok":
+    if fate.kind in ("ok", "overfit"):
         store.apply(RunEnded(run_id, "finished", time=end_time))
+        if fate.kind == "overfit":
+            store.add_issue(Issue("overfitting_suspect", run_id, "val_loss rose above its minimum while "
+                                  "train_loss fell", step=float(last), epoch=float(last), metric="val_loss"))
         return
     error = {
         "nan": "ValueError: loss is NaN",

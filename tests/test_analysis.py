@@ -11,7 +11,7 @@ from planted import planted_store
 from scipy import stats
 
 from sweeptui.analysis import analyze
-from sweeptui.analysis.stats import fisher_greater, fisher_two_sided, holm
+from sweeptui.analysis.stats import fisher_greater, fisher_min_p, holm, tarone_count, tarone_holm
 from sweeptui.events import MetricBatch, RunEnded, RunSeen, Series
 from sweeptui.objective import choose_objective
 from sweeptui.report import build_report, render
@@ -29,18 +29,26 @@ def test_planted_causes_are_the_significant_entries_and_first_recommendations(se
     store = planted_store(seed, runs, ("lr", "model"))
     result = _analyse(store)
     effects = result["param_effects"]
-    worse = [e for e in effects if e["significant"] and e["issue_rate"] > e["rest_issue_rate"]]
+    worse = [e for e in effects if e["significant"]]
     flagged = {(e["param"], e["bucket"]) for e in worse}
-    assert ("model", "swin_small") in flagged
-    lr_flagged = [e for e in worse if e["param"] == "lr"]
-    assert lr_flagged, "the planted learning-rate range must be significant"
-    assert all(e["low"] >= 0.01 * 0.999 for e in lr_flagged)
+    swin = next(e for e in effects if (e["param"], e["bucket"]) == ("model", "swin_small"))
+    assert "death" in swin["findings"]
+    lr_flagged = [e for e in worse if e["param"] == "lr" and "numerical" in e["findings"]]
+    assert lr_flagged, "the planted learning-rate range must be significant for NaN"
+    assert all(e["low"] >= 0.01 * 0.999 for e in worse if e["param"] == "lr")
     assert {p for p, _ in flagged} <= {"lr", "model"}
+    for entry in worse:  # significant only ever means "fails more than the rest"
+        for family in entry["findings"]:
+            stats_ = entry["families"][family]
+            assert stats_["rate"] > stats_["rest_rate"]
     first_two = result["recommendations"][:2]
     assert [r["kind"] for r in first_two] == ["avoid", "avoid"]
     assert {r["params"][0] for r in first_two} == {"lr", "model"}
     lr_rec = next(r for r in first_two if r["params"] == ["lr"])
-    assert "gradient clipping" in lr_rec["text"]
+    assert lr_rec["family"] == "numerical"
+    assert "went NaN" in lr_rec["text"] and "gradient clipping" in lr_rec["text"]
+    model_rec = next(r for r in first_two if r["params"] == ["model"])
+    assert model_rec["family"] == "death" and "crashed" in model_rec["text"]
     assert lr_rec["evidence"]["example_runs"]
     for run_id in lr_rec["evidence"]["example_runs"]:
         assert store.runs[run_id].params["lr"] >= 0.01
@@ -54,8 +62,9 @@ def test_planted_interaction_is_a_risk_factor(seed):
     conditions = {(c["param"], c["bucket"]) for c in top["conditions"]}
     assert conditions == {("batch_size", "256"), ("model", "vit_small")}
     assert top["issue_rate"] > 2 * max(top["only_first"]["issue_rate"], top["only_second"]["issue_rate"])
-    kinds = [r["kind"] for r in result["recommendations"]]
-    assert "avoid_combination" in kinds
+    assert top["family"] == "death" and "death" in top["findings"]
+    pair = next(r for r in result["recommendations"] if r["kind"] == "avoid_combination")
+    assert pair["family"] == "death" and "died" in pair["text"]
 
 
 # Holm keeps the chance of any false finding in one null sweep below alpha (1%); measured
@@ -76,19 +85,44 @@ def test_false_finding_rate_stays_within_alpha():
     assert sweeps_with_findings <= 3  # family-wise 1% per sweep: under 1 expected in 60
 
 
-def test_bucket_p_value_is_fishers_exact_test_on_the_runs():
-    store = planted_store(7, 120, ("model",))
+def _one_sided(inside: list, outside: list, bad: set) -> tuple[int, int, float]:
+    a, c = sum(r.id in bad for r in inside), sum(r.id in bad for r in outside)
+    table = [[a, len(inside) - a], [c, len(outside) - c]]
+    return a, c, stats.fisher_exact(table, alternative="greater").pvalue
+
+
+def test_bucket_p_values_are_fishers_exact_tests_on_the_runs_at_risk():
+    store = planted_store(7, 160, ("model", "overfit"))
     result = _analyse(store)
-    entry = next(e for e in result["param_effects"] if e["param"] == "model" and e["bucket"] == "swin_small")
-    bad = {run.id for run in store if run.status in ("crashed", "killed", "failed") or run.issue_types}
+    effects = {(e["param"], e["bucket"]): e for e in result["param_effects"]}
+    died = {run.id for run in store if run.status in ("crashed", "killed", "failed")}
+    overfit = {run.id for run in store if "overfitting_suspect" in run.issue_types}
+    bad = {run.id for run in store if run.id in died or run.issue_types}
+
+    swin = effects["model", "swin_small"]
     inside = [r for r in store if r.params["model"] == "swin_small"]
     outside = [r for r in store if r.params["model"] != "swin_small"]
-    a = sum(r.id in bad for r in inside)
-    c = sum(r.id in bad for r in outside)
-    expected = stats.fisher_exact([[a, len(inside) - a], [c, len(outside) - c]]).pvalue
-    assert entry["runs"] == len(inside) and entry["issue_runs"] == a
-    assert math.isclose(entry["p_value"], expected, rel_tol=1e-9)
-    assert entry["p_adjusted"] >= entry["p_value"]
+    a, _, expected = _one_sided(inside, outside, bad)  # any issue: every run counts
+    anyone = swin["families"]["any"]
+    assert swin["runs"] == anyone["runs"] == len(inside) and swin["issue_runs"] == anyone["events"] == a
+    assert math.isclose(anyone["p_value"], expected, rel_tol=1e-9)
+    a, _, expected = _one_sided(inside, outside, died)  # nothing went NaN: every run is at risk of dying
+    assert swin["families"]["death"]["events"] == a
+    assert math.isclose(swin["families"]["death"]["p_value"], expected, rel_tol=1e-9)
+
+    # overfitting: runs that died cannot be judged, so they are left out of both groups
+    decay = effects["weight_decay", "0"]["families"]["overfitting"]
+    inside = [r for r in store if r.params["weight_decay"] == 0.0 and r.id not in died]
+    outside = [r for r in store if r.params["weight_decay"] != 0.0 and r.id not in died]
+    a, c, expected = _one_sided(inside, outside, overfit)
+    assert (decay["runs"], decay["events"], decay["rest_runs"], decay["rest_events"]) == (
+        len(inside), a, len(outside), c)  # fmt: skip
+    assert math.isclose(decay["p_value"], expected, rel_tol=1e-9)
+    for entry in effects.values():
+        tested = [f for f in entry["families"].values() if f["p_value"] is not None]
+        assert all(f["p_adjusted"] >= f["p_value"] for f in tested)
+        if tested:
+            assert entry["p_adjusted"] == min(f["p_adjusted"] for f in tested)
 
 
 def test_holm_matches_the_textbook_procedure():
@@ -204,11 +238,91 @@ def test_markdown_puts_findings_first_with_evidence():
     assert "```yaml" in markdown and "log_uniform_values" in markdown
 
 
-def test_two_sided_fisher_matches_scipy_on_many_tables():
+def test_fisher_floor_is_the_p_value_of_the_most_extreme_table():
     rng = np.random.default_rng(3)
     for _ in range(200):
         size, rest = int(rng.integers(1, 60)), int(rng.integers(1, 300))
-        hits, rest_hits = int(rng.integers(0, size + 1)), int(rng.integers(0, rest + 1))
-        expected = stats.fisher_exact([[hits, size - hits], [rest_hits, rest - rest_hits]]).pvalue
-        ours = fisher_two_sided(hits, size, rest_hits, rest)
-        assert math.isclose(ours, expected, rel_tol=1e-6, abs_tol=1e-12)
+        events = int(rng.integers(0, size + rest + 1))
+        most = min(size, events)
+        extreme = stats.fisher_exact([[most, size - most], [events - most, rest - events + most]],
+                                     alternative="greater").pvalue  # fmt: skip
+        floor = fisher_min_p(np.array([size]), np.array([size + rest]), np.array([events]))[0]
+        assert math.isclose(floor, extreme, rel_tol=1e-6, abs_tol=1e-12)
+
+
+def test_tarone_count_ignores_tests_that_cannot_reach_significance():
+    assert tarone_count(np.array([1e-6, 1e-6, 0.2, 0.5, 0.9]), 0.01) == 2
+    assert tarone_count(np.array([1e-5] * 20), 0.01) == 20  # all testable: the plain Bonferroni count
+    assert tarone_count(np.array([0.001] * 20), 0.01) == 11  # none can reach 0.01 / 11
+    assert tarone_count(np.array([]), 0.01) == 1
+
+
+def test_tarone_holm_equals_holm_when_every_test_is_testable_and_is_never_laxer():
+    p = np.array([0.0001, 0.004, 0.03, 0.2])
+    assert np.allclose(tarone_holm(p, np.zeros(4), 0.05), holm(p))
+    floors = np.array([1e-6, 1e-6, 0.5, 0.5])  # the last two can never reach alpha / k
+    adjusted = tarone_holm(p, floors, 0.01)
+    assert np.allclose(adjusted[:2], [0.0002, 0.004])
+    assert (adjusted[2:] >= 0.01).all() and (adjusted >= p).all()
+
+
+@pytest.mark.parametrize(("seed", "runs"), [(20, 240), (21, 300), (22, 360)])
+def test_three_causes_of_different_families_are_each_found_and_recommended(seed, runs):
+    store = planted_store(seed, runs, ("model", "lr", "overfit"))
+    result = _analyse(store)
+    effects = {(e["param"], e["bucket"]): e for e in result["param_effects"]}
+    assert "death" in effects["model", "swin_small"]["findings"]
+    assert effects["model", "swin_small"]["families"]["death"]["rate"] == 1.0
+    assert "overfitting" in effects["weight_decay", "0"]["findings"]
+    assert effects["weight_decay", "0"]["families"]["overfitting"]["rate"] == 1.0
+    high_lr = [e for e in result["param_effects"] if e["param"] == "lr" and "numerical" in e["findings"]]
+    assert high_lr and all(e["low"] >= 0.01 * 0.999 for e in high_lr)
+    significant = [e for e in result["param_effects"] if e["significant"]]
+    assert {e["param"] for e in significant} <= {"lr", "model", "weight_decay"}
+
+    recs = result["recommendations"]
+    by_family = {r["family"]: r for r in recs if r["kind"] in ("avoid", "regularize")}
+    assert set(by_family) == {"death", "numerical", "overfitting"}
+    assert {r["kind"] for r in recs[:3]} <= {"avoid", "regularize"}
+    death, numerical, overfit = by_family["death"], by_family["numerical"], by_family["overfitting"]
+    assert death["title"] == "Avoid model = swin_small"
+    assert "crashed at epoch 2" in death["text"] and "RuntimeError: shape mismatch" in death["text"]
+    assert death["evidence"]["modal_epoch"] == "2"
+    assert numerical["params"] == ["lr"] and numerical["title"].startswith("Avoid lr >= ")
+    assert "went NaN" in numerical["text"] and "gradient clipping" in numerical["text"]
+    assert overfit["kind"] == "regularize" and overfit["title"] == "Regularise runs with weight_decay = 0"
+    assert "overfit" in overfit["text"] and "weight decay" in overfit["text"]
+    for rec in recs:
+        assert "`" not in rec["text"]
+    assert not [r for r in recs if r["kind"] == "sweep_wide"], "every planted issue is explained"
+
+    params = result["next_sweep"]["wandb"]["parameters"]
+    assert "swin_small" not in params["model"]["values"]
+    assert params["lr"]["max"] <= 0.01
+    assert 0.0 not in params["weight_decay"]["values"] and len(params["weight_decay"]["values"]) == 2
+
+
+def test_sweep_wide_advice_only_for_issues_no_finding_explains():
+    store = planted_store(23, 300, ("model", "overfit"), noise=0.0)
+    # the same count of overfitting runs, dealt at random: no range explains them
+    shuffled = planted_store(23, 300, ("overfit",), shuffle=True, noise=0.0)
+    explained = _analyse(store)["recommendations"]
+    unexplained = _analyse(shuffled)["recommendations"]
+    assert not [r for r in explained if r["kind"] == "sweep_wide"]
+    wide = [r for r in unexplained if r["kind"] == "sweep_wide"]
+    assert [r["family"] for r in wide] == ["overfitting"]
+    assert "no parameter range to blame" in wide[0]["text"]
+    assert not [r for r in unexplained if r["kind"] in AVOID_KINDS]
+
+
+def test_markdown_shows_family_rates_and_prose_without_escaped_backticks():
+    store = planted_store(21, 300, ("model", "lr", "overfit"))
+    markdown = render(build_report(store, choose_objective(store)), "md")
+    findings = markdown[markdown.index("## Findings") : markdown.index("## Run status")]
+    assert "\\`" not in findings and "`" not in findings
+    table = markdown[markdown.index("## What goes with failures") :]
+    header = next(line for line in table.splitlines() if line.startswith("| param"))
+    for column in ("death", "NaN/divergence", "overfitting"):
+        assert column in header
+    swin = next(line for line in table.splitlines() if "swin_small" in line)
+    assert "**100%" in swin  # the significant family's rate, in bold

@@ -1,54 +1,64 @@
 """Findings phrased as actions (``recommendations``) and the limits of the data (``caveats``).
 
-A recommendation is only made from a significant test (Holm-corrected) or from
-strong, well-supported sweep-wide evidence; never from a single bucket's raw rate.
-Each carries its evidence: counts, rates, p-values and example run ids.
+A recommendation is only made from a significant test (corrected over every test
+of the sweep) or from strong, well-supported sweep-wide evidence; never from a
+single bucket's raw rate. Each carries its evidence: counts, rates, p-values and
+example run ids. Single-param findings are phrased per issue family in
+:mod:`.findings`.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 
 import numpy as np
 
-from sweeptui.analysis.buckets import format_number
+from sweeptui.analysis.buckets import ParamBuckets, format_number
+from sweeptui.analysis.families import FAMILIES
+from sweeptui.analysis.findings import p_text as _p
+from sweeptui.analysis.findings import pct as _pct
+from sweeptui.analysis.findings import range_findings, recommendation
 from sweeptui.analysis.frame import ISSUE_PREFIX, RunsFrame, is_seed
 from sweeptui.analysis.options import AnalysisOptions
 
-_LEARNING_RATE = re.compile(r"(^|[._-])(lr|learning[_-]?rate|max[_-]?lr|base[_-]?lr|eta)$", re.I)
-_BATCH = re.compile(r"batch", re.I)
-UNSTABLE = ("nan_or_inf_metric", "divergence")
 # order of recommendation kinds: fix crashes first, then avoid what fails, then refine
 _TIER = {"stop": 0, "avoid": 1, "regularize": 1, "avoid_combination": 2, "prefer": 3, "focus": 4,
          "sweep_wide": 5}  # fmt: skip
+_FAMILY_PHRASES = {"death": "died (crash, kill or OOM)", "numerical": "went NaN or diverged",
+                   "overfitting": "overfit", "any": "had issues"}  # fmt: skip
 
 
 def recommendations(
-    frame: RunsFrame, effects: list[dict[str, Any]], risks: list[dict[str, Any]],
-    groups: list[dict[str, Any]], sensitivity: list[dict[str, Any]], options: AnalysisOptions,
+    frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]],
+    risks: list[dict[str, Any]], groups: list[dict[str, Any]], sensitivity: list[dict[str, Any]],
+    options: AnalysisOptions,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Every action the evidence supports, strongest first."""
+    """Every action the evidence supports, strongest first (ties: crashes, then NaN, then overfitting)."""
     found: list[dict[str, Any]] = []
     found.extend(_crash_loop(frame))
-    avoid = [rec for rec in _avoid_ranges(frame, effects) if not _explained_by_pair(rec, risks)]
-    found.extend(avoid)
+    found.extend(rec for rec in range_findings(frame, buckets, effects) if not _explained_by_pair(rec, risks))
     found.extend(_avoid_pairs(risks))
     found.extend(_prefer_groups(effects, groups, options))
     found.extend(_focus(sensitivity))
-    explained = {t for rec in avoid for t in rec["evidence"].get("issue_counts", {})}
-    found.extend(_sweep_wide(frame, options, explained))
-    found.sort(key=lambda rec: (_TIER[rec["kind"]], -rec["strength"]))
+    found.extend(_sweep_wide(frame, buckets, effects, options))
+    found.sort(key=lambda rec: (_TIER[rec["kind"]], -round(rec["strength"], 9), _family_rank(rec)))
     return found
 
 
+def _family_rank(rec: dict[str, Any]) -> int:
+    family = rec.get("family")
+    return FAMILIES.index(family) if family in FAMILIES else len(FAMILIES)
+
+
 def _explained_by_pair(rec: dict[str, Any], risks: list[dict[str, Any]]) -> bool:
-    """Whether a param's failing buckets fail only together with another condition."""
+    """Whether a param's failing buckets fail only together with another condition (same family)."""
     (name,) = rec["params"]
     for bucket in rec["evidence"]["buckets"]:
         covered = False
         for risk in risks:
+            if risk["family"] != rec["family"]:
+                continue
             for condition, alone in zip(
                 risk["conditions"], (risk["only_first"], risk["only_second"]), strict=False
             ):
@@ -57,12 +67,6 @@ def _explained_by_pair(rec: dict[str, Any], risks: list[dict[str, Any]]) -> bool
         if not covered:
             return False
     return True
-
-
-def _recommendation(kind: str, title: str, text: str, evidence: dict, params: list[str],
-                    strength: float) -> dict[str, Any]:  # fmt: skip
-    return {"kind": kind, "title": title, "text": text, "evidence": evidence, "params": params,
-            "strength": float(strength)}  # fmt: skip
 
 
 def _crash_loop(frame: RunsFrame) -> list[dict[str, Any]]:
@@ -77,144 +81,40 @@ def _crash_loop(frame: RunsFrame) -> list[dict[str, Any]]:
     evidence = {"died_runs": len(died), "runs": len(frame.df),
                 "common_failure": common[0][0] if common else None,
                 "example_runs": died["run_id"].tolist()[:5]}  # fmt: skip
-    return [_recommendation("stop", "Stop the sweep and fix the crash first", text, evidence, [], 1e9)]
-
-
-def _avoid_ranges(frame: RunsFrame, effects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One recommendation per param with buckets significantly worse than the rest."""
-    by_param: dict[str, list[dict[str, Any]]] = {}
-    for entry in effects:
-        if entry["significant"] and entry["issue_rate"] > (entry["rest_issue_rate"] or 0.0):
-            by_param.setdefault(entry["param"], []).append(entry)
-    all_buckets: dict[str, list[dict[str, Any]]] = {}
-    for entry in effects:
-        all_buckets.setdefault(entry["param"], []).append(entry)
-    return [_avoid_param(frame, name, bad, all_buckets[name]) for name, bad in by_param.items()]
-
-
-def _avoid_param(frame: RunsFrame, name: str, bad: list[dict], every: list[dict]) -> dict[str, Any]:
-    runs = sum(e["runs"] for e in bad)
-    hits = sum(e["issue_runs"] for e in bad)
-    rest_runs = len(frame.df) - runs
-    rest_hits = int(frame.df["has_issue"].sum()) - hits
-    rest_rate = rest_hits / rest_runs if rest_runs else 0.0
-    counts: Counter[str] = Counter()
-    for entry in bad:
-        counts.update(entry["issue_counts"])
-    region = _region(name, bad, every)
-    rate = hits / runs
-    dominant = _dominant(counts, hits)
-    kind = "regularize" if dominant == "overfitting_suspect" else "avoid"
-    title = f"Avoid {region}" if kind == "avoid" else f"Regularise runs with {region}"
-    p_adjusted = max(e["p_adjusted"] for e in bad)
-    text = (
-        f"{hits} of {runs} runs with {region} had issues ({_pct(rate)}), against {_pct(rest_rate)} "
-        f"of the other runs (Fisher exact, Holm-corrected p {_p(p_adjusted)})."
-    )
-    action = _action(name, dominant, frame, bad)
-    if action:
-        text += " " + action
-    examples = [run for e in bad for run in e["example_runs"]][:5]
-    evidence = {
-        "buckets": [e["bucket"] for e in bad], "runs": runs, "issue_runs": hits, "issue_rate": rate,
-        "rest_issue_rate": rest_rate, "p_adjusted": p_adjusted, "issue_counts": dict(counts),
-        "example_runs": examples,
-    }  # fmt: skip
-    return _recommendation(kind, title, text, evidence, [name], hits - runs * rest_rate)
-
-
-def _region(name: str, bad: list[dict], every: list[dict]) -> str:
-    """``lr >= 0.01``, ``lr < 1e-4``, ``model = swin``, or the list of flagged buckets."""
-    ordered = sorted((e for e in every if e.get("low") is not None), key=lambda e: e["low"])
-    flagged = [e for e in ordered if any(e is b for b in bad)]
-    count = len(flagged)
-    if count == len(bad) and 0 < count < len(ordered):
-        if all(a is b for a, b in zip(ordered[-count:], flagged, strict=False)):
-            return f"{name} >= {format_number(flagged[0]['low'])}"
-        if all(a is b for a, b in zip(ordered[:count], flagged, strict=False)):
-            last = flagged[-1]
-            if last["low"] == last["high"]:
-                return f"{name} <= {format_number(last['high'])}"
-            return f"{name} < {format_number(last['high'])}"
-    labels = ", ".join(e["bucket"] for e in bad)
-    if len(bad) == 1:
-        entry = bad[0]
-        ranged = entry.get("low") is not None and entry["low"] != entry["high"]
-        return f"{name} in {labels}" if ranged else f"{name} = {labels}"
-    return f"{name} in {{{labels}}}"
-
-
-def _dominant(counts: Counter[str], hits: int) -> str | None:
-    """The issue family behind most of the issue runs (unstable training counts as one)."""
-    if not counts or hits == 0:
-        return None
-    unstable = max((counts.get(t, 0) for t in UNSTABLE), default=0)
-    families = {"unstable": unstable, **{t: c for t, c in counts.items() if t not in UNSTABLE}}
-    family, count = max(families.items(), key=lambda item: item[1])
-    if count < 0.5 * hits:
-        return None
-    return "unstable" if family == "unstable" else family
-
-
-def _action(name: str, dominant: str | None, frame: RunsFrame, bad: list[dict]) -> str:
-    if dominant == "unstable":
-        if _LEARNING_RATE.search(name):
-            return ("These runs went NaN or diverged: keep the learning rate below this range, or add "
-                    "gradient clipping and a warmup if you need rates this high.")  # fmt: skip
-        return ("These runs went NaN or diverged: lower the learning rate, or add gradient clipping "
-                "and a warmup.")  # fmt: skip
-    if dominant == "oom":
-        extra = "" if _BATCH.search(name) else " with this setting"
-        return (
-            f"These runs ran out of memory{extra}: use a smaller batch (or gradient accumulation) "
-            "or mixed precision."
-        )
-    if dominant == "overfitting_suspect":
-        return "These runs overfit: add weight decay or dropout, or stop early on validation loss."
-    if dominant in ("crashed", "killed"):
-        reason = _common_failure(frame, bad)
-        return f"Most common error: {reason}." if reason else ""
-    return ""
-
-
-def _common_failure(frame: RunsFrame, bad: list[dict]) -> str | None:
-    ids = {run for e in bad for run in e["example_runs"]}
-    df = frame.df
-    reasons = Counter(
-        r for run_id, r in zip(df["run_id"], df["failure"], strict=False) if r and run_id in ids
-    )
-    return reasons.most_common(1)[0][0] if reasons else None
+    return [recommendation("stop", "Stop the sweep and fix the crash first", text, evidence, [], 1e9)]
 
 
 def _avoid_pairs(risks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found = []
     for risk in risks[:3]:
         first, second = risk["only_first"], risk["only_second"]
+        family = risk["family"]
         text = (
-            f"{risk['issue_runs']} of {risk['runs']} runs with {risk['label']} had issues "
+            f"{risk['issue_runs']} of {risk['runs']} runs with {risk['label']} {_FAMILY_PHRASES[family]} "
             f"({_pct(risk['issue_rate'])}), against {_pct(first['issue_rate'])} with only the first "
             f"condition and {_pct(second['issue_rate'])} with only the second "
-            f"(Holm-corrected p {_p(risk['p_adjusted'])})."
+            f"(corrected p {_p(risk['p_adjusted'])})."
         )
         evidence = {k: risk[k] for k in ("runs", "issue_runs", "issue_rate", "p_adjusted", "example_runs")}
         evidence["only_first_rate"], evidence["only_second_rate"] = first["issue_rate"], second["issue_rate"]
+        evidence["family"] = family
         params = [c["param"] for c in risk["conditions"]]
-        found.append(_recommendation("avoid_combination", f"Avoid the combination {risk['label']}", text,
-                                     evidence, params, risk["excess_issue_runs"]))  # fmt: skip
+        found.append(recommendation("avoid_combination", f"Avoid the combination {risk['label']}", text,
+                                    evidence, params, risk["excess_issue_runs"], family))  # fmt: skip
     return found
 
 
+def _fails(entry: dict[str, Any]) -> bool:
+    """A significant bucket whose runs fail, not merely overfit (overfitting runs still train)."""
+    return bool(set(entry["findings"]) - {"overfitting"})
+
+
 def _prefer_groups(effects: list[dict], groups: list[dict], options: AnalysisOptions) -> list[dict]:
-    """For a categorical param with a significantly failing value: the most robust value."""
-    flagged = {
-        e["param"]
-        for e in effects
-        if e["significant"] and e["issue_rate"] > (e["rest_issue_rate"] or 0.0) and "low" not in e
-    }
+    """For a categorical param with a value that significantly fails: the most robust other value."""
+    flagged = {e["param"] for e in effects if _fails(e) and "low" not in e}
     found = []
     for name in sorted(flagged):
-        bad = {e["bucket"] for e in effects if e["param"] == name and e["significant"]
-               and e["issue_rate"] > (e["rest_issue_rate"] or 0.0)}  # fmt: skip
+        bad = {e["bucket"] for e in effects if e["param"] == name and _fails(e)}
         rows = [g for g in groups if g["param"] == name and g["label"] not in bad
                 and g["runs"] >= options.min_bucket_runs and g["value"] is not None]  # fmt: skip
         if not rows:
@@ -227,7 +127,7 @@ def _prefer_groups(effects: list[dict], groups: list[dict], options: AnalysisOpt
         evidence = {"runs": best["runs"], "issue_rate": best["issue_rate"], "crash_rate": best["crash_rate"],
                     "best_objective": best["best_objective"],
                     "example_runs": [best["best_run"]] if best["best_run"] else []}  # fmt: skip
-        found.append(_recommendation("prefer", f"Prefer {name} = {best['label']}", text + ".", evidence,
+        found.append(recommendation("prefer", f"Prefer {name} = {best['label']}", text + ".", evidence,
                                      [name], best["runs"] * (1 - best["issue_rate"])))  # fmt: skip
     return found
 
@@ -246,41 +146,70 @@ def _focus(sensitivity: list[dict[str, Any]]) -> list[dict[str, Any]]:
         evidence = {k: entry[k] for k in ("variation_ratio", "spread", "best_bucket", "worst_bucket",
                                           "kruskal_p_adjusted", "spearman_rho")}  # fmt: skip
         evidence["example_runs"] = []
-        return [_recommendation("focus", f"Tune {entry['param']} first", text, evidence,
+        return [recommendation("focus", f"Tune {entry['param']} first", text, evidence,
                                 [entry["param"]], entry["spread"])]  # fmt: skip
     return []
 
 
 _STABILISE = "lower the learning rate, or add gradient clipping and a warmup"
 _SWEEP_WIDE_ACTIONS = {
-    "nan_or_inf_metric": ("NaN or inf in many runs", _STABILISE),
-    "divergence": ("Losses diverge in many runs", _STABILISE),
-    "oom": ("Out of memory in many runs", "use smaller batches, gradient accumulation or mixed precision"),
-    "overfitting_suspect": ("Overfitting in many runs", "add weight decay or dropout, or stop early"),
-    "crashed": ("Crashes in many runs", "read the most common error and fix it before the next round"),
+    "nan_or_inf_metric": ("NaN or inf in many runs", "numerical", _STABILISE),
+    "divergence": ("Losses diverge in many runs", "numerical", _STABILISE),
+    "oom": ("Out of memory in many runs", "death",
+            "use smaller batches, gradient accumulation or mixed precision"),
+    "overfitting_suspect": ("Overfitting in many runs", "overfitting",
+                            "add weight decay or dropout, or stop early"),
+    "crashed": ("Crashes in many runs", "death",
+                "read the most common error and fix it before the next round"),
 }  # fmt: skip
 
 
-def _sweep_wide(frame: RunsFrame, options: AnalysisOptions, explained: set[str]) -> list[dict[str, Any]]:
-    """Issue types on a large share of ended runs that no param explains."""
+def _sweep_wide(
+    frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]],
+    options: AnalysisOptions,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Issue types on a large share of ended runs that no significant param range explains.
+
+    Runs inside a bucket found significant for the issue's family are explained by
+    that finding; only the rest count towards the sweep-wide thresholds.
+    """
     df = frame.df
     ended = ~df["running"].to_numpy()
     total = int(ended.sum())
     found = []
-    for issue_type, (title, action) in _SWEEP_WIDE_ACTIONS.items():
+    for issue_type, (title, family, action) in _SWEEP_WIDE_ACTIONS.items():
         column = ISSUE_PREFIX + issue_type
-        if issue_type in explained or column not in df or total == 0:
+        if column not in df or total == 0:
             continue
         flags = df[column].to_numpy() & ended
-        count = int(flags.sum())
+        covered = _covered(buckets, effects, family, len(df))
+        loose = flags & ~covered
+        count = int(loose.sum())
         if count < options.widespread_min_runs or count < options.widespread_fraction * total:
             continue
-        text = (f"{count} of {total} ended runs ({_pct(count / total)}) show `{issue_type}`, with no "
+        where = "across the sweep"
+        if (flags & covered).any():
+            where = "outside the parameter ranges flagged above"
+        text = (f"{count} of {total} ended runs ({_pct(count / total)}) show {issue_type} {where}, with no "
                 f"parameter range to blame: {action}.")  # fmt: skip
-        evidence = {"runs": total, "issue_runs": count, "issue_rate": count / total,
-                    "example_runs": df["run_id"].to_numpy()[flags][:5].tolist()}  # fmt: skip
-        found.append(_recommendation("sweep_wide", title, text, evidence, [], count))
+        evidence = {"runs": total, "issue_runs": count, "issue_rate": count / total, "issue_type": issue_type,
+                    "explained_runs": int((flags & covered).sum()),
+                    "example_runs": df["run_id"].to_numpy()[loose][:5].tolist()}  # fmt: skip
+        found.append(recommendation("sweep_wide", title, text, evidence, [], count, family))
     return found
+
+
+def _covered(
+    buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]], family: str, runs: int
+) -> np.ndarray:
+    """Runs inside any bucket significant for ``family``."""
+    covered = np.zeros(runs, dtype=bool)
+    flagged = {(e["param"], e["bucket"]) for e in effects if family in e["findings"]}
+    for name, param in buckets.items():
+        indices = [i for i, b in enumerate(param.buckets) if (name, b.label) in flagged]
+        if indices:
+            covered |= np.isin(param.codes, indices)
+    return covered
 
 
 def caveats(
@@ -338,14 +267,3 @@ def _support_caveats(frame: RunsFrame, effects: list[dict], options: AnalysisOpt
     if thin and len(thin) >= len(effects) / 2:
         add("thin_buckets", f"{len(thin)} of {len(effects)} buckets have fewer than 5 runs: only large "
             "effects can reach significance.", buckets=len(thin))  # fmt: skip
-
-
-def _pct(rate: float | None) -> str:
-    return "—" if rate is None else f"{100 * rate:.0f}%"
-
-
-def _p(value: float | None) -> str:
-    """``= 0.013`` or ``< 0.0001``: the relation and the p-value together."""
-    if value is None:
-        return "= —"
-    return f"= {value:.2g}" if value >= 1e-4 else "< 0.0001"

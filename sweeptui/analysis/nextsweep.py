@@ -1,10 +1,18 @@
 """The next round's search space: failing regions dropped, ranges shrunk toward the best runs.
 
 For every searched param (seeds and identifier-like strings excepted): categorical
-values and few-valued numbers keep the values not significantly tied to issues;
+values and few-valued numbers keep the values not significantly tied to failures;
 numeric ranges lose failing buckets at their ends and, when the objective depends
 significantly on the param, shrink toward the values of the best quantile of runs
-(widened by one bucket's margin). The result is given as a W&B sweep config and as
+(widened by one bucket's margin).
+
+A bucket *fails* when it is significant for runs dying or blowing up numerically
+(or for "any issue" with no specific family behind it): those runs waste their
+compute, so the bucket is dropped. A bucket significant only for overfitting is
+treated more gently, since those runs still train and their best validation score
+is real: a single numeric value (``weight_decay = 0``) is left out of the candidate
+values, while a categorical value or a continuous range is kept and the change
+notes that its runs overfit. The result is given as a W&B sweep config and as
 an Optuna search-space snippet.
 """
 
@@ -28,8 +36,8 @@ def next_sweep(
     sensitivity: list[dict[str, Any]], objective: Objective | None, options: AnalysisOptions,
 ) -> dict[str, Any]:  # fmt: skip
     """``{"parameters": [...], "changes": [...], "wandb": {...}, "optuna": "..."}``."""
-    bad = {(e["param"], e["bucket"]) for e in effects
-           if e["significant"] and e["issue_rate"] > (e["rest_issue_rate"] or 0.0)}  # fmt: skip
+    bad = {(e["param"], e["bucket"]) for e in effects if _fails(e)}
+    overfit = {(e["param"], e["bucket"]) for e in effects if "overfitting" in e["findings"] and not _fails(e)}
     sensitive = {e["param"] for e in sensitivity if e["significant"]}
     top = _top_runs(frame, objective, options)
     space: dict[str, dict[str, Any]] = {}
@@ -37,7 +45,9 @@ def next_sweep(
     for name, param in buckets.items():
         if is_seed(name) or _is_identifier(param, len(frame.df), options):
             continue
-        spec, why = _narrow(name, param, bad, name in sensitive, top, frame)
+        dropped_overfit = bad | {(n, b) for n, b in overfit if n == name and param.scheme == "values"}
+        spec, why = _narrow(name, param, dropped_overfit, name in sensitive, top, frame)
+        why = _overfit_note(name, param, overfit, why)
         if spec is None:
             continue
         space[name] = spec
@@ -50,6 +60,21 @@ def next_sweep(
         "wandb": _wandb(space, fixed, objective),
         "optuna": _optuna(space),
     }
+
+
+def _fails(entry: dict[str, Any]) -> bool:
+    """Significant for deaths or numerical failures, or for "any issue" with no specific family."""
+    findings = set(entry["findings"])
+    return bool(findings & {"death", "numerical"}) or findings == {"any"}
+
+
+def _overfit_note(name: str, param: ParamBuckets, overfit: set, why: str) -> str:
+    labels = [b.label for b in param.buckets if (name, b.label) in overfit]
+    if not labels:
+        return why
+    if param.scheme == "values":
+        return why.replace("(significantly more issues)", "(significantly more issues or overfitting)")
+    return _join(why, f"kept {', '.join(labels)} although its runs overfit (regularise them)")
 
 
 def _top_runs(frame: RunsFrame, objective: Objective | None, options: AnalysisOptions) -> np.ndarray:

@@ -25,8 +25,8 @@ def findings_section(report: dict[str, Any]) -> list[str]:
     lines = ["## Findings and recommendations", ""]
     if not recs:
         lines.append(
-            "Nothing stands out: no parameter range has a significantly different issue rate "
-            "(Fisher exact tests, Holm-corrected), so there is no evidence-based change to recommend."
+            "Nothing stands out: no parameter range has a significantly higher rate of any issue family "
+            "(Fisher exact tests, corrected), so there is no evidence-based change to recommend."
         )
         return lines
     for index, rec in enumerate(recs, start=1):
@@ -36,8 +36,11 @@ def findings_section(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+FAMILY_COLUMNS = (("death", "death"), ("numerical", "NaN/divergence"), ("overfitting", "overfitting"))
+
+
 def failure_drivers_section(report: dict[str, Any]) -> list[str]:
-    """Issue rate per bucket for params with a significant bucket; the others named in one line."""
+    """Rates per bucket and issue family for params with a significant bucket; the others in one line."""
     effects = report.get("param_effects")
     if not effects:
         return []
@@ -45,21 +48,28 @@ def failure_drivers_section(report: dict[str, Any]) -> list[str]:
     quiet = sorted({e["param"] for e in effects} - set(flagged))
     lines = ["## What goes with failures", ""]
     lines.append(
-        "Issue rate per parameter bucket, each bucket tested against all other runs "
-        "(two-sided Fisher exact test, Holm-corrected over every bucket; **bold** = significant)."
+        "Rates per parameter bucket: any issue, and per issue family among the runs that could show it "
+        "(runs that died cannot be judged for NaN or overfitting; runs that another param's finding of "
+        "the same family explains are left out). Each bucket is tested against all other runs per "
+        "family (one-sided Fisher exact test, corrected over every test; **bold** = significantly more)."
     )
+    families = [(key, title) for key, title in FAMILY_COLUMNS
+                if any(e.get("families", {}).get(key, {}).get("events") for e in effects)]  # fmt: skip
     rows = []
     for entry in effects:
         if entry["param"] not in flagged:
             continue
         mark = "**" if entry["significant"] else ""
+        any_mark = "**" if "any" in entry.get("findings", ()) else ""
         rows.append((
             cell(entry["param"], 30), f"{mark}{cell(entry['bucket'], 30)}{mark}", entry["runs"],
-            f"{mark}{rate(entry['issue_rate'])}{mark}", _types(entry["issue_counts"]),
-            number(entry["objective_mean"]), pvalue(entry["p_adjusted"]),
+            f"{any_mark}{rate(entry['issue_rate'])}{any_mark}",
+            *(_family_rate(entry, key) for key, _ in families),
+            _types(entry["issue_counts"]), number(entry["objective_mean"]), pvalue(entry["p_adjusted"]),
         ))  # fmt: skip
     if rows:
-        header = ("param", "bucket", "runs", "issue rate", "issues", "objective mean", "p (Holm)")
+        header = ("param", "bucket", "runs", "issue rate", *(title for _, title in families), "issues",
+                  "objective mean", "p (corrected)")  # fmt: skip
         lines.extend(["", *table(header, rows[:MAX_EFFECT_ROWS])])
         if len(rows) > MAX_EFFECT_ROWS:
             lines.extend(["", f"{len(rows) - MAX_EFFECT_ROWS} more rows are in the JSON report."])
@@ -68,6 +78,15 @@ def failure_drivers_section(report: dict[str, Any]) -> list[str]:
             ["", "No bucket differs significantly for: " + ", ".join(cell(p, 40) for p in quiet) + "."]
         )
     return lines
+
+
+def _family_rate(entry: dict[str, Any], family: str) -> str:
+    """``100% (6/6)``, bold when significant; a dash when no run of the bucket could show it."""
+    stats = entry.get("families", {}).get(family)
+    if not stats or not stats["runs"]:
+        return "—"
+    mark = "**" if stats["significant"] else ""
+    return f"{mark}{rate(stats['rate'])} ({stats['events']}/{stats['runs']}){mark}"
 
 
 def risk_factors_section(report: dict[str, Any]) -> list[str]:
