@@ -49,9 +49,10 @@ def one_line(text: object, limit: int | None = None) -> str:
 def markdown_cell(text: object, limit: int | None = 80) -> str:
     """Clean one-line text safe inside a Markdown table cell (pipes and backticks escaped)."""
     value = one_line(text, limit)
-    # Underscores are left alone: CommonMark never reads intraword ones as emphasis,
-    # and escaping them makes the raw report hard to read in a terminal.
-    for char in ("\\", "|", "`", "*", "[", "]", "<", ">"):
+    # Underscores and '>' are left alone: CommonMark never reads intraword underscores
+    # as emphasis nor a mid-line '>' as a quote, and escaping them makes the raw report
+    # hard to read in a terminal. '<' stays escaped: it could open an HTML tag.
+    for char in ("\\", "|", "`", "*", "[", "]", "<"):
         value = value.replace(char, "\\" + char)
     return value
 
