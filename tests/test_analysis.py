@@ -233,7 +233,7 @@ def test_markdown_puts_findings_first_with_evidence():
     markdown = render(build_report(store, choose_objective(store)), "md")
     findings = markdown.index("## Findings and recommendations")
     assert findings < markdown.index("## Run status") < markdown.index("## What goes with failures")
-    assert "Avoid lr \\>= 0.01" in markdown
+    assert "Avoid lr >= 0.01" in markdown
     assert "Example runs:" in markdown
     assert "```yaml" in markdown and "log_uniform_values" in markdown
 
