@@ -11,12 +11,14 @@ this is the hot path for logs of millions of records.
 from __future__ import annotations
 
 import csv
+import operator
 import os
 import re
 from array import array
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import yaml
 
@@ -35,6 +37,7 @@ from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
 from sweeptui.sources.jsonio import (
     MILLISECONDS_THRESHOLD,
     parse_json,
+    parse_json_fallback,
     parse_time,
     to_float,
     values_equal,
@@ -63,6 +66,8 @@ END_WORDS = {
 KILL_LINE = re.compile(r"\bKilled\b|\bSIGKILL\b|\bSIGTERM\b")
 READ_BYTES = 64 * 1024 * 1024
 """Bytes of a log turned into columns per pass, so raw text never piles up."""
+SLICE_LINES = 4096
+"""Lines parsed before their records are turned into columns (bounds the dicts held)."""
 MAX_LINE_WARNINGS = 20
 """Bad-line warnings per log file before the rest are only counted."""
 
@@ -198,42 +203,92 @@ class JsonlLog(MetricLog):
     def ingest(
         self, chunk: TailRead, columns: Columns, events: list[Event], ends: list[RunEnded]
     ) -> None:
-        """Parse each line (orjson fast path) and add its fields as metric points."""
-        guard = self.guard
-        checking = guard.active
-        consumed = guard.consumed
+        """Parse the lines slice by slice and add their fields as metric points.
+
+        Slices bound the parsed records held at once; within a slice every line is
+        parsed by orjson in one C-level pass and only the lines it rejects (bare
+        ``NaN`` tokens, bad lines) take the slow path, once.
+        """
+        lines = chunk.lines
+        for start in range(0, len(lines), SLICE_LINES):
+            records = self._parse(lines, start, chunk, events)
+            self._add(records, start, chunk, columns, events, ends)
+
+    def _parse(self, lines: list[bytes], start: int, chunk: TailRead, events: list[Event]) -> list:
+        """Parsed records of ``lines[start:start + SLICE_LINES]``, index for index."""
+        pending = iter(lines[start : start + SLICE_LINES])
+        records: list = []
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        for index, line in enumerate(chunk.lines):
+        while True:
             try:
-                record = loads(line)
+                records.extend(map(loads, pending))  # keeps what parsed before a failure
+                return records
             except decode_error:
-                record = self._slow_parse(line, chunk, index, events)
-                if record is _BLANK:
-                    continue
-            if checking:
-                guard.consumed = consumed
-                admit, message = guard.admit(record)
-                consumed, checking = guard.consumed, guard.active
-                if message:
-                    self.warn(events, message)
-                if not admit:
-                    continue
-            else:
-                consumed += 1
-            if type(record) is not dict:
-                if not isinstance(record, tuple):  # tuples mark lines already warned about
-                    self.bad_line(events, chunk, index, "not a JSON object")
+                index = start + len(records)
+                records.append(self._slow_parse(lines[index], chunk, index, events))
+
+    def _add(
+        self,
+        records: list,
+        start: int,
+        chunk: TailRead,
+        columns: Columns,
+        events: list[Event],
+        ends: list[RunEnded],
+    ) -> None:
+        """Add one slice of parsed records: the guard's records one by one, the rest in bulk."""
+        guard = self.guard
+        first = 0
+        while first < len(records) and guard.active:
+            self._add_one(records[first], start + first, chunk, columns, events, ends, True)
+            first += 1
+        position = guard.consumed
+        for low, high, uniform in segments(records, first):
+            if uniform and add_uniform(records, low, high, position, columns):
+                position += high - low
                 continue
-            add_record(record, consumed - 1, columns)
-            if "status" in record or "event" in record:
-                self._maybe_end(record, ends)
-        guard.consumed = consumed
+            guard.consumed = position
+            for index in range(low, high):
+                self._add_one(records[index], start + index, chunk, columns, events, ends, False)
+            position = guard.consumed
+        guard.consumed = position
+
+    def _add_one(
+        self,
+        record: Any,
+        index: int,
+        chunk: TailRead,
+        columns: Columns,
+        events: list[Event],
+        ends: list[RunEnded],
+        checking: bool,
+    ) -> None:
+        """The exact per-record path: guard, bad lines, end markers, odd values."""
+        if record is _BLANK:
+            return
+        guard = self.guard
+        if checking:
+            admit, message = guard.admit(record)
+            if message:
+                self.warn(events, message)
+            if not admit:
+                return
+        else:
+            guard.consumed += 1
+        if type(record) is not dict:
+            if not isinstance(record, tuple):  # tuples mark lines already warned about
+                self.bad_line(events, chunk, index, "not a JSON object")
+            return
+        add_record(record, guard.consumed - 1, columns)
+        if "status" in record or "event" in record:
+            self._maybe_end(record, ends)
 
     def _slow_parse(self, line: bytes, chunk: TailRead, index: int, events: list[Event]) -> Any:
+        """A line orjson rejected: blank, bad, or JSON only the standard library reads."""
         if not line.strip():
             return _BLANK
         try:
-            record, replaced = parse_json(line)
+            record, replaced = parse_json_fallback(line)
         except ValueError:
             self.bad_line(events, chunk, index, "not valid JSON")
             return ("bad line", line)
@@ -245,6 +300,151 @@ class JsonlLog(MetricLog):
         ended = _end_from(record, self.run_id, _record_time(record))
         if ended is not None:
             ends.append(ended)
+
+
+# -- bulk columns for records that share their keys -----------------------------------------------
+def segments(records: list, first: int) -> list[tuple[int, int, bool]]:
+    """``(low, high, uniform)`` spans covering ``records[first:]`` in order.
+
+    A uniform span holds dicts that all have the same keys; the rest are single
+    records (not dicts, blank or bad lines) for the per-record path.
+    """
+    rest = records[first:]
+    if not rest:
+        return []
+    if _types(rest) == {dict}:
+        keys = list(map(tuple, rest))
+        if keys.count(keys[0]) == len(keys):  # the common case: one key set all along
+            return [(first, len(records), True)]
+    spans: list[tuple[int, int, bool]] = []
+    previous: tuple | None = None
+    for index, record in enumerate(rest, first):
+        if type(record) is not dict:
+            spans.append((index, index + 1, False))
+            previous = None
+            continue
+        key = tuple(record)
+        if key == previous:
+            low, _, _ = spans[-1]
+            spans[-1] = (low, index + 1, True)
+        else:
+            spans.append((index, index + 1, True))
+            previous = key
+    return spans
+
+
+def _types(values: list) -> set[type]:
+    return set(map(type, values))
+
+
+NUMBERS = frozenset((int, float))
+NUMBERS_OR_NULL = frozenset((int, float, type(None)))
+
+
+def add_uniform(records: list, low: int, high: int, position: int, columns: Columns) -> bool:
+    """Add ``records[low:high]`` (dicts with one key set) column by column.
+
+    Gives exactly what :func:`add_record` would give record by record, or returns
+    False without touching ``columns`` when the records need that path: an end
+    marker, a non-numeric step, epoch or time, or a metric holding anything but
+    numbers and nulls (strings such as ``"nan"``, bools, lists...).
+    """
+    span = records[low:high]
+    keys = tuple(span[0])
+    if "status" in keys or "event" in keys:
+        return False
+    epochs = _numeric_column(span, "epoch") if "epoch" in keys else None
+    if epochs is False:
+        return False
+    steps = _step_column(span, keys, epochs, position)
+    stamps = _time_column(span, keys)
+    if steps is None or stamps is False:
+        return False
+    metrics = _metric_columns(span, keys)
+    if metrics is None:
+        return False
+    if epochs is not None:
+        columns.epoch_steps.extend(steps)
+        columns.epoch_values.extend(epochs)
+    if stamps is not None:
+        columns.times.extend(stamps)
+    _extend_metrics(columns, metrics, steps)
+    columns.records += len(span)
+    return True
+
+
+def _numeric_column(span: list[dict], key: str) -> list | bool:
+    """The values of ``key`` when all are plain numbers, else False."""
+    values = [record[key] for record in span]
+    return values if _types(values) <= NUMBERS else False
+
+
+def _step_column(span: list[dict], keys: tuple, epochs: list | None, position: int) -> list | None:
+    """Each record's step (``step``, else ``epoch``, else its position); None: use the slow path."""
+    if "step" in keys:
+        steps = _numeric_column(span, "step")
+        if steps is False:
+            return None
+    elif epochs is not None:
+        steps = epochs
+    else:
+        return list(range(position, position + len(span)))
+    if any(map(operator.ne, steps, steps)):  # a NaN step takes the record's position
+        return None
+    return steps
+
+
+def _time_column(span: list[dict], keys: tuple) -> list | bool | None:
+    """The records' times when plain seconds, None when they carry none, False: slow path."""
+    key = next((name for name in TIME_KEYS if name in keys), None)
+    if key is None:
+        return None
+    stamps = [record[key] for record in span]
+    if not _types(stamps) <= NUMBERS:
+        return False
+    try:
+        column = np.array(stamps, dtype=np.float64)
+    except OverflowError:
+        return False
+    # Finite seconds only: milliseconds, NaN and the like go through parse_time.
+    if not (np.abs(column) <= MILLISECONDS_THRESHOLD).all():
+        return False
+    return stamps
+
+
+def _metric_columns(span: list[dict], keys: tuple) -> list[tuple[int, str, list]] | None:
+    """``(first numeric index, name, values)`` per metric key, in key order; None: slow path."""
+    found = []
+    for key in keys:
+        if key in NOT_METRICS:
+            continue
+        values = [record[key] for record in span]
+        types = _types(values)
+        if types <= NUMBERS:
+            found.append((0, key, values))
+        elif types <= NUMBERS_OR_NULL:
+            first = next((i for i, value in enumerate(values) if value is not None), None)
+            if first is not None:
+                found.append((first, key, values))
+        else:
+            return None
+    return found
+
+
+def _extend_metrics(columns: Columns, metrics: list[tuple[int, str, list]], steps: list) -> None:
+    table = columns.metrics
+    # New columns are created in the order the record-by-record path would meet them.
+    for _, key, values in sorted(metrics, key=lambda item: item[0]):
+        column = table.get(key)
+        if column is None:
+            column = table[key] = ([], [])
+        if values[0] is not None and None not in values:
+            column[0].extend(steps)
+            column[1].extend(values)
+        else:
+            kept = [i for i, value in enumerate(values) if value is not None]
+            column[0].extend([steps[i] for i in kept])
+            column[1].extend([values[i] for i in kept])
 
 
 def _record_time(record: dict) -> float | None:
