@@ -11,31 +11,33 @@ this is the hot path for logs of millions of records.
 from __future__ import annotations
 
 import csv
-import operator
 import os
 import re
-from array import array
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 import yaml
 
 from sweeptui.events import (
     Event,
-    MetricBatch,
     RunEnded,
     RunSeen,
-    Series,
     SourceWarning,
     SummarySeen,
 )
 from sweeptui.failures import classify_failure, has_traceback
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.columns import (
+    TIME_KEYS,
+    Columns,
+    add_record,
+    add_uniform,
+    record_time,
+    segments,
+)
 from sweeptui.sources.jsonio import (
-    MILLISECONDS_THRESHOLD,
     parse_json,
     parse_json_fallback,
     parse_time,
@@ -56,8 +58,6 @@ MARKER_NAMES = ("DONE", "_SUCCESS", "COMPLETED")
 EXIT_NAMES = ("exit_code", "exitcode")
 OWN_JSON = frozenset((*CONFIG_NAMES, *SUMMARY_NAMES, STATUS_NAME))
 
-TIME_KEYS = ("time", "timestamp", "_timestamp", "wall_time")
-NOT_METRICS = frozenset(("step", "epoch", "status", "event", "exit_code", *TIME_KEYS))
 END_WORDS = {
     "finished": "finished", "completed": "finished", "done": "finished", "success": "finished",
     "crashed": "crashed", "failed": "crashed", "error": "crashed",
@@ -82,45 +82,6 @@ def is_error_file(name: str) -> bool:
     return (
         name == "error.txt" or name.endswith((".err", ".log")) or name.startswith("stderr")
     )
-
-
-# -- metric columns ----------------------------------------------------------------------
-class Columns:
-    """New points of one read, in plain lists per metric (no object per point)."""
-
-    __slots__ = ("epoch_steps", "epoch_values", "metrics", "mtime", "records", "times")
-
-    def __init__(self) -> None:
-        self.metrics: dict[str, tuple[list, list]] = {}
-        self.epoch_steps: list[float] = []
-        self.epoch_values: list[float] = []
-        self.times: list[float] = []
-        self.records = 0
-        self.mtime: float | None = None
-
-    def column(self, name: str) -> tuple[list, list]:
-        """The (steps, values) lists of ``name``, created on first use."""
-        found = self.metrics.get(name)
-        if found is None:
-            found = self.metrics[name] = ([], [])
-        return found
-
-    def build(self, run_id: str) -> MetricBatch | None:
-        """One MetricBatch of everything gathered, or None when nothing was."""
-        if not self.records and not self.metrics:
-            return None
-        metrics = {name: Series(_doubles(s), _doubles(v)) for name, (s, v) in self.metrics.items()}
-        epochs = None
-        if self.epoch_steps:
-            epochs = Series(_doubles(self.epoch_steps), _doubles(self.epoch_values))
-        return MetricBatch(run_id, metrics, self.records, _doubles(self.times), self.mtime, epochs)
-
-
-def _doubles(values: list) -> array:
-    try:
-        return array("d", values)
-    except OverflowError:  # an integer beyond float range
-        return array("d", (to_float(v) for v in values))
 
 
 def _end_from(record: dict, run_id: str, time: float | None) -> RunEnded | None:
@@ -242,16 +203,15 @@ class JsonlLog(MetricLog):
         while first < len(records) and guard.active:
             self._add_one(records[first], start + first, chunk, columns, events, ends, True)
             first += 1
-        position = guard.consumed
+        if first < len(records) and add_uniform(records[first:], guard.consumed, columns):
+            guard.count(len(records) - first)  # the usual case: one key set, plain numbers
+            return
         for low, high, uniform in segments(records, first):
-            if uniform and add_uniform(records, low, high, position, columns):
-                position += high - low
+            if uniform and add_uniform(records[low:high], guard.consumed, columns):
+                guard.count(high - low)
                 continue
-            guard.consumed = position
             for index in range(low, high):
                 self._add_one(records[index], start + index, chunk, columns, events, ends, False)
-            position = guard.consumed
-        guard.consumed = position
 
     def _add_one(
         self,
@@ -297,206 +257,9 @@ class JsonlLog(MetricLog):
         return record
 
     def _maybe_end(self, record: dict, ends: list[RunEnded]) -> None:
-        ended = _end_from(record, self.run_id, _record_time(record))
+        ended = _end_from(record, self.run_id, record_time(record))
         if ended is not None:
             ends.append(ended)
-
-
-# -- bulk columns for records that share their keys -----------------------------------------------
-def segments(records: list, first: int) -> list[tuple[int, int, bool]]:
-    """``(low, high, uniform)`` spans covering ``records[first:]`` in order.
-
-    A uniform span holds dicts that all have the same keys; the rest are single
-    records (not dicts, blank or bad lines) for the per-record path.
-    """
-    rest = records[first:]
-    if not rest:
-        return []
-    if _types(rest) == {dict}:
-        keys = list(map(tuple, rest))
-        if keys.count(keys[0]) == len(keys):  # the common case: one key set all along
-            return [(first, len(records), True)]
-    spans: list[tuple[int, int, bool]] = []
-    previous: tuple | None = None
-    for index, record in enumerate(rest, first):
-        if type(record) is not dict:
-            spans.append((index, index + 1, False))
-            previous = None
-            continue
-        key = tuple(record)
-        if key == previous:
-            low, _, _ = spans[-1]
-            spans[-1] = (low, index + 1, True)
-        else:
-            spans.append((index, index + 1, True))
-            previous = key
-    return spans
-
-
-def _types(values: list) -> set[type]:
-    return set(map(type, values))
-
-
-NUMBERS = frozenset((int, float))
-NUMBERS_OR_NULL = frozenset((int, float, type(None)))
-
-
-def add_uniform(records: list, low: int, high: int, position: int, columns: Columns) -> bool:
-    """Add ``records[low:high]`` (dicts with one key set) column by column.
-
-    Gives exactly what :func:`add_record` would give record by record, or returns
-    False without touching ``columns`` when the records need that path: an end
-    marker, a non-numeric step, epoch or time, or a metric holding anything but
-    numbers and nulls (strings such as ``"nan"``, bools, lists...).
-    """
-    span = records[low:high]
-    keys = tuple(span[0])
-    if "status" in keys or "event" in keys:
-        return False
-    epochs = _numeric_column(span, "epoch") if "epoch" in keys else None
-    if epochs is False:
-        return False
-    steps = _step_column(span, keys, epochs, position)
-    stamps = _time_column(span, keys)
-    if steps is None or stamps is False:
-        return False
-    metrics = _metric_columns(span, keys)
-    if metrics is None:
-        return False
-    if epochs is not None:
-        columns.epoch_steps.extend(steps)
-        columns.epoch_values.extend(epochs)
-    if stamps is not None:
-        columns.times.extend(stamps)
-    _extend_metrics(columns, metrics, steps)
-    columns.records += len(span)
-    return True
-
-
-def _numeric_column(span: list[dict], key: str) -> list | bool:
-    """The values of ``key`` when all are plain numbers, else False."""
-    values = [record[key] for record in span]
-    return values if _types(values) <= NUMBERS else False
-
-
-def _step_column(span: list[dict], keys: tuple, epochs: list | None, position: int) -> list | None:
-    """Each record's step (``step``, else ``epoch``, else its position); None: use the slow path."""
-    if "step" in keys:
-        steps = _numeric_column(span, "step")
-        if steps is False:
-            return None
-    elif epochs is not None:
-        steps = epochs
-    else:
-        return list(range(position, position + len(span)))
-    if any(map(operator.ne, steps, steps)):  # a NaN step takes the record's position
-        return None
-    return steps
-
-
-def _time_column(span: list[dict], keys: tuple) -> list | bool | None:
-    """The records' times when plain seconds, None when they carry none, False: slow path."""
-    key = next((name for name in TIME_KEYS if name in keys), None)
-    if key is None:
-        return None
-    stamps = [record[key] for record in span]
-    if not _types(stamps) <= NUMBERS:
-        return False
-    try:
-        column = np.array(stamps, dtype=np.float64)
-    except OverflowError:
-        return False
-    # Finite seconds only: milliseconds, NaN and the like go through parse_time.
-    if not (np.abs(column) <= MILLISECONDS_THRESHOLD).all():
-        return False
-    return stamps
-
-
-def _metric_columns(span: list[dict], keys: tuple) -> list[tuple[int, str, list]] | None:
-    """``(first numeric index, name, values)`` per metric key, in key order; None: slow path."""
-    found = []
-    for key in keys:
-        if key in NOT_METRICS:
-            continue
-        values = [record[key] for record in span]
-        types = _types(values)
-        if types <= NUMBERS:
-            found.append((0, key, values))
-        elif types <= NUMBERS_OR_NULL:
-            first = next((i for i, value in enumerate(values) if value is not None), None)
-            if first is not None:
-                found.append((first, key, values))
-        else:
-            return None
-    return found
-
-
-def _extend_metrics(columns: Columns, metrics: list[tuple[int, str, list]], steps: list) -> None:
-    table = columns.metrics
-    # New columns are created in the order the record-by-record path would meet them.
-    for _, key, values in sorted(metrics, key=lambda item: item[0]):
-        column = table.get(key)
-        if column is None:
-            column = table[key] = ([], [])
-        if values[0] is not None and None not in values:
-            column[0].extend(steps)
-            column[1].extend(values)
-        else:
-            kept = [i for i, value in enumerate(values) if value is not None]
-            column[0].extend([steps[i] for i in kept])
-            column[1].extend([values[i] for i in kept])
-
-
-def _record_time(record: dict) -> float | None:
-    for key in TIME_KEYS:
-        value = record.get(key)
-        if value is not None:
-            if type(value) is float and value < MILLISECONDS_THRESHOLD:
-                return value  # the common case, without the general parser
-            return parse_time(value)
-    return None
-
-
-def add_record(record: dict, position: int, columns: Columns) -> None:
-    """Add one parsed JSONL record's numeric fields as points at its step.
-
-    The hot path of the run-directory reader: plain numbers skip every helper call.
-    """
-    epoch = record.get("epoch")
-    step = record.get("step", epoch)
-    kind = type(step)
-    if kind is not float and kind is not int:
-        step = position if step is None else to_float(step)
-        if step is None:
-            step = position
-    if step != step:  # a NaN step cannot order points
-        step = position
-    if epoch is not None:
-        kind = type(epoch)
-        if kind is float or kind is int or (epoch := to_float(epoch)) is not None:
-            columns.epoch_steps.append(step)
-            columns.epoch_values.append(epoch)
-    stamp = _record_time(record)
-    if stamp is not None:
-        columns.times.append(stamp)
-    metrics = columns.metrics
-    points = 0
-    for key, value in record.items():
-        kind = type(value)
-        if (kind is not float and kind is not int) and (
-            kind is not str or (value := to_float(value)) is None
-        ):
-            continue
-        if key in NOT_METRICS:
-            continue
-        column = metrics.get(key)
-        if column is None:
-            column = metrics[key] = ([], [])
-        column[0].append(step)
-        column[1].append(value)
-        points += 1
-    if points or not ("status" in record or "event" in record):
-        columns.records += 1  # an end-marker line alone is not a metric record
 
 
 class CsvLog(MetricLog):
