@@ -211,12 +211,14 @@ def _plan(span: list, position: int) -> tuple:
     keys = tuple(first)
     epochs = _numbers(span, "epoch") if "epoch" in first else None
     steps = _steps(span, first, epochs, position)
-    stamps = _times(span, keys)
+    time_key = next((name for name in TIME_KEYS if name in first), None)
+    stamps = _times(span, time_key) if time_key is not None else None
+    read = ("step", "epoch", time_key)
     metrics = []
     for key in keys:
         if key in NOT_METRICS:
-            if key not in ("step", "epoch") and not all(key in record for record in span):
-                raise _NotUniform
+            if key not in read and not all(key in record for record in span):
+                raise _NotUniform  # a key no column reads must still be in every record
             continue
         metrics.append(_metric(span, key))
     return steps, epochs, stamps, [found for found in metrics if found is not None]
@@ -241,10 +243,7 @@ def _steps(span: list, first: dict, epochs: array | None, position: int) -> arra
     return steps
 
 
-def _times(span: list, keys: tuple) -> array | None:
-    key = next((name for name in TIME_KEYS if name in keys), None)
-    if key is None:
-        return None
+def _times(span: list, key: str) -> array:
     stamps = _numbers(span, key)
     # Finite seconds only: milliseconds, NaN and the like go through parse_time.
     if not (np.abs(np.frombuffer(stamps, dtype=np.float64)) <= MILLISECONDS_THRESHOLD).all():
