@@ -225,10 +225,27 @@ def _plan(span: list, position: int) -> tuple:
 
 
 def _numbers(span: list, key: str) -> array:
-    values = [record[key] for record in span]
-    if not set(map(type, values)) <= NUMBERS:
+    converted = plain_doubles([record[key] for record in span])
+    if converted is None:
         raise _NotUniform
-    return array("d", values)
+    return converted
+
+
+def plain_doubles(values: list) -> array | None:
+    """``values`` as doubles when every one is an int or a float; else None.
+
+    ``array('d')`` rejects nulls, strings, lists and dicts itself but takes bools as
+    0 and 1, so the types are looked at only when a 0 or 1 is there to hide a bool.
+    An integer beyond float range raises OverflowError.
+    """
+    try:
+        converted = array("d", values)
+    except TypeError:
+        return None
+    points = np.frombuffer(converted, dtype=np.float64)
+    if ((points == 0.0) | (points == 1.0)).any() and not set(map(type, values)) <= NUMBERS:
+        return None
+    return converted
 
 
 def _steps(span: list, first: dict, epochs: array | None, position: int) -> array:
@@ -257,10 +274,10 @@ def _metric(span: list, key: str) -> tuple[int, str, list | None, array] | None:
     None when the key holds only nulls (no point, no column, as record by record).
     """
     values = [record[key] for record in span]
-    types = set(map(type, values))
-    if types <= NUMBERS:
-        return 0, key, None, array("d", values)
-    if not types <= NUMBERS_OR_NULL:
+    converted = plain_doubles(values)
+    if converted is not None:
+        return 0, key, None, converted
+    if not set(map(type, values)) <= NUMBERS_OR_NULL:
         raise _NotUniform
     kept = [i for i, value in enumerate(values) if value is not None]
     if not kept:
