@@ -11,8 +11,10 @@ expected length: from its config, else of the median finished run, else at most
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import statistics
+from collections.abc import Callable
 
 from sweeptui.detectors.base import number
 from sweeptui.detectors.short_run import ShortRunDetector
@@ -66,8 +68,7 @@ class CrashLoopDetector:
         if len(self._ended) < size:
             return None
         window = [self.store.runs[run_id] for _, _, run_id in self._ended[-size:]]
-        finished = [run for run in self.store if run.status == "finished"]
-        medians = self.lengths.medians(finished)
+        medians = functools.cache(self._sweep_medians)  # computed once, and only if needed
         early = [run for run in window if self.died_early(run, medians)]
         if len(early) < self.settings.crash_loop_fraction * size:
             return None
@@ -78,8 +79,16 @@ class CrashLoopDetector:
             time=self._ended[-1][0] if math.isfinite(self._ended[-1][0]) else None,
         )
 
-    def died_early(self, run: Run, medians: dict[str, tuple[float, int]]) -> bool:
-        """Whether ``run`` died before getting a meaningful share of its length."""
+    def _sweep_medians(self) -> dict[str, tuple[float, int]]:
+        finished = [run for run in self.store if run.status == "finished"]
+        return self.lengths.medians(finished)
+
+    def died_early(self, run: Run, medians: Callable[[], dict[str, tuple[float, int]]]) -> bool:
+        """Whether ``run`` died before getting a meaningful share of its length.
+
+        ``medians`` gives the finished runs' median lengths; it walks every run, so
+        it is called only for a death its config cannot judge.
+        """
         if run.status not in DEATHS:
             return False
         if run.records == 0:
@@ -88,7 +97,7 @@ class CrashLoopDetector:
         if fraction is not None:
             return fraction < self.settings.early_death_fraction
         length, unit = self.lengths.length(run)
-        median, count = medians.get(unit, (0.0, 0))
+        median, count = medians().get(unit, (0.0, 0))
         if count and median > 0:
             return length < self.settings.early_death_fraction * median
         return run.records <= self.settings.early_death_records

@@ -28,7 +28,15 @@ def parse_json(data: bytes | str) -> tuple[Any, bool]:
     try:
         return orjson.loads(data), False
     except orjson.JSONDecodeError:
-        pass
+        return parse_json_fallback(data)
+
+
+def parse_json_fallback(data: bytes | str) -> tuple[Any, bool]:
+    """The standard-library half of :func:`parse_json`, for text orjson already rejected.
+
+    Callers that ran ``orjson.loads`` themselves use this so a line is never given
+    to orjson twice. Raises ``ValueError`` when the text is not JSON.
+    """
     replaced = False
     if isinstance(data, (bytes, bytearray, memoryview)):
         try:
@@ -116,4 +124,4 @@ def values_equal(first: Any, second: Any) -> bool:
     return bool(first == second)
 
 
-__all__ = ["parse_json", "parse_time", "to_float", "values_equal"]
+__all__ = ["parse_json", "parse_json_fallback", "parse_time", "to_float", "values_equal"]

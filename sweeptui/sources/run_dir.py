@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-from array import array
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,25 @@ import yaml
 
 from sweeptui.events import (
     Event,
-    MetricBatch,
     RunEnded,
     RunSeen,
-    Series,
     SourceWarning,
     SummarySeen,
 )
 from sweeptui.failures import classify_failure, has_traceback
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.columns import (
+    TIME_KEYS,
+    Columns,
+    add_record,
+    add_uniform,
+    record_time,
+    segments,
+)
 from sweeptui.sources.jsonio import (
-    MILLISECONDS_THRESHOLD,
     parse_json,
+    parse_json_fallback,
     parse_time,
     to_float,
     values_equal,
@@ -53,8 +58,6 @@ MARKER_NAMES = ("DONE", "_SUCCESS", "COMPLETED")
 EXIT_NAMES = ("exit_code", "exitcode")
 OWN_JSON = frozenset((*CONFIG_NAMES, *SUMMARY_NAMES, STATUS_NAME))
 
-TIME_KEYS = ("time", "timestamp", "_timestamp", "wall_time")
-NOT_METRICS = frozenset(("step", "epoch", "status", "event", "exit_code", *TIME_KEYS))
 END_WORDS = {
     "finished": "finished", "completed": "finished", "done": "finished", "success": "finished",
     "crashed": "crashed", "failed": "crashed", "error": "crashed",
@@ -63,6 +66,8 @@ END_WORDS = {
 KILL_LINE = re.compile(r"\bKilled\b|\bSIGKILL\b|\bSIGTERM\b")
 READ_BYTES = 64 * 1024 * 1024
 """Bytes of a log turned into columns per pass, so raw text never piles up."""
+SLICE_LINES = 4096
+"""Lines parsed before their records are turned into columns (bounds the dicts held)."""
 MAX_LINE_WARNINGS = 20
 """Bad-line warnings per log file before the rest are only counted."""
 
@@ -77,45 +82,6 @@ def is_error_file(name: str) -> bool:
     return (
         name == "error.txt" or name.endswith((".err", ".log")) or name.startswith("stderr")
     )
-
-
-# -- metric columns ----------------------------------------------------------------------
-class Columns:
-    """New points of one read, in plain lists per metric (no object per point)."""
-
-    __slots__ = ("epoch_steps", "epoch_values", "metrics", "mtime", "records", "times")
-
-    def __init__(self) -> None:
-        self.metrics: dict[str, tuple[list, list]] = {}
-        self.epoch_steps: list[float] = []
-        self.epoch_values: list[float] = []
-        self.times: list[float] = []
-        self.records = 0
-        self.mtime: float | None = None
-
-    def column(self, name: str) -> tuple[list, list]:
-        """The (steps, values) lists of ``name``, created on first use."""
-        found = self.metrics.get(name)
-        if found is None:
-            found = self.metrics[name] = ([], [])
-        return found
-
-    def build(self, run_id: str) -> MetricBatch | None:
-        """One MetricBatch of everything gathered, or None when nothing was."""
-        if not self.records and not self.metrics:
-            return None
-        metrics = {name: Series(_doubles(s), _doubles(v)) for name, (s, v) in self.metrics.items()}
-        epochs = None
-        if self.epoch_steps:
-            epochs = Series(_doubles(self.epoch_steps), _doubles(self.epoch_values))
-        return MetricBatch(run_id, metrics, self.records, _doubles(self.times), self.mtime, epochs)
-
-
-def _doubles(values: list) -> array:
-    try:
-        return array("d", values)
-    except OverflowError:  # an integer beyond float range
-        return array("d", (to_float(v) for v in values))
 
 
 def _end_from(record: dict, run_id: str, time: float | None) -> RunEnded | None:
@@ -198,42 +164,91 @@ class JsonlLog(MetricLog):
     def ingest(
         self, chunk: TailRead, columns: Columns, events: list[Event], ends: list[RunEnded]
     ) -> None:
-        """Parse each line (orjson fast path) and add its fields as metric points."""
-        guard = self.guard
-        checking = guard.active
-        consumed = guard.consumed
+        """Parse the lines slice by slice and add their fields as metric points.
+
+        Slices bound the parsed records held at once; within a slice every line is
+        parsed by orjson in one C-level pass and only the lines it rejects (bare
+        ``NaN`` tokens, bad lines) take the slow path, once.
+        """
+        lines = chunk.lines
+        for start in range(0, len(lines), SLICE_LINES):
+            records = self._parse(lines, start, chunk, events)
+            self._add(records, start, chunk, columns, events, ends)
+
+    def _parse(self, lines: list[bytes], start: int, chunk: TailRead, events: list[Event]) -> list:
+        """Parsed records of ``lines[start:start + SLICE_LINES]``, index for index."""
+        pending = iter(lines[start : start + SLICE_LINES])
+        records: list = []
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        for index, line in enumerate(chunk.lines):
+        while True:
             try:
-                record = loads(line)
+                records.extend(map(loads, pending))  # keeps what parsed before a failure
+                return records
             except decode_error:
-                record = self._slow_parse(line, chunk, index, events)
-                if record is _BLANK:
-                    continue
-            if checking:
-                guard.consumed = consumed
-                admit, message = guard.admit(record)
-                consumed, checking = guard.consumed, guard.active
-                if message:
-                    self.warn(events, message)
-                if not admit:
-                    continue
-            else:
-                consumed += 1
-            if type(record) is not dict:
-                if not isinstance(record, tuple):  # tuples mark lines already warned about
-                    self.bad_line(events, chunk, index, "not a JSON object")
+                index = start + len(records)
+                records.append(self._slow_parse(lines[index], chunk, index, events))
+
+    def _add(
+        self,
+        records: list,
+        start: int,
+        chunk: TailRead,
+        columns: Columns,
+        events: list[Event],
+        ends: list[RunEnded],
+    ) -> None:
+        """Add one slice of parsed records: the guard's records one by one, the rest in bulk."""
+        guard = self.guard
+        first = 0
+        while first < len(records) and guard.active:
+            self._add_one(records[first], start + first, chunk, columns, events, ends, True)
+            first += 1
+        if first < len(records) and add_uniform(records[first:], guard.consumed, columns):
+            guard.count(len(records) - first)  # the usual case: one key set, plain numbers
+            return
+        for low, high, uniform in segments(records, first):
+            if uniform and add_uniform(records[low:high], guard.consumed, columns):
+                guard.count(high - low)
                 continue
-            add_record(record, consumed - 1, columns)
-            if "status" in record or "event" in record:
-                self._maybe_end(record, ends)
-        guard.consumed = consumed
+            for index in range(low, high):
+                self._add_one(records[index], start + index, chunk, columns, events, ends, False)
+
+    def _add_one(
+        self,
+        record: Any,
+        index: int,
+        chunk: TailRead,
+        columns: Columns,
+        events: list[Event],
+        ends: list[RunEnded],
+        checking: bool,
+    ) -> None:
+        """The exact per-record path: guard, bad lines, end markers, odd values."""
+        if record is _BLANK:
+            return
+        guard = self.guard
+        if checking:
+            admit, message = guard.admit(record)
+            if message:
+                self.warn(events, message)
+            if not admit:
+                return
+        else:
+            guard.consumed += 1
+        if type(record) is not dict:
+            if not isinstance(record, tuple):  # tuples mark lines already warned about
+                self.bad_line(events, chunk, index, "not a JSON object")
+            return
+        add_record(record, guard.consumed - 1, columns)
+        if "status" in record or "event" in record:
+            self._maybe_end(record, ends)
 
     def _slow_parse(self, line: bytes, chunk: TailRead, index: int, events: list[Event]) -> Any:
+        """A line orjson rejected: blank, bad, or JSON only the standard library reads."""
         if not line.strip():
             return _BLANK
         try:
-            record, replaced = parse_json(line)
+            record, replaced = parse_json_fallback(line)
         except ValueError:
             self.bad_line(events, chunk, index, "not valid JSON")
             return ("bad line", line)
@@ -242,61 +257,9 @@ class JsonlLog(MetricLog):
         return record
 
     def _maybe_end(self, record: dict, ends: list[RunEnded]) -> None:
-        ended = _end_from(record, self.run_id, _record_time(record))
+        ended = _end_from(record, self.run_id, record_time(record))
         if ended is not None:
             ends.append(ended)
-
-
-def _record_time(record: dict) -> float | None:
-    for key in TIME_KEYS:
-        value = record.get(key)
-        if value is not None:
-            if type(value) is float and value < MILLISECONDS_THRESHOLD:
-                return value  # the common case, without the general parser
-            return parse_time(value)
-    return None
-
-
-def add_record(record: dict, position: int, columns: Columns) -> None:
-    """Add one parsed JSONL record's numeric fields as points at its step.
-
-    The hot path of the run-directory reader: plain numbers skip every helper call.
-    """
-    epoch = record.get("epoch")
-    step = record.get("step", epoch)
-    kind = type(step)
-    if kind is not float and kind is not int:
-        step = position if step is None else to_float(step)
-        if step is None:
-            step = position
-    if step != step:  # a NaN step cannot order points
-        step = position
-    if epoch is not None:
-        kind = type(epoch)
-        if kind is float or kind is int or (epoch := to_float(epoch)) is not None:
-            columns.epoch_steps.append(step)
-            columns.epoch_values.append(epoch)
-    stamp = _record_time(record)
-    if stamp is not None:
-        columns.times.append(stamp)
-    metrics = columns.metrics
-    points = 0
-    for key, value in record.items():
-        kind = type(value)
-        if (kind is not float and kind is not int) and (
-            kind is not str or (value := to_float(value)) is None
-        ):
-            continue
-        if key in NOT_METRICS:
-            continue
-        column = metrics.get(key)
-        if column is None:
-            column = metrics[key] = ([], [])
-        column[0].append(step)
-        column[1].append(value)
-        points += 1
-    if points or not ("status" in record or "event" in record):
-        columns.records += 1  # an end-marker line alone is not a metric record
 
 
 class CsvLog(MetricLog):

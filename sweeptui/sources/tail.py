@@ -174,7 +174,7 @@ class FileTail:
                 return
         parts = chunk[start:].split(b"\n")
         tail = parts.pop()
-        if self.max_line < self.chunk_bytes and any(len(p) > self.max_line for p in parts):
+        if parts and self.max_line < self.chunk_bytes and max(map(len, parts)) > self.max_line:
             self._drop_long(parts, result)
         else:
             result.lines.extend(parts)

@@ -1,0 +1,316 @@
+"""Metric records turned into columns: the hot path of the run-directory reader.
+
+:class:`Columns` gathers the new points of one read per metric. Points arrive two
+ways and keep their order: record by record into plain lists (:func:`add_record`,
+used for anything unusual), or a whole span of records at once as float64 arrays
+(:func:`add_uniform`, used when the records share one key set and hold plain
+numbers, which is what a training loop writes). Both give the same points.
+"""
+
+from __future__ import annotations
+
+from array import array
+from operator import itemgetter
+
+import numpy as np
+
+from sweeptui.events import MetricBatch, Series
+from sweeptui.sources.jsonio import MILLISECONDS_THRESHOLD, parse_time, to_float
+
+TIME_KEYS = ("time", "timestamp", "_timestamp", "wall_time")
+NOT_METRICS = frozenset(("step", "epoch", "status", "event", "exit_code", *TIME_KEYS))
+MIN_SPAN = 8
+"""Spans shorter than this are cheaper record by record than column by column."""
+
+NUMBERS = frozenset((int, float))
+NUMBERS_OR_NULL = frozenset((int, float, type(None)))
+
+
+class Columns:
+    """New points of one read: per metric, converted arrays followed by pending lists.
+
+    ``metrics[name]`` is ``(steps, values)`` lists for record-by-record appends; a
+    bulk add first moves a column's pending lists into its arrays, so points stay
+    in arrival order.
+    """
+
+    __slots__ = (
+        "_arrays", "_epoch_arrays", "_time_array", "epoch_steps", "epoch_values", "metrics",
+        "mtime", "records", "times",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, tuple[list, list]] = {}
+        self.epoch_steps: list[float] = []
+        self.epoch_values: list[float] = []
+        self.times: list[float] = []
+        self.records = 0
+        self.mtime: float | None = None
+        self._arrays: dict[str, tuple[array, array]] = {}
+        self._epoch_arrays = (array("d"), array("d"))
+        self._time_array = array("d")
+
+    def column(self, name: str) -> tuple[list, list]:
+        """The (steps, values) lists of ``name``, created on first use."""
+        found = self.metrics.get(name)
+        if found is None:
+            found = self.metrics[name] = ([], [])
+        return found
+
+    def extend(self, name: str, steps: array, values: array) -> None:
+        """Append converted points to ``name`` after its pending ones."""
+        pending = self.column(name)
+        target = self._settled(name, pending)
+        target[0].extend(steps)
+        target[1].extend(values)
+
+    def extend_epochs(self, steps: array, epochs: array) -> None:
+        """Append converted step -> epoch pairs after the pending ones."""
+        target = self._epoch_arrays
+        _settle(self.epoch_steps, target[0])
+        _settle(self.epoch_values, target[1])
+        target[0].extend(steps)
+        target[1].extend(epochs)
+
+    def extend_times(self, stamps: array) -> None:
+        """Append converted record times after the pending ones."""
+        _settle(self.times, self._time_array)
+        self._time_array.extend(stamps)
+
+    def build(self, run_id: str) -> MetricBatch | None:
+        """One MetricBatch of everything gathered, or None when nothing was."""
+        if not self.records and not self.metrics:
+            return None
+        metrics = {name: Series(*self._settled(name, lists)) for name, lists in self.metrics.items()}
+        epoch_steps, epoch_values = self._epoch_arrays
+        _settle(self.epoch_steps, epoch_steps)
+        _settle(self.epoch_values, epoch_values)
+        epochs = Series(epoch_steps, epoch_values) if epoch_steps else None
+        _settle(self.times, self._time_array)
+        return MetricBatch(run_id, metrics, self.records, self._time_array, self.mtime, epochs)
+
+    def _settled(self, name: str, pending: tuple[list, list]) -> tuple[array, array]:
+        """The arrays of ``name`` with its pending lists moved into them."""
+        target = self._arrays.get(name)
+        if target is None:
+            target = self._arrays[name] = (array("d"), array("d"))
+        _settle(pending[0], target[0])
+        _settle(pending[1], target[1])
+        return target
+
+
+def _settle(pending: list, target: array) -> None:
+    """Move ``pending`` into ``target`` as doubles."""
+    if pending:
+        target.extend(doubles(pending))
+        pending.clear()
+
+
+def doubles(values: list) -> array:
+    """``values`` as an ``array('d')``; an integer beyond float range becomes infinite."""
+    try:
+        return array("d", values)
+    except OverflowError:
+        return array("d", (to_float(v) for v in values))
+
+
+# -- record by record ------------------------------------------------------------------------
+def record_time(record: dict) -> float | None:
+    """The record's wall-clock time in seconds, from the first time key it carries."""
+    for key in TIME_KEYS:
+        value = record.get(key)
+        if value is not None:
+            if type(value) is float and value < MILLISECONDS_THRESHOLD:
+                return value  # the common case, without the general parser
+            return parse_time(value)
+    return None
+
+
+def add_record(record: dict, position: int, columns: Columns) -> None:
+    """Add one parsed JSONL record's numeric fields as points at its step.
+
+    The exact path for any record; plain numbers skip every helper call.
+    """
+    epoch = record.get("epoch")
+    step = record.get("step", epoch)
+    kind = type(step)
+    if kind is not float and kind is not int:
+        step = position if step is None else to_float(step)
+        if step is None:
+            step = position
+    if step != step:  # a NaN step cannot order points
+        step = position
+    if epoch is not None:
+        kind = type(epoch)
+        if kind is float or kind is int or (epoch := to_float(epoch)) is not None:
+            columns.epoch_steps.append(step)
+            columns.epoch_values.append(epoch)
+    stamp = record_time(record)
+    if stamp is not None:
+        columns.times.append(stamp)
+    metrics = columns.metrics
+    points = 0
+    for key, value in record.items():
+        kind = type(value)
+        if (kind is not float and kind is not int) and (
+            kind is not str or (value := to_float(value)) is None
+        ):
+            continue
+        if key in NOT_METRICS:
+            continue
+        column = metrics.get(key)
+        if column is None:
+            column = metrics[key] = ([], [])
+        column[0].append(step)
+        column[1].append(value)
+        points += 1
+    if points or not ("status" in record or "event" in record):
+        columns.records += 1  # an end-marker line alone is not a metric record
+
+
+# -- a span at once ------------------------------------------------------------------------------
+class _NotUniform(Exception):
+    """The span needs the record-by-record path."""
+
+
+def add_uniform(span: list, position: int, columns: Columns) -> bool:
+    """Add ``span`` (records at positions ``position``...) column by column.
+
+    Gives exactly the points :func:`add_record` would give record by record, or
+    returns False without touching ``columns`` when the span needs that path: not
+    all dicts with one key set, an end marker, a non-numeric or NaN step, an
+    unusual time, or a metric holding anything but numbers and nulls (strings such
+    as ``"nan"``, bools, lists...).
+    """
+    try:
+        planned = _plan(span, position)
+    except (_NotUniform, KeyError, TypeError, OverflowError):
+        return False
+    steps, epochs, stamps, metrics = planned
+    if epochs is not None:
+        columns.extend_epochs(steps, epochs)
+    if stamps is not None:
+        columns.extend_times(stamps)
+    # New columns appear in the order the record-by-record path would meet them.
+    for _, name, kept, values in sorted(metrics, key=itemgetter(0)):
+        if kept is None:
+            columns.extend(name, steps, values)
+        else:
+            columns.extend(name, array("d", [steps[i] for i in kept]), values)
+    columns.records += len(span)
+    return True
+
+
+def _plan(span: list, position: int) -> tuple:
+    """Every column of the span, converted; raises when the span is not uniform."""
+    first = span[0]
+    if type(first) is not dict or "status" in first or "event" in first:
+        raise _NotUniform
+    if set(map(len, span)) != {len(first)}:  # with every key found below: one key set
+        raise _NotUniform
+    keys = tuple(first)
+    epochs = _numbers(span, "epoch") if "epoch" in first else None
+    steps = _steps(span, first, epochs, position)
+    time_key = next((name for name in TIME_KEYS if name in first), None)
+    stamps = _times(span, time_key) if time_key is not None else None
+    read = ("step", "epoch", time_key)
+    metrics = []
+    for key in keys:
+        if key in NOT_METRICS:
+            if key not in read and not all(key in record for record in span):
+                raise _NotUniform  # a key no column reads must still be in every record
+            continue
+        metrics.append(_metric(span, key))
+    return steps, epochs, stamps, [found for found in metrics if found is not None]
+
+
+def _numbers(span: list, key: str) -> array:
+    converted = plain_doubles([record[key] for record in span])
+    if converted is None:
+        raise _NotUniform
+    return converted
+
+
+def plain_doubles(values: list) -> array | None:
+    """``values`` as doubles when every one is an int or a float; else None.
+
+    ``array('d')`` rejects nulls, strings, lists and dicts itself but takes bools as
+    0 and 1, so the types are looked at only when a 0 or 1 is there to hide a bool.
+    An integer beyond float range raises OverflowError.
+    """
+    try:
+        converted = array("d", values)
+    except TypeError:
+        return None
+    points = np.frombuffer(converted, dtype=np.float64)
+    if ((points == 0.0) | (points == 1.0)).any() and not set(map(type, values)) <= NUMBERS:
+        return None
+    return converted
+
+
+def _steps(span: list, first: dict, epochs: array | None, position: int) -> array:
+    if "step" in first:
+        steps = _numbers(span, "step")
+    elif epochs is not None:
+        steps = epochs
+    else:
+        return array("d", range(position, position + len(span)))
+    if np.isnan(np.frombuffer(steps, dtype=np.float64)).any():
+        raise _NotUniform  # a NaN step takes the record's position
+    return steps
+
+
+def _times(span: list, key: str) -> array:
+    stamps = _numbers(span, key)
+    # Finite seconds only: milliseconds, NaN and the like go through parse_time.
+    if not (np.abs(np.frombuffer(stamps, dtype=np.float64)) <= MILLISECONDS_THRESHOLD).all():
+        raise _NotUniform
+    return stamps
+
+
+def _metric(span: list, key: str) -> tuple[int, str, list | None, array] | None:
+    """``(first index holding a number, key, indices kept or None for all, values)``.
+
+    None when the key holds only nulls (no point, no column, as record by record).
+    """
+    values = [record[key] for record in span]
+    converted = plain_doubles(values)
+    if converted is not None:
+        return 0, key, None, converted
+    if not set(map(type, values)) <= NUMBERS_OR_NULL:
+        raise _NotUniform
+    kept = [i for i, value in enumerate(values) if value is not None]
+    if not kept:
+        return None
+    return kept[0], key, kept, array("d", [values[i] for i in kept])
+
+
+def segments(records: list, first: int) -> list[tuple[int, int, bool]]:
+    """``(low, high, uniform)`` spans covering ``records[first:]`` in order.
+
+    A uniform span holds at least :data:`MIN_SPAN` dicts with the same keys; every
+    other record is a span of its own for the record-by-record path.
+    """
+    runs: list[list[int]] = []  # [low, high] of consecutive dicts sharing keys
+    previous: tuple | None = None
+    for index in range(first, len(records)):
+        record = records[index]
+        key = tuple(record) if type(record) is dict else None
+        if key is not None and key == previous:
+            runs[-1][1] = index + 1
+        else:
+            runs.append([index, index + 1])
+            previous = key
+    spans: list[tuple[int, int, bool]] = []
+    for low, high in runs:
+        if high - low >= MIN_SPAN:
+            spans.append((low, high, True))
+        else:
+            spans.extend((index, index + 1, False) for index in range(low, high))
+    return spans
+
+
+__all__ = [
+    "NOT_METRICS", "TIME_KEYS", "Columns", "add_record", "add_uniform", "doubles",
+    "record_time", "segments",
+]  # fmt: skip

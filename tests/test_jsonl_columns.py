@@ -1,0 +1,143 @@
+"""JSONL logs read in bulk give the same points as reading them line by line.
+
+Records that share their keys are turned into columns a span at once; anything
+unusual (bools, nulls, strings, NaN steps, millisecond times, changing keys, bad
+lines) must come out exactly as the record-by-record rules say.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from sweeptui.sweep import Sweep
+
+BASE_TIME = 1_700_000_000.0
+
+
+def mixed_records() -> list[dict]:
+    """Spans of several shapes, each long enough to be read column by column."""
+    records: list[dict] = []
+    for i in range(40):  # plain numbers, NaN and inf tokens
+        loss = math.nan if i == 20 else (math.inf if i == 25 else 2.0 - i / 40)
+        records.append({"step": i, "epoch": i // 10, "loss": loss, "acc": i / 40,
+                        "time": BASE_TIME + i})  # fmt: skip
+    for i in range(40, 50):  # a column with nulls first met after a later column
+        records.append({"step": i, "loss": 1.0, "val": None if i % 3 else i * 0.5,
+                        "mix": 0.5 if i % 2 else 0, "time": BASE_TIME + i})  # fmt: skip
+    for i in range(50, 60):  # a bool column, and a bool hidden among 0 and 1
+        records.append({"step": i, "loss": 1.0, "flag": i % 2 == 0,
+                        "hidden": True if i % 2 else 1, "time": BASE_TIME + i})  # fmt: skip
+    for i in range(60, 75):  # numeric strings, a NaN step, millisecond times
+        step = math.nan if i == 70 else i
+        records.append({"step": step, "loss": "nan" if i % 5 == 0 else str(i),
+                        "time": (BASE_TIME + i) * 1000})  # fmt: skip
+    for i in range(75, 90):  # no step: the epoch stands in
+        records.append({"epoch": i, "loss": 0.25, "time": BASE_TIME + i})
+    return records
+
+
+def expected_points(
+    records: list[dict], bad_line_before: int | None = None
+) -> dict[str, list[tuple[float, float]]]:
+    """The documented rules, applied by hand: numbers and numeric strings are points.
+
+    A record without a usable step sits at its position in the log, where a bad
+    line takes a position too.
+    """
+    points: dict[str, list[tuple[float, float]]] = {}
+    for index, record in enumerate(records):
+        position = index + (1 if bad_line_before is not None and index >= bad_line_before else 0)
+        step = record.get("step", record.get("epoch"))
+        if step is None or step != step:
+            step = position
+        for key, value in record.items():
+            if key in ("step", "epoch", "time") or isinstance(value, bool) or value is None:
+                continue
+            points.setdefault(key, []).append((float(step), float(value)))
+    return points
+
+
+def write_log(run: Path, records: list[dict], extra_lines: dict[int, str]) -> None:
+    run.mkdir(parents=True)
+    (run / "config.json").write_text('{"lr": 0.1}')
+    text = []
+    for index, record in enumerate(records):
+        if index in extra_lines:
+            text.append(extra_lines[index])
+        text.append(json.dumps(record))
+    (run / "metrics.jsonl").write_text("\n".join(text) + "\n")
+
+
+def points_of(sweep: Sweep, run_id: str) -> dict[str, list[tuple[float, float]]]:
+    run = sweep.store.runs[run_id]
+    return {
+        name: list(zip(series.steps.tolist(), series.values.tolist(), strict=True))
+        for name, series in run.metrics.items()
+    }
+
+
+def same(first: dict, second: dict) -> bool:
+    """Equal point lists, NaN equal to NaN."""
+    def key(points):
+        return [(s, "nan" if v != v else v) for s, v in points]
+
+    return first.keys() == second.keys() and all(
+        key(first[name]) == key(second[name]) for name in first
+    )
+
+
+def test_a_log_read_at_once_follows_the_record_rules(tmp_path: Path) -> None:
+    records = mixed_records()
+    write_log(tmp_path / "run", records, {30: "", 50: "{not json"})
+    sweep = Sweep(tmp_path)
+    sweep.load()
+    run = sweep.store.runs["run"]
+    assert same(points_of(sweep, "run"), expected_points(records, bad_line_before=50))
+    # order of first appearance: "val" is null until record 42, "mix" a number from 40
+    assert list(run.metrics) == ["loss", "acc", "mix", "val", "hidden"]
+    assert run.records == len(records)
+    assert run.epochs is not None and run.epochs.values.tolist()[:11] == [0] * 10 + [1]
+    assert run.first_update == BASE_TIME and run.last_update == BASE_TIME + 89
+    warnings = [w.message for w in sweep.store.warnings]
+    assert any(m.startswith("line 52: not valid JSON") for m in warnings), warnings
+
+
+def test_reading_at_once_and_line_by_line_agree(tmp_path: Path) -> None:
+    records = mixed_records()
+    write_log(tmp_path / "whole" / "run", records, {})
+    whole = Sweep(tmp_path / "whole")
+    whole.load()
+    (tmp_path / "drip" / "run").mkdir(parents=True)
+    (tmp_path / "drip" / "run" / "config.json").write_text('{"lr": 0.1}')
+    log = tmp_path / "drip" / "run" / "metrics.jsonl"
+    log.write_text("")
+    drip = Sweep(tmp_path / "drip")
+    drip.rescan()
+    for record in records:  # one record per read: never a span to take at once
+        with open(log, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        drip.poll()
+    assert same(points_of(whole, "run"), points_of(drip, "run"))
+    assert list(whole.store.runs["run"].metrics) == list(drip.store.runs["run"].metrics)
+    for name in ("records", "first_update", "last_update"):
+        assert getattr(whole.store.runs["run"], name) == getattr(drip.store.runs["run"], name)
+    assert whole.store.runs["run"].epochs.values.tolist() == (
+        drip.store.runs["run"].epochs.values.tolist()
+    )
+
+
+def test_keys_changing_every_few_lines_keep_their_order(tmp_path: Path) -> None:
+    records = []
+    for i in range(30):
+        record = {"step": i, "train_loss": 1.0 / (i + 1)}
+        if i % 3 == 2:
+            record["val_loss"] = 2.0 / (i + 1)
+        records.append(record)
+    records += [{"step": 30 + i, "train_loss": 0.1, "lr": 0.01} for i in range(20)]
+    write_log(tmp_path / "run", records, {})
+    sweep = Sweep(tmp_path)
+    sweep.load()
+    assert same(points_of(sweep, "run"), expected_points(records))
+    assert list(sweep.store.runs["run"].metrics) == ["train_loss", "val_loss", "lr"]
