@@ -34,11 +34,17 @@ class Settings:
 
     # -- overfitting --------------------------------------------------------------
     overfit_patience: int = 3
-    """Validation points after the minimum that must all stay above it."""
+    """Consecutive validation points whose smoothed level must all be risen (the rise persists)."""
     overfit_min_rise: float = 0.05
-    """Relative rise of validation loss above its minimum that counts (0.05 = 5%)."""
+    """Smallest relative rise of the smoothed validation level above its minimum that counts."""
     overfit_train_drop: float = 0.02
     """Relative drop of training loss since the validation minimum that counts as 'still falling'."""
+    overfit_window: int = 3
+    """Validation points per smoothed level: the mean of the last N without the highest one."""
+    overfit_noise_factor: float = 5.0
+    """A rise must also exceed this many times the run's own estimated validation noise."""
+    overfit_noise_points: int = 30
+    """Recent validation points the noise estimate averages over."""
 
     # -- stalls and vanished runs ---------------------------------------------------
     stall_factor: float = 10.0

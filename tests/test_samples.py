@@ -97,19 +97,30 @@ def test_sample_sweep_matches_expected(sweep_name: str) -> None:
 
 
 # -- (c) the simulator -----------------------------------------------------------------------
-def _overfit_trips(val: np.ndarray, train: np.ndarray, rise=0.05, patience=3, drop=0.02) -> bool:
-    """The documented rule, streamed: after the running minimum, ``patience`` points all
-    more than ``rise`` above it while train loss fell by ``drop`` since the minimum."""
-    best = 0
-    for i in range(1, len(val)):
-        if not math.isfinite(val[i]):
-            continue
-        if val[i] < val[best]:
-            best = i
-            continue
-        window = val[i - patience + 1 : i + 1]
-        risen = i - patience + 1 > best and np.all(window > val[best] * (1 + rise))
-        if risen and train[i] <= train[best] * (1 - drop):
+def _overfit_trips(val: np.ndarray, train: np.ndarray, rise=0.05, patience=3, drop=0.02,
+                   window=3, factor=5.0, points=30) -> bool:  # fmt: skip
+    """The documented rule, recomputed from scratch at each point: the level (mean of the
+    last ``window`` points without the highest) above its lowest value so far by more than
+    ``max(rise, factor x noise)`` at ``patience`` points in a row, while the training level
+    fell by ``drop`` since the lowest level. Noise: mean |third difference| / |previous value|
+    over the last ``points`` points, over sqrt(20) * sqrt(2 / pi)."""
+
+    def level(series: np.ndarray, i: int) -> float:
+        kept = sorted(series[i - window + 1 : i + 1])[:-1]
+        return sum(kept) / len(kept)
+
+    def jump(i: int) -> float:
+        return abs(val[i] - 3 * val[i - 1] + 3 * val[i - 2] - val[i - 3]) / abs(val[i - 1])
+
+    best, best_train, streak = math.inf, math.nan, 0
+    for i in range(window - 1, len(val)):
+        now, train_now = level(val, i), level(train, i)
+        recent = [jump(j) for j in range(max(3, i - points + 1), i + 1)]
+        noise = sum(recent) / len(recent) / (math.sqrt(20) * math.sqrt(2 / math.pi)) if recent else 0
+        if now < best:
+            best, best_train = now, train_now
+        streak = streak + 1 if now > best * (1 + max(rise, factor * noise)) else 0
+        if streak >= patience and train_now <= best_train * (1 - drop):
             return True
     return False
 

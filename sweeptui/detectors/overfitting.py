@@ -1,26 +1,36 @@
 """``overfitting_suspect``: validation loss climbing away from its minimum while the
-training loss keeps falling.
+training loss keeps falling, judged so that a healthy but noisy curve stays quiet.
 
-The training loss is usually logged far more often and more noisily than the
-validation loss, so it is averaged per validation interval: the *training level*
-at a validation point is the mean of the training-loss points logged since the
-previous validation point (inclusive of the same step). The rule, per validation
-point after the minimum:
+Per validation point (the full rule is in ``docs/detectors.md``):
 
-- the validation loss is above its running minimum by more than
-  ``overfit_min_rise`` (relative) at each of ``overfit_patience`` consecutive points;
-- the training level has dropped by at least ``overfit_train_drop`` (relative)
-  since the training level at the validation minimum.
+- the *level* is the mean of the last ``overfit_window`` validation points without
+  the highest one, so a single-epoch bump never lifts it;
+- the *noise* is the run's own point-to-point noise, estimated online as the mean
+  absolute third difference of the validation loss (relative to the loss) over the
+  last ``overfit_noise_points`` points, scaled to a standard deviation; third
+  differences ignore straight and gently curved trends, so a rise is not mistaken
+  for noise;
+- the level is *risen* when it is above the lowest level so far by more than
+  ``max(overfit_min_rise, overfit_noise_factor x noise)``;
+- the rule holds when the level has been risen at ``overfit_patience`` consecutive
+  points and the training level (the mean training loss per validation interval,
+  smoothed the same way) has fallen by at least ``overfit_train_drop`` since the
+  point of the lowest validation level.
 
-The onset is the validation point where both first hold.
+The onset is the validation point where the rule first holds. The message quotes
+the lowest validation point (value and epoch) and how far the level has risen above
+it. State per run is a few numbers and the last few points, so each point costs the
+same whatever the run's length, and batching never changes the result: every
+window sum is taken in the same order however the points were split.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from sweeptui.detectors.base import EpochLookup, number, streak_lengths, view, where
 from sweeptui.detectors.metrics import training_loss_name, validation_loss_name
@@ -30,6 +40,12 @@ from sweeptui.settings import Settings
 from sweeptui.store import Run
 
 ISSUE_TYPE = "overfitting_suspect"
+
+THIRD_DIFFERENCE_SCALE = math.sqrt(20.0) * math.sqrt(2.0 / math.pi)
+"""Mean of |x[t] - 3x[t-1] + 3x[t-2] - x[t-3]| for independent unit normal x."""
+DIFFERENCE_ORDER = 3
+
+_EMPTY = np.empty(0)
 
 
 @dataclass(slots=True)
@@ -43,15 +59,22 @@ class FitState:
     train_count: int = 0
     """Training points logged after the newest validation point."""
     train_level: float = math.nan
-    minimum: float = math.inf
-    min_step: float = math.nan
-    min_epoch: float | None = None
-    min_train_level: float = math.nan
+    recent_values: np.ndarray = field(default_factory=lambda: _EMPTY)
+    """The last few validation values (smoothing window and differences)."""
+    recent_train: np.ndarray = field(default_factory=lambda: _EMPTY)
+    """The last few training levels (smoothing window)."""
+    recent_jumps: np.ndarray = field(default_factory=lambda: _EMPTY)
+    """The last few relative third differences (noise window); NaN where undefined."""
+    level_min: float = math.inf
+    train_at_min: float = math.nan
+    lowest: float = math.inf
+    lowest_step: float = math.nan
+    lowest_epoch: float | None = None
     above: int = 0
 
 
 class OverfitDetector:
-    """Per-run validation minimum, streak and training level."""
+    """Per-run smoothed validation minimum, noise estimate, streak and training level."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -120,40 +143,45 @@ class OverfitDetector:
         seen_at: float | None,
     ) -> Issue | None:
         s = self.settings
-        seeded = np.fmin.accumulate(np.concatenate(([state.minimum], values)))
-        prior_min, minimum = seeded[:-1], seeded[1:]
+        window = max(1, s.overfit_window)
+        level = _smoothed(state.recent_values, values, window)
+        train = _smoothed(state.recent_train, levels, window)
+        jumps = _third_differences(state.recent_values, values)
+        noise = _noise(state.recent_jumps, jumps, max(1, s.overfit_noise_points))
+        threshold = np.maximum(s.overfit_min_rise, s.overfit_noise_factor * noise)
+
+        seeded = np.fmin.accumulate(np.concatenate(([state.level_min], level)))
+        level_min = seeded[1:]
         positions = np.arange(values.size)
-        latest_min = np.maximum.accumulate(np.where(values < prior_min, positions, -1))
-        has_min = latest_min >= 0
-        pick = np.clip(latest_min, 0, None)
-        train_at_min = np.where(has_min, levels[pick], state.min_train_level)
+        latest_min = np.maximum.accumulate(np.where(level < seeded[:-1], positions, -1))
+        train_at_min = np.where(
+            latest_min >= 0, train[np.clip(latest_min, 0, None)], state.train_at_min
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
-            rise = (values - minimum) / np.abs(minimum)
-            drop = (train_at_min - levels) / np.abs(train_at_min)
-        streak = streak_lengths(rise > s.overfit_min_rise, state.above)
+            risen = (level_min > 0) & (level > level_min * (1 + threshold))
+            drop = (train_at_min - train) / np.abs(train_at_min)
+        streak = streak_lengths(risen, state.above)
         holds = (streak >= max(1, s.overfit_patience)) & (drop >= s.overfit_train_drop)
+
+        low = _RunningLow(state, steps, values, epochs)
         issue = None
         if holds.any():
             index = int(np.argmax(holds))
-            if has_min[index]:
-                min_step = float(steps[pick[index]])
-                min_epoch = epochs.epoch_at(min_step)
-            else:
-                min_step, min_epoch = state.min_step, state.min_epoch
             step = float(steps[index])
             issue = self._issue(
                 run,
                 state,
-                Onset(step, epochs.epoch_at(step), float(values[index]), float(minimum[index])),
+                Onset(step, epochs.epoch_at(step), float(level[index])),
                 float(drop[index]),
-                (min_step, min_epoch),
+                low.at(index),
                 seen_at,
             )
-        if has_min[-1]:
-            state.min_step = float(steps[pick[-1]])
-            state.min_epoch = epochs.epoch_at(state.min_step)
-            state.min_train_level = float(train_at_min[-1])
-        state.minimum = float(minimum[-1])
+        low.carry()
+        state.recent_values = _tail(state.recent_values, values, max(window - 1, DIFFERENCE_ORDER))
+        state.recent_train = _tail(state.recent_train, levels, window - 1)
+        state.recent_jumps = _tail(state.recent_jumps, jumps, max(0, s.overfit_noise_points - 1))
+        state.level_min = float(level_min[-1])
+        state.train_at_min = float(train_at_min[-1])
         state.above = int(streak[-1])
         state.train_level = float(levels[-1])
         return issue
@@ -164,15 +192,15 @@ class OverfitDetector:
         state: FitState,
         onset: Onset,
         drop: float,
-        at_minimum: tuple[float, float | None],
+        lowest: tuple[float, float, float | None],
         seen_at: float | None,
     ) -> Issue:
-        min_step, min_epoch = at_minimum
-        at_min = where(None, min_epoch) if min_epoch is not None else where(min_step, None)
-        rise = (onset.value - onset.minimum) / abs(onset.minimum)
+        low_value, low_step, low_epoch = lowest
+        at_low = where(None, low_epoch) if low_epoch is not None else where(low_step, None)
+        rise = (onset.level - low_value) / abs(low_value)
         message = (
-            f"{state.val_name} rose {rise:.0%} above its minimum {number(onset.minimum)} "
-            f"at {at_min} while {state.train_name} fell {drop:.0%}; "
+            f"{state.val_name} rose {rise:.0%} above its minimum {number(low_value)} "
+            f"at {at_low} while {state.train_name} fell {drop:.0%}; "
             f"flagged at {where(onset.step, onset.epoch)}"
         )
         return Issue(
@@ -186,14 +214,101 @@ class OverfitDetector:
         )
 
 
+class _RunningLow:
+    """The lowest raw validation point (value, step, epoch) at each point of a batch."""
+
+    def __init__(
+        self, state: FitState, steps: np.ndarray, values: np.ndarray, epochs: EpochLookup
+    ) -> None:
+        self._state, self._steps, self._epochs = state, steps, epochs
+        seeded = np.minimum.accumulate(np.concatenate(([state.lowest], values)))
+        self._lowest = seeded[1:]
+        positions = np.arange(values.size)
+        self._latest = np.maximum.accumulate(np.where(values < seeded[:-1], positions, -1))
+
+    def at(self, index: int) -> tuple[float, float, float | None]:
+        """(value, step, epoch) of the lowest point up to ``index`` of the batch."""
+        latest = int(self._latest[index])
+        if latest < 0:
+            state = self._state
+            return state.lowest, state.lowest_step, state.lowest_epoch
+        step = float(self._steps[latest])
+        return float(self._lowest[index]), step, self._epochs.epoch_at(step)
+
+    def carry(self) -> None:
+        """Keep the batch's lowest point in the run's state."""
+        self._state.lowest, self._state.lowest_step, self._state.lowest_epoch = self.at(
+            self._lowest.size - 1
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Onset:
-    """The validation point where the rule first held."""
+    """The validation point where the rule first held, and its smoothed level."""
 
     step: float
     epoch: float | None
-    value: float
-    minimum: float
+    level: float
+
+
+def _smoothed(recent: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
+    """Per new value: the mean of the last ``window`` values without the highest one
+    (the value itself for a window of one); NaN until ``window`` values exist."""
+    keep = max(1, window - 1)
+    carried = _last(recent, window - 1)
+    joined = np.concatenate((carried, values))
+    out = np.full(values.size, np.nan)
+    if joined.size < window:
+        return out
+    rows = np.sort(sliding_window_view(joined, window), axis=1)
+    total = rows[:, 0].copy()
+    for column in range(1, keep):  # column by column: the same sum whatever the batching
+        total += rows[:, column]
+    first = max(window - 1, carried.size)  # first joined index that is a new value
+    out[first - carried.size :] = total[first - (window - 1) :] / keep
+    return out
+
+
+def _third_differences(recent: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per new value: |x[t] - 3x[t-1] + 3x[t-2] - x[t-3]| / |x[t-1]|; NaN where undefined."""
+    carried = _last(recent, DIFFERENCE_ORDER)
+    joined = np.concatenate((carried, values))
+    out = np.full(values.size, np.nan)
+    index = np.arange(max(DIFFERENCE_ORDER, carried.size), joined.size)
+    if index.size:
+        x = joined
+        change = x[index] - 3 * x[index - 1] + 3 * x[index - 2] - x[index - 3]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relative = np.abs(change) / np.abs(x[index - 1])
+        out[index - carried.size] = np.where(np.isfinite(relative), relative, np.nan)
+    return out
+
+
+def _noise(recent: np.ndarray, jumps: np.ndarray, points: int) -> np.ndarray:
+    """Per new value: the estimated standard deviation of its relative noise, from the
+    mean of the last ``points`` third differences (0 while none is defined)."""
+    carried = _last(recent, points - 1)
+    padding = np.full(points - 1 - carried.size, np.nan)
+    rows = sliding_window_view(np.concatenate((padding, carried, jumps)), points)
+    total = np.zeros(jumps.size)
+    count = np.zeros(jumps.size)
+    for column in range(points):  # column by column: the same sum whatever the batching
+        known = ~np.isnan(rows[:, column])
+        total += np.where(known, rows[:, column], 0.0)
+        count += known
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / count, 0.0)
+    return mean / THIRD_DIFFERENCE_SCALE
+
+
+def _tail(recent: np.ndarray, values: np.ndarray, keep: int) -> np.ndarray:
+    """The last ``keep`` of ``recent`` followed by ``values``, as a new array."""
+    return _last(np.concatenate((_last(recent, keep), values)), keep).copy()
+
+
+def _last(values: np.ndarray, count: int) -> np.ndarray:
+    """The last ``count`` items of ``values`` (all of them when there are fewer)."""
+    return values[max(0, values.size - count) :] if count > 0 else _EMPTY
 
 
 def _finite(batch: MetricBatch, name: str | None) -> tuple[np.ndarray, np.ndarray]:
