@@ -45,6 +45,9 @@ class Settings:
     """A rise must also exceed this many times the run's own estimated validation noise."""
     overfit_noise_points: int = 30
     """Recent validation points the noise estimate averages over."""
+    overfit_clear_rise: float = 0.3
+    """A raw rise this far above the raw minimum counts whatever the noise estimate says
+    (for runs too short to estimate their noise)."""
 
     # -- stalls and vanished runs ---------------------------------------------------
     stall_factor: float = 10.0

@@ -83,6 +83,22 @@ def test_onset_on_a_clean_curve_is_the_third_risen_level(batch_size):
     assert "while train_loss fell" in issue.message
 
 
+@pytest.mark.parametrize("batch_size", [None, 1, 2])
+def test_a_short_run_with_a_clear_rise_is_caught(batch_size):
+    # Seven epochs: too few for the smoothed level to show three risen points, but the
+    # raw loss sits more than 30% above its minimum 0.769 (> 0.9997) at epochs 5, 6 and 7
+    # while training keeps falling: flagged at the third of those, epoch 7.
+    val = np.array([1.496, 1.074, 0.769, 0.961, 1.201, 1.501, 1.877])
+    [issue] = flagged(run_curve(np.random.default_rng(5), val, train_noise=0.0), batch_size)
+    assert issue.epoch == 7
+    assert "minimum 0.769 at epoch 3" in issue.message
+
+
+def test_a_large_single_bump_after_the_minimum_is_not_overfitting():
+    val = np.array([1.496, 1.074, 0.769, 0.78, 1.2, 0.77, 0.775, 0.771])
+    assert flagged(run_curve(np.random.default_rng(6), val, train_noise=0.0), None) == []
+
+
 def test_isolated_bumps_on_a_clean_plateau_are_not_overfitting():
     val = plateau(80)
     val[20::5] *= 1.15  # a 15% bump every fifth epoch

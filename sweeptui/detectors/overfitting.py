@@ -12,8 +12,11 @@ Per validation point (the full rule is in ``docs/detectors.md``):
   for noise;
 - the level is *risen* when it is above the lowest level so far by more than
   ``max(overfit_min_rise, overfit_noise_factor x noise)``;
-- the rule holds when the level has been risen at ``overfit_patience`` consecutive
-  points and the training level (the mean training loss per validation interval,
+- or, for runs too short or too noisy for that estimate, the raw validation loss has
+  stayed more than ``overfit_clear_rise`` above its raw minimum (30% by default:
+  far past what noise does three points in a row);
+- the rule holds when either has held at ``overfit_patience`` consecutive points and
+  the training level (the mean training loss per validation interval,
   smoothed the same way) has fallen by at least ``overfit_train_drop`` since the
   point of the lowest validation level.
 
@@ -71,6 +74,8 @@ class FitState:
     lowest_step: float = math.nan
     lowest_epoch: float | None = None
     above: int = 0
+    clear_above: int = 0
+    """Consecutive raw points above the raw minimum by more than ``overfit_clear_rise``."""
 
 
 class OverfitDetector:
@@ -161,9 +166,12 @@ class OverfitDetector:
             risen = (level_min > 0) & (level > level_min * (1 + threshold))
             drop = (train_at_min - train) / np.abs(train_at_min)
         streak = streak_lengths(risen, state.above)
-        holds = (streak >= max(1, s.overfit_patience)) & (drop >= s.overfit_train_drop)
-
         low = _RunningLow(state, steps, values, epochs)
+        clear_streak = streak_lengths(low.clearly_above(values, s.overfit_clear_rise), state.clear_above)
+        patience = max(1, s.overfit_patience)
+        persistent = (streak >= patience) | (clear_streak >= patience)
+        holds = persistent & (drop >= s.overfit_train_drop)
+
         issue = None
         if holds.any():
             index = int(np.argmax(holds))
@@ -171,7 +179,10 @@ class OverfitDetector:
             issue = self._issue(
                 run,
                 state,
-                Onset(step, epochs.epoch_at(step), float(level[index])),
+                # quote the smoothed level when it carried the verdict, else the raw point
+                Onset(step, epochs.epoch_at(step), float(
+                    level[index] if streak[index] >= patience else values[index]
+                )),
                 float(drop[index]),
                 low.at(index),
                 seen_at,
@@ -183,6 +194,7 @@ class OverfitDetector:
         state.level_min = float(level_min[-1])
         state.train_at_min = float(train_at_min[-1])
         state.above = int(streak[-1])
+        state.clear_above = int(clear_streak[-1])
         state.train_level = float(levels[-1])
         return issue
 
@@ -225,6 +237,11 @@ class _RunningLow:
         self._lowest = seeded[1:]
         positions = np.arange(values.size)
         self._latest = np.maximum.accumulate(np.where(values < seeded[:-1], positions, -1))
+
+    def clearly_above(self, values: np.ndarray, rise: float) -> np.ndarray:
+        """Per point: above the lowest point before it by more than ``rise`` (relative)."""
+        before = np.concatenate(([self._state.lowest], self._lowest[:-1]))
+        return (before > 0) & (values > before * (1 + rise))
 
     def at(self, index: int) -> tuple[float, float, float | None]:
         """(value, step, epoch) of the lowest point up to ``index`` of the batch."""
