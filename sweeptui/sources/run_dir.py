@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -543,18 +544,29 @@ class RunDirReader(Reader):
             events.append(SourceWarning(path, message))
 
     # -- config, summary, markers ----------------------------------------------------------
-    def _read_config(self, events: list[Event]) -> None:
-        changed = False
-        for name in CONFIG_NAMES:
+    def _changed_mappings(
+        self, names: tuple[str, ...], label: str, events: list[Event]
+    ) -> Iterator[tuple[str, dict]]:
+        """(name, mapping) for each of ``names`` that changed and parses as a mapping.
+
+        A file that does not parse keeps its last good version (it is not accepted, so
+        it is retried when it changes again) and warns once.
+        """
+        for name in names:
             watched = self.files.get(name)
             if watched is None or not watched.changed():
                 continue
             data = watched.read_bytes()
             parsed = parse_mapping(watched.path, data) if data is not None else None
             if parsed is None:
-                self._warn_once(events, str(watched.path), "config is not a readable mapping")
-                continue  # keep the last good version; retried when it changes
+                self._warn_once(events, str(watched.path), f"{label} is not a readable mapping")
+                continue
             watched.accept()
+            yield name, parsed
+
+    def _read_config(self, events: list[Event]) -> None:
+        changed = False
+        for name, parsed in self._changed_mappings(CONFIG_NAMES, "config", events):
             self.config_parts[name] = parsed
             changed = True
         if self.seen and not changed:
@@ -571,16 +583,7 @@ class RunDirReader(Reader):
 
     def _read_summary(self, events: list[Event]) -> None:
         changed: dict[str, float] = {}
-        for name in SUMMARY_NAMES:
-            watched = self.files.get(name)
-            if watched is None or not watched.changed():
-                continue
-            data = watched.read_bytes()
-            parsed = parse_mapping(watched.path, data) if data is not None else None
-            if parsed is None:
-                self._warn_once(events, str(watched.path), "summary is not a readable mapping")
-                continue
-            watched.accept()
+        for _, parsed in self._changed_mappings(SUMMARY_NAMES, "summary", events):
             for key, value in parsed.items():
                 number = to_float(value) if not isinstance(value, (list, dict)) else None
                 if number is not None and not values_equal(self.summary.get(key), number):
