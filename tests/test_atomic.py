@@ -16,6 +16,20 @@ def test_regular_file_is_replaced_whole(tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == ["report.md"]
 
 
+def test_new_files_follow_the_umask_and_existing_modes_are_kept(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        fresh = write_atomic(tmp_path / "fresh.md", "x")
+        kept = tmp_path / "kept.md"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        write_atomic(kept, "new")
+    finally:
+        os.umask(previous)
+    assert fresh.stat().st_mode & 0o777 == 0o644
+    assert kept.stat().st_mode & 0o777 == 0o640
+
+
 def test_symlink_is_followed_and_kept(tmp_path):
     real = tmp_path / "real.md"
     real.write_text("old")
