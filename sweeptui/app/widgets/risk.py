@@ -1,0 +1,44 @@
+"""The parameter-risk panel: issue rate per value of each varying parameter, as bars."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from sweeptui.app.format import bar, safe
+from sweeptui.snapshot import Analysis
+
+MAX_PARAMS = 4
+BAR_WIDTH = 12
+
+
+class ParamRiskPanel(Static):
+    """Bars of issue rate per parameter bucket, riskiest parameter first."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(Text("parameter risk: waiting for runs", style="dim"), **kwargs)
+        self._shown: Analysis | None = None
+
+    def show(self, analysis: Analysis) -> None:
+        """Show ``analysis`` (skipped when it is the one already shown)."""
+        if analysis is self._shown:
+            return
+        self._shown = analysis
+        self.update(render_risk(analysis))
+
+
+def render_risk(analysis: Analysis) -> Text:
+    """The panel's text."""
+    if not analysis.risks:
+        return Text("no varying parameters yet", style="dim")
+    lines: list[Text] = []
+    for risk in analysis.risks[:MAX_PARAMS]:
+        lines.append(safe(risk.param, 30, style="bold"))
+        width = max(len(b.label) for b in risk.buckets[:6])
+        for bucket in risk.buckets[:6]:
+            line = safe(f"  {bucket.label:<{min(width, 12)}} ", 16)
+            style = "red" if bucket.rate >= 0.5 else "yellow" if bucket.rate > 0 else "green"
+            line.append_text(bar(bucket.rate, BAR_WIDTH, style=style))
+            line.append(f" {bucket.with_issues}/{bucket.runs}", style="dim")
+            lines.append(line)
+    return Text("\n").join(lines)

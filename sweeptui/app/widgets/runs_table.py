@@ -1,0 +1,178 @@
+"""The live runs table: one row per run, updated in place by row key.
+
+Each snapshot adds rows for new runs, rewrites only the cells whose value changed
+and removes rows that vanished or no longer match the filter; the table is never
+cleared and refilled, so the cursor and scroll position survive updates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from sweeptui.app.format import badges, number, progress, safe, sparkline, status_text
+from sweeptui.snapshot import RunRow, SweepSnapshot
+from sweeptui.textsafe import one_line
+
+COLUMNS = ("status", "run", "params", "step", "done", "last", "best", "trend", "issues")
+SPARK_WIDTH = 10
+
+_STATUS_ORDER = {"crashed": 0, "killed": 1, "failed": 2, "running": 3, "finished": 4}
+
+
+def _number_key(value: float | None, descending: bool = False) -> tuple[int, float]:
+    if value is None or not math.isfinite(value):
+        return (1, 0.0)
+    return (0, -value if descending else value)
+
+
+SORT_KEYS: dict[str, Callable[[RunRow, str], Any]] = {
+    "arrival": lambda row, goal: 0,
+    "issues": lambda row, goal: (-len(row.issues), _STATUS_ORDER.get(row.status, 9)),
+    "status": lambda row, goal: _STATUS_ORDER.get(row.status, 9),
+    "best": lambda row, goal: _number_key(row.best, descending=goal == "max"),
+    "progress": lambda row, goal: _number_key(row.progress, descending=True),
+    "name": lambda row, goal: row.name.lower(),
+}
+"""Sort orders cycled with ``s``: worst first for issues, best first for the objective."""
+
+
+class RunsTable(DataTable):
+    """Runs of the sweep, sortable and filterable."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.rows_by_key: dict[str, RunRow] = {}
+        self.sort_key = "arrival"
+        self.filter_text = ""
+        self.name_width = 24
+        self.params_width = 28
+        self._rendered: dict[str, dict[str, Text]] = {}
+        self._order: dict[str, int] = {}
+        self._goal = "min"
+        self._rerender = False
+
+    def on_mount(self) -> None:
+        for column in COLUMNS:
+            self.add_column(Text(column, style="bold"), key=column)
+
+    # -- public API -------------------------------------------------------------------
+    def show(self, snapshot: SweepSnapshot) -> None:
+        """Bring the table to ``snapshot``: add, update and remove rows by key."""
+        self._goal = "max" if (snapshot.objective or "").endswith("(max)") else "min"
+        wanted: dict[str, RunRow] = {}
+        for index, row in enumerate(snapshot.rows):
+            self._order.setdefault(row.id, index)
+            if self._matches(row):
+                wanted[row.id] = row
+        with self.app.batch_update():
+            removed = [key for key in self.rows_by_key if key not in wanted]
+            for key in removed:
+                self.remove_row(key)
+                del self.rows_by_key[key]
+                del self._rendered[key]
+            added = [key for key in wanted if key not in self.rows_by_key]
+            updated = [self._upsert(key, row) for key, row in wanted.items()]
+            self._rerender = False
+            if (any(updated) and self.sort_key != "arrival") or (added and len(added) < len(wanted)):
+                self._apply_sort()
+
+    def set_filter(self, text: str, snapshot: SweepSnapshot | None) -> None:
+        """Show only runs whose name, params, status or issues contain every word of ``text``."""
+        self.filter_text = text.strip().lower()
+        if snapshot is not None:
+            self.show(snapshot)
+
+    def cycle_sort(self) -> str:
+        """Switch to the next sort order; returns its name."""
+        keys = list(SORT_KEYS)
+        self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
+        self._apply_sort()
+        return self.sort_key
+
+    def selected_run(self) -> str | None:
+        """The id of the run under the cursor."""
+        if not self.row_count:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return row_key.value
+
+    def set_widths(self, total_width: int) -> None:
+        """Fit the name and params columns to ``total_width`` (applied on the next show)."""
+        fixed = 10 + 8 + 5 + 7 + 7 + SPARK_WIDTH + 8 + 2 * len(COLUMNS)
+        free = max(total_width - fixed - 2, 20)
+        self.name_width = max(10, min(32, free * 2 // 5))
+        self.params_width = max(10, min(48, free - self.name_width))
+        self._rerender = True
+
+    # -- internals ----------------------------------------------------------------------
+    def _matches(self, row: RunRow) -> bool:
+        if not self.filter_text:
+            return True
+        words = [row.name, row.status, *row.issues, *(f"{k}={v}" for k, v in row.params)]
+        haystack = " ".join(words).lower()
+        return all(word in haystack for word in self.filter_text.split())
+
+    def _upsert(self, key: str, row: RunRow) -> bool:
+        """Add the row or rewrite its changed cells; True when anything changed."""
+        if self.rows_by_key.get(key) is row and not self._rerender:
+            return False
+        cells = self._cells(row)
+        previous = self._rendered.get(key)
+        if previous is None:
+            self.add_row(*cells.values(), key=key)
+        else:
+            for column, cell in cells.items():
+                if previous[column] != cell:
+                    self.update_cell(key, column, cell, update_width=column in ("run", "params"))
+        self.rows_by_key[key] = row
+        self._rendered[key] = cells
+        return True
+
+    def _cells(self, row: RunRow) -> dict[str, Text]:
+        step = row.epoch if row.epoch is not None else row.step
+        unit = "ep " if row.epoch is not None else ""
+        params = " ".join(f"{k.rsplit('.', 1)[-1]}={_value(v)}" for k, v in row.params)
+        return {
+            "status": status_text(row.status),
+            "run": _KeyedText.of(safe(row.name, self.name_width), row.id),
+            "params": safe(params, self.params_width, style="dim"),
+            "step": Text(f"{unit}{number(step)}", justify="right"),
+            "done": Text(progress(row.progress), justify="right"),
+            "last": Text(number(row.last), justify="right"),
+            "best": Text(number(row.best), justify="right", style="bold"),
+            "trend": sparkline(row.spark, SPARK_WIDTH),
+            "issues": badges(row.issues),
+        }
+
+    def _apply_sort(self) -> None:
+        rank = SORT_KEYS[self.sort_key]
+        order, rows, goal = self._order, self.rows_by_key, self._goal
+
+        def key(cells: tuple) -> Any:
+            run_id = cells[1].run_id
+            return (rank(rows[run_id], goal), order.get(run_id, 0))
+
+        self.sort(key=key)
+
+
+class _KeyedText(Text):
+    """A ``Text`` that also carries the run id of its row (sorting sees only cells)."""
+
+    run_id: str = ""
+
+    @classmethod
+    def of(cls, text: Text, run_id: str) -> _KeyedText:
+        keyed = cls(text.plain, style=text.style, no_wrap=True, overflow="ellipsis")
+        keyed.run_id = run_id
+        return keyed
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return one_line(value, 16)
