@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sweeptui.events import Event
 from sweeptui.settings import Settings
@@ -75,6 +76,8 @@ class ScanContext:
 
     root: Path
     settings: Settings
+    shared: dict[object, Any] = field(default_factory=dict)
+    """State readers created by one scanner share (keyed by source and directory)."""
 
 
 @dataclass(frozen=True)

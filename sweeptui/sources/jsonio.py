@@ -1,0 +1,119 @@
+"""Tolerant JSON value parsing for every source: NaN tokens, stray bytes, loose numbers.
+
+``orjson`` is the fast path. It rejects the bare ``NaN`` / ``Infinity`` tokens that
+Python's ``json`` writes, and those non-finite values are the most important data a
+sweep monitor reads, so a failed fast parse falls back to the standard library,
+which accepts them. Bytes that are not UTF-8 are decoded with replacement characters
+and the caller is told, so it can warn about the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+MILLISECONDS_THRESHOLD = 1e11
+"""Epoch timestamps above this are milliseconds (1e11 seconds is the year 5138)."""
+
+
+def parse_json(data: bytes | str) -> tuple[Any, bool]:
+    """Parse one JSON document; return ``(value, had_invalid_utf8)``.
+
+    Raises ``ValueError`` when the text is not JSON (even after the fallback).
+    """
+    try:
+        return orjson.loads(data), False
+    except orjson.JSONDecodeError:
+        pass
+    replaced = False
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            text = bytes(data).decode("utf-8", errors="replace")
+            replaced = True
+    else:
+        text = data
+    try:
+        return json.loads(text), replaced
+    except RecursionError as exc:  # absurdly deep nesting: treat as malformed
+        raise ValueError("JSON nested too deeply") from exc
+
+
+def to_float(value: Any) -> float | None:
+    """A number as float; ``"nan"``/``"inf"``/numeric strings too; bools and the rest: None."""
+    kind = type(value)
+    if kind is float:
+        return value
+    if kind is int:
+        return _int_to_float(value)
+    if kind is str:
+        return _str_to_float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _int_to_float(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer beyond float range is, for plotting, infinite
+        return math.inf if value > 0 else -math.inf
+
+
+def _str_to_float(text: str) -> float | None:
+    if "_" in text:  # float() accepts "1_000"; a metric log never means that
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def parse_time(value: Any) -> float | None:
+    """Seconds since the epoch from a number or an ISO-8601 string; None when not a time.
+
+    Millisecond epoch values are recognised by size. Naive ISO strings are local time.
+    """
+    number = to_float(value)
+    if number is not None:
+        if not math.isfinite(number):
+            return None
+        return number / 1000.0 if abs(number) > MILLISECONDS_THRESHOLD else number
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return _parse_iso(value.strip())
+
+
+def _parse_iso(text: str) -> float | None:
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.timestamp()
+    return moment.astimezone(timezone.utc).timestamp()
+
+
+def values_equal(first: Any, second: Any) -> bool:
+    """Equality of parsed values where NaN equals NaN (records compared across rewrites)."""
+    if first is second:
+        return True
+    if isinstance(first, float) and isinstance(second, float):
+        return first == second or (math.isnan(first) and math.isnan(second))
+    if isinstance(first, dict) and isinstance(second, dict):
+        return first.keys() == second.keys() and all(
+            values_equal(value, second[key]) for key, value in first.items()
+        )
+    if isinstance(first, list) and isinstance(second, list):
+        return len(first) == len(second) and all(map(values_equal, first, second))
+    return bool(first == second)
+
+
+__all__ = ["parse_json", "parse_time", "to_float", "values_equal"]

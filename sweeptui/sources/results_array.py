@@ -1,0 +1,337 @@
+"""The results-array layout: JSON files holding one record per experiment.
+
+A sweep script rewrites such a file whole after every experiment, without an atomic
+rename, so a read may catch it half-written: a failed parse keeps the last good
+state and is retried on the next poll. Each record becomes a run with per-epoch
+series (list-valued fields), summary scalars and an end status. Intermediate and
+final files in one directory describe the same runs, so what was already emitted
+for a run is tracked per directory and shared by the readers of that directory.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sweeptui.events import (
+    Event,
+    MetricBatch,
+    RunEnded,
+    RunSeen,
+    Series,
+    SourceWarning,
+    SummarySeen,
+)
+from sweeptui.settings import Settings
+from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.jsonio import parse_json, parse_time, to_float, values_equal
+
+NAME = "results-array"
+
+RUN_DIR_JSON_NAMES = frozenset(
+    {"config.json", "params.json", "hparams.json", "args.json", "summary.json", "final.json",
+     "status.json"}
+)  # fmt: skip
+"""JSON files of the run-directory layout: never results arrays."""
+
+IDENTITY_KEYS = ("name", "experiment_name", "run_name", "id", "experiment_id", "run_id", "trial_id")
+PARAM_KEYS = ("config_params", "config", "params", "hyperparameters", "hparams")
+TIME_KEYS = ("start_time", "end_time", "timestamp")
+ERROR_KEYS = ("error", "error_message", "traceback", "exception")
+NOT_SUMMARY = frozenset(
+    (*IDENTITY_KEYS, *PARAM_KEYS, *TIME_KEYS, *ERROR_KEYS, "status", "success", "exit_code")
+)
+NOT_SERIES = frozenset({"epoch", "epochs", "step", "steps"})
+
+FINISHED_WORDS = frozenset({"completed", "finished", "success", "done"})
+CRASHED_WORDS = frozenset({"failed", "error", "crashed"})
+KILLED_WORDS = frozenset({"killed", "terminated", "cancelled", "canceled"})
+
+
+@dataclass
+class RunState:
+    """What has been emitted for one run, shared by every reader of its directory."""
+
+    seen: bool = False
+    params: Any = None
+    started_at: float | None = None
+    points: dict[str, int] = field(default_factory=dict)
+    epochs: int = 0
+    summary: dict[str, float] = field(default_factory=dict)
+    ended: bool = False
+
+
+class ResultsArrayReader(Reader):
+    """Re-parses one results-array file when it changes and emits what is new."""
+
+    source = NAME
+
+    def __init__(
+        self, root: Path, base: Path, settings: Settings, shared: dict[str, RunState]
+    ) -> None:
+        super().__init__(root, base, settings)
+        self.runs = shared
+        self.directory = self.relpath(base.parent)
+        self._signature: tuple[int, int, int] | None = None
+        self._warned: set[object] = set()
+
+    def read(self) -> list[Event]:
+        """Events for runs and points not emitted yet (one stat when nothing changed)."""
+        events: list[Event] = []
+        info = self._stat(events)
+        if info is None:
+            return events
+        signature = (info.st_size, info.st_mtime_ns, info.st_ino)
+        if signature == self._signature:
+            return events
+        if info.st_size > self.settings.max_json_bytes:
+            self._signature = signature
+            self._warn(events, ("big", info.st_size), f"larger than max_json_bytes "
+                       f"({self.settings.max_json_bytes}); not parsed")  # fmt: skip
+            return events
+        value = self._parse(info, events)
+        if value is _FAILED:
+            return events
+        self._signature = signature
+        records = find_records(value)
+        if records is not None:
+            self._emit_all(records, info.st_mtime, events)
+        return events
+
+    # -- file access ------------------------------------------------------------------
+    def _stat(self, events: list[Event]) -> os.stat_result | None:
+        try:
+            info = os.stat(self.base)
+        except OSError as exc:
+            self._warn(events, "stat", f"cannot read file: {exc.strerror or exc}")
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            self._warn(events, "stat", "not a regular file; not read")
+            return None
+        self._warned.discard("stat")
+        return info
+
+    def _parse(self, info: os.stat_result, events: list[Event]) -> Any:
+        try:
+            with open(self.base, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            self._warn(events, "open", f"cannot read file: {exc.strerror or exc}")
+            return _FAILED
+        if not data.strip():
+            return _FAILED  # caught between truncate and write: retried on the next poll
+        try:
+            value, replaced = parse_json(data)
+        except ValueError:
+            self._warn(
+                events, ("parse", info.st_size, info.st_mtime_ns),
+                "not valid JSON (half-written?); keeping the last good read, will retry",
+            )  # fmt: skip
+            return _FAILED
+        if replaced:
+            self._warn(events, ("utf8", info.st_mtime_ns), "invalid UTF-8 bytes replaced")
+        return value
+
+    def _warn(self, events: list[Event], key: object, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            events.append(SourceWarning(str(self.base), message))
+
+    # -- records -> events -------------------------------------------------------------
+    def _emit_all(self, records: list[dict], mtime: float, events: list[Event]) -> None:
+        seen_ids: dict[str, int] = {}
+        for index, record in enumerate(records):
+            identity = record_identity(record, index)
+            count = seen_ids[identity] = seen_ids.get(identity, 0) + 1
+            if count > 1:  # a repeated name: keep the records apart, in order
+                identity = f"{identity}#{count}"
+            run_id = identity if self.directory == "." else f"{self.directory}/{identity}"
+            state = self.runs.setdefault(run_id, RunState())
+            self._emit_record(run_id, identity, record, state, mtime, events)
+
+    def _emit_record(
+        self, run_id: str, name: str, record: dict, state: RunState, mtime: float,
+        events: list[Event],
+    ) -> None:  # fmt: skip
+        params = next((record[k] for k in PARAM_KEYS if isinstance(record.get(k), dict)), None)
+        started = parse_time(record.get("start_time"))
+        if not state.seen or not values_equal(params, state.params):
+            events.append(RunSeen(run_id, name, self.directory, NAME, params, started))
+            state.seen, state.params, state.started_at = True, params, started
+        end_time = parse_time(record.get("end_time"))
+        if end_time is None:
+            end_time = parse_time(record.get("timestamp"))
+        batch = new_points(run_id, record, state, end_time, mtime)
+        if batch is not None:
+            events.append(batch)
+        summary = new_summary(record, state)
+        if summary:
+            events.append(SummarySeen(run_id, summary))
+        if not state.ended:
+            ended = end_event(run_id, record, end_time)
+            if ended is not None:
+                state.ended = True
+                events.append(ended)
+
+
+_FAILED: Any = object()
+
+
+def find_records(value: Any) -> list[dict] | None:
+    """The array of records: the value itself or the first list of objects under a key."""
+    if isinstance(value, list):
+        candidates = [value]
+    elif isinstance(value, dict):
+        candidates = [v for v in value.values() if isinstance(v, list)]
+    else:
+        return None
+    for candidate in candidates:
+        records = [item for item in candidate if isinstance(item, dict)]
+        if records or (not candidate and isinstance(value, dict)):
+            return records
+    return None
+
+
+def record_identity(record: dict, index: int) -> str:
+    """The record's name from the first identity key present, else ``exp-NNN``."""
+    for key in IDENTITY_KEYS:
+        value = record.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    return f"exp-{index:03d}"
+
+
+def singular(name: str) -> str:
+    """``train_losses`` -> ``train_loss``, ``val_accuracies`` -> ``val_accuracy``."""
+    if name.endswith("sses"):
+        return name[:-2]
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith("s") and not name.endswith("ss"):
+        return name[:-1]
+    return name
+
+
+def number_list(value: Any) -> list[float | None] | None:
+    """A list of numbers (nulls as None, non-finite kept); None when it is anything else."""
+    if not isinstance(value, list) or not value:
+        return None
+    numbers: list[float | None] = []
+    for item in value:
+        if item is None:
+            numbers.append(None)
+            continue
+        number = to_float(item)
+        if number is None:
+            return None
+        numbers.append(number)
+    return numbers
+
+
+def record_series(record: dict) -> dict[str, list[float | None]]:
+    """Every per-epoch series of a record, named by metric."""
+    series: dict[str, list[float | None]] = {}
+    for key, value in record.items():
+        if key in NOT_SERIES or key in PARAM_KEYS:
+            continue
+        numbers = number_list(value)
+        if numbers is not None:
+            series[singular(key)] = numbers
+    history = record.get("history")
+    if isinstance(history, dict):
+        for key, value in history.items():
+            numbers = number_list(value)
+            if numbers is not None:
+                series[str(key)] = numbers
+    return series
+
+
+def new_points(
+    run_id: str, record: dict, state: RunState, end_time: float | None, mtime: float
+) -> MetricBatch | None:
+    """A batch of the epochs not emitted yet for this run, or None."""
+    metrics: dict[str, Series] = {}
+    longest = state.epochs
+    for name, numbers in record_series(record).items():
+        done = state.points.get(name, 0)
+        if len(numbers) <= done:
+            continue
+        steps, values = array("d"), array("d")
+        for position in range(done, len(numbers)):
+            number = numbers[position]
+            if number is not None:
+                steps.append(position + 1)
+                values.append(number)
+        state.points[name] = len(numbers)
+        longest = max(longest, len(numbers))
+        metrics[name] = Series(steps, values)
+    if not metrics:
+        return None
+    epoch_steps = array("d", range(state.epochs + 1, longest + 1))
+    records = longest - state.epochs
+    state.epochs = longest
+    times = array("d", [end_time]) if end_time is not None else array("d")
+    epochs = Series(epoch_steps, array("d", epoch_steps)) if records else None
+    return MetricBatch(run_id, metrics, records, times, mtime, epochs)
+
+
+def new_summary(record: dict, state: RunState) -> dict[str, float]:
+    """Numeric scalar fields whose value differs from what was last emitted."""
+    changed: dict[str, float] = {}
+    for key, value in record.items():
+        if key in NOT_SUMMARY or isinstance(value, (list, dict)):
+            continue
+        number = to_float(value)
+        if number is None:
+            continue
+        if key not in state.summary or not values_equal(state.summary[key], number):
+            changed[key] = number
+    state.summary.update(changed)
+    return changed
+
+
+def end_event(run_id: str, record: dict, end_time: float | None) -> RunEnded | None:
+    """How the record says the experiment ended, or None while it is still going."""
+    error = next((str(record[k]) for k in ERROR_KEYS if record.get(k)), None)
+    exit_code = record.get("exit_code")
+    if not isinstance(exit_code, int) or isinstance(exit_code, bool):
+        exit_code = None
+    success = record.get("success")
+    if success is True:
+        return RunEnded(run_id, "finished", None, exit_code, end_time)
+    if success is False:
+        return RunEnded(run_id, None, error or "success: false", exit_code, end_time)
+    status = record.get("status")
+    word = status.strip().lower() if isinstance(status, str) else ""
+    if word in FINISHED_WORDS:
+        return RunEnded(run_id, "finished", error, exit_code, end_time)
+    if word in CRASHED_WORDS:
+        return RunEnded(run_id, "crashed", error, exit_code, end_time)
+    if word in KILLED_WORDS:
+        return RunEnded(run_id, "killed", error, exit_code, end_time)
+    return None
+
+
+def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContext) -> Match | None:
+    """A reader for every unclaimed ``*.json`` file that is not a run-directory file."""
+    names = [n for n in files if n.endswith(".json") and n not in RUN_DIR_JSON_NAMES]
+    if not names:
+        return None
+    shared = ctx.shared.setdefault((NAME, str(directory)), {})
+    readers: list[Reader] = [
+        ResultsArrayReader(ctx.root, directory / name, ctx.settings, shared) for name in names
+    ]
+    return Match(readers=readers, claimed=set(names))
+
+
+SOURCE = SourceSpec(
+    NAME,
+    "JSON files holding an array of per-experiment records (rewritten after each experiment)",
+    match,
+)
+
+__all__ = ["SOURCE", "ResultsArrayReader", "find_records", "singular"]

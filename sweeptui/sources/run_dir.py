@@ -1,0 +1,706 @@
+"""The run-directory layout: one directory per run with config, metric logs and markers.
+
+A run directory holds append-only metric logs (``*.jsonl``, ``metrics.csv``) that are
+tailed with :class:`~sweeptui.sources.tail.FileTail`, config files merged into the
+run's params, summary files, end markers (``status.json``, ``DONE``, ``exit_code``)
+and error text (``error.txt``, ``*.err``, ``stderr*``, ``*.log``). Metric records are
+gathered into plain per-metric lists and turned into one ``MetricBatch`` per read:
+this is the hot path for logs of millions of records.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from array import array
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from sweeptui.events import (
+    Event,
+    MetricBatch,
+    RunEnded,
+    RunSeen,
+    Series,
+    SourceWarning,
+    SummarySeen,
+)
+from sweeptui.failures import classify_failure, has_traceback
+from sweeptui.settings import Settings
+from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.jsonio import (
+    MILLISECONDS_THRESHOLD,
+    parse_json,
+    parse_time,
+    to_float,
+    values_equal,
+)
+from sweeptui.sources.tail import FileTail, RewriteGuard, TailRead
+
+NAME = "run-dir"
+
+CONFIG_NAMES = (
+    "config.json", "config.yaml", "config.yml", "params.json", "params.yaml", "hparams.yaml",
+    "hparams.json", "args.json",
+)  # fmt: skip
+SUMMARY_NAMES = ("summary.json", "final.json")
+STATUS_NAME = "status.json"
+MARKER_NAMES = ("DONE", "_SUCCESS", "COMPLETED")
+EXIT_NAMES = ("exit_code", "exitcode")
+OWN_JSON = frozenset((*CONFIG_NAMES, *SUMMARY_NAMES, STATUS_NAME))
+
+TIME_KEYS = ("time", "timestamp", "_timestamp", "wall_time")
+NOT_METRICS = frozenset(("step", "epoch", "status", "event", "exit_code", *TIME_KEYS))
+END_WORDS = {
+    "finished": "finished", "completed": "finished", "done": "finished", "success": "finished",
+    "crashed": "crashed", "failed": "crashed", "error": "crashed",
+    "killed": "killed", "terminated": "killed",
+}  # fmt: skip
+KILL_LINE = re.compile(r"\bKilled\b|\bSIGKILL\b|\bSIGTERM\b")
+READ_BYTES = 64 * 1024 * 1024
+"""Bytes of a log turned into columns per pass, so raw text never piles up."""
+MAX_LINE_WARNINGS = 20
+"""Bad-line warnings per log file before the rest are only counted."""
+
+
+def is_metric_log(name: str) -> bool:
+    """``*.jsonl`` files and ``metrics.csv``."""
+    return name.endswith(".jsonl") or name == "metrics.csv"
+
+
+def is_error_file(name: str) -> bool:
+    """Files whose tail may hold a traceback or a kill message."""
+    return (
+        name == "error.txt" or name.endswith((".err", ".log")) or name.startswith("stderr")
+    )
+
+
+# -- metric columns ----------------------------------------------------------------------
+class Columns:
+    """New points of one read, in plain lists per metric (no object per point)."""
+
+    __slots__ = ("epoch_steps", "epoch_values", "metrics", "mtime", "records", "times")
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, tuple[list, list]] = {}
+        self.epoch_steps: list[float] = []
+        self.epoch_values: list[float] = []
+        self.times: list[float] = []
+        self.records = 0
+        self.mtime: float | None = None
+
+    def column(self, name: str) -> tuple[list, list]:
+        """The (steps, values) lists of ``name``, created on first use."""
+        found = self.metrics.get(name)
+        if found is None:
+            found = self.metrics[name] = ([], [])
+        return found
+
+    def build(self, run_id: str) -> MetricBatch | None:
+        """One MetricBatch of everything gathered, or None when nothing was."""
+        if not self.records and not self.metrics:
+            return None
+        metrics = {name: Series(_doubles(s), _doubles(v)) for name, (s, v) in self.metrics.items()}
+        epochs = None
+        if self.epoch_steps:
+            epochs = Series(_doubles(self.epoch_steps), _doubles(self.epoch_values))
+        return MetricBatch(run_id, metrics, self.records, _doubles(self.times), self.mtime, epochs)
+
+
+def _doubles(values: list) -> array:
+    try:
+        return array("d", values)
+    except OverflowError:  # an integer beyond float range
+        return array("d", (to_float(v) for v in values))
+
+
+def _end_from(record: dict, run_id: str, time: float | None) -> RunEnded | None:
+    word = record.get("status", record.get("event"))
+    status = END_WORDS.get(word.strip().lower()) if isinstance(word, str) else None
+    if status is None:
+        return None
+    error = record.get("error")
+    return RunEnded(run_id, status, str(error) if error else None, _exit_code(record), time)
+
+
+def _exit_code(record: dict) -> int | None:
+    code = record.get("exit_code")
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
+    if isinstance(code, str):
+        try:
+            return int(code.strip())
+        except ValueError:
+            return None
+    return None
+
+
+# -- metric logs ---------------------------------------------------------------------------
+class MetricLog:
+    """One tailed metric log; subclasses turn its lines into columns."""
+
+    def __init__(self, path: Path, settings: Settings, run_id: str) -> None:
+        self.path = path
+        self.run_id = run_id
+        self.tail = FileTail(path, settings)
+        self.guard = RewriteGuard()
+        self.bad_lines = 0
+
+    def read(self, columns: Columns, events: list[Event], ends: list[RunEnded]) -> None:
+        """Add every new complete record to ``columns``; warnings go to ``events``."""
+        more = True
+        while more:
+            chunk = self.tail.read_lines(READ_BYTES)
+            more = chunk.more
+            for message in chunk.warnings:
+                self.warn(events, message)
+            if chunk.reset is not None:
+                self.on_reset()
+                message = self.guard.reset(chunk.reset)
+                if message:
+                    self.warn(events, message)
+            if chunk.lines:
+                columns.mtime = chunk.mtime
+                self.ingest(chunk, columns, events, ends)
+
+    def warn(self, events: list[Event], message: str) -> None:
+        """A warning about this file."""
+        events.append(SourceWarning(str(self.path), message))
+
+    def bad_line(self, events: list[Event], chunk: TailRead, index: int, why: str) -> None:
+        """Warn about one unreadable line (the first few per file; then only count)."""
+        self.bad_lines += 1
+        if self.bad_lines <= MAX_LINE_WARNINGS:
+            self.warn(events, f"line {chunk.line_number(index)}: {why}; skipped")
+        if self.bad_lines == MAX_LINE_WARNINGS:
+            self.warn(events, "further bad lines in this file are skipped without a warning")
+
+    def on_reset(self) -> None:
+        """Forget per-content state after truncation or replacement."""
+
+    def ingest(
+        self, chunk: TailRead, columns: Columns, events: list[Event], ends: list[RunEnded]
+    ) -> None:
+        """Turn ``chunk.lines`` into columns."""
+        raise NotImplementedError
+
+
+_BLANK: Any = object()
+
+
+class JsonlLog(MetricLog):
+    """A JSON-lines log: one object per line."""
+
+    def ingest(
+        self, chunk: TailRead, columns: Columns, events: list[Event], ends: list[RunEnded]
+    ) -> None:
+        """Parse each line (orjson fast path) and add its fields as metric points."""
+        guard = self.guard
+        checking = guard.active
+        consumed = guard.consumed
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        for index, line in enumerate(chunk.lines):
+            try:
+                record = loads(line)
+            except decode_error:
+                record = self._slow_parse(line, chunk, index, events)
+                if record is _BLANK:
+                    continue
+            if checking:
+                guard.consumed = consumed
+                admit, message = guard.admit(record)
+                consumed, checking = guard.consumed, guard.active
+                if message:
+                    self.warn(events, message)
+                if not admit:
+                    continue
+            else:
+                consumed += 1
+            if type(record) is not dict:
+                if not isinstance(record, tuple):  # tuples mark lines already warned about
+                    self.bad_line(events, chunk, index, "not a JSON object")
+                continue
+            add_record(record, consumed - 1, columns)
+            if "status" in record or "event" in record:
+                self._maybe_end(record, ends)
+        guard.consumed = consumed
+
+    def _slow_parse(self, line: bytes, chunk: TailRead, index: int, events: list[Event]) -> Any:
+        if not line.strip():
+            return _BLANK
+        try:
+            record, replaced = parse_json(line)
+        except ValueError:
+            self.bad_line(events, chunk, index, "not valid JSON")
+            return ("bad line", line)
+        if replaced:
+            self.warn(events, f"line {chunk.line_number(index)}: invalid UTF-8 bytes replaced")
+        return record
+
+    def _maybe_end(self, record: dict, ends: list[RunEnded]) -> None:
+        ended = _end_from(record, self.run_id, _record_time(record))
+        if ended is not None:
+            ends.append(ended)
+
+
+def _record_time(record: dict) -> float | None:
+    for key in TIME_KEYS:
+        value = record.get(key)
+        if value is not None:
+            if type(value) is float and value < MILLISECONDS_THRESHOLD:
+                return value  # the common case, without the general parser
+            return parse_time(value)
+    return None
+
+
+def add_record(record: dict, position: int, columns: Columns) -> None:
+    """Add one parsed JSONL record's numeric fields as points at its step.
+
+    The hot path of the run-directory reader: plain numbers skip every helper call.
+    """
+    epoch = record.get("epoch")
+    step = record.get("step", epoch)
+    kind = type(step)
+    if kind is not float and kind is not int:
+        step = position if step is None else to_float(step)
+        if step is None:
+            step = position
+    if step != step:  # a NaN step cannot order points
+        step = position
+    if epoch is not None:
+        kind = type(epoch)
+        if kind is float or kind is int or (epoch := to_float(epoch)) is not None:
+            columns.epoch_steps.append(step)
+            columns.epoch_values.append(epoch)
+    stamp = _record_time(record)
+    if stamp is not None:
+        columns.times.append(stamp)
+    metrics = columns.metrics
+    points = 0
+    for key, value in record.items():
+        kind = type(value)
+        if (kind is not float and kind is not int) and (
+            kind is not str or (value := to_float(value)) is None
+        ):
+            continue
+        if key in NOT_METRICS:
+            continue
+        column = metrics.get(key)
+        if column is None:
+            column = metrics[key] = ([], [])
+        column[0].append(step)
+        column[1].append(value)
+        points += 1
+    if points or not ("status" in record or "event" in record):
+        columns.records += 1  # an end-marker line alone is not a metric record
+
+
+class CsvLog(MetricLog):
+    """A CSV log: a header row, then one row per record (empty cell = missing)."""
+
+    def __init__(self, path: Path, settings: Settings, run_id: str) -> None:
+        super().__init__(path, settings, run_id)
+        self.header: list[str] | None = None
+        self.roles: dict[str, int] = {}
+        self.metric_columns: list[tuple[int, str]] = []
+
+    def on_reset(self) -> None:
+        """A rewritten CSV starts with a (possibly different) header."""
+        self.header = None
+
+    def ingest(
+        self, chunk: TailRead, columns: Columns, events: list[Event], ends: list[RunEnded]
+    ) -> None:
+        """Split each row and add its numeric cells as points at its step."""
+        guard = self.guard
+        checking = guard.active
+        consumed = guard.consumed
+        for index, line in enumerate(chunk.lines):
+            cells = self._cells(line, chunk, index, events)
+            if cells is None:
+                continue
+            if self.header is None:
+                self._set_header(cells)
+                continue
+            if checking:
+                guard.consumed = consumed
+                admit, message = guard.admit(self._as_record(cells))
+                consumed, checking = guard.consumed, guard.active
+                if message:
+                    self.warn(events, message)
+                if not admit:
+                    continue
+            else:
+                consumed += 1
+            self._add_row(cells, consumed - 1, columns, ends)
+        guard.consumed = consumed
+
+    def _cells(self, line: bytes, chunk: TailRead, index: int, events: list[Event]) -> list | None:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            text = line.decode("utf-8", errors="replace")
+            self.warn(events, f"line {chunk.line_number(index)}: invalid UTF-8 bytes replaced")
+        text = text.rstrip("\r")
+        if not text.strip():
+            return None
+        if '"' not in text:
+            return text.split(",")
+        return next(csv.reader([text]), None)
+
+    def _set_header(self, cells: list[str]) -> None:
+        self.header = [cell.strip() for cell in cells]
+        self.roles = {}
+        self.metric_columns = []
+        for position, name in enumerate(self.header):
+            if name in ("step", "epoch", "status", "event", "error", "exit_code"):
+                self.roles.setdefault(name, position)
+            elif name in TIME_KEYS:
+                self.roles.setdefault("time", position)
+            elif name:
+                self.metric_columns.append((position, name))
+
+    def _as_record(self, cells: list[str]) -> dict[str, Any]:
+        """The row as a parsed record (numbers as floats), for rewrite detection."""
+        record: dict[str, Any] = {}
+        for name, cell in zip(self.header or (), cells, strict=False):
+            if cell != "":
+                number = to_float(cell.strip())
+                record[name] = cell if number is None else number
+        return record
+
+    def _cell(self, cells: list[str], role: str) -> str | None:
+        position = self.roles.get(role)
+        if position is None or position >= len(cells) or cells[position] == "":
+            return None
+        return cells[position]
+
+    def _add_row(
+        self, cells: list[str], position: int, columns: Columns, ends: list[RunEnded]
+    ) -> None:
+        epoch_cell = self._cell(cells, "epoch")
+        epoch = to_float(epoch_cell.strip()) if epoch_cell is not None else None
+        step_cell = self._cell(cells, "step")
+        step = to_float(step_cell.strip()) if step_cell is not None else epoch
+        if step is None or step != step:
+            step = float(position)
+        if epoch is not None:
+            columns.epoch_steps.append(step)
+            columns.epoch_values.append(epoch)
+        time_cell = self._cell(cells, "time")
+        stamp = parse_time(time_cell.strip()) if time_cell is not None else None
+        if stamp is not None:
+            columns.times.append(stamp)
+        width = len(cells)
+        metrics = columns.metrics
+        points = 0
+        for index, name in self.metric_columns:
+            if index >= width or not (cell := cells[index]):
+                continue
+            try:
+                value = float(cell)
+            except ValueError:
+                continue
+            column = metrics.get(name)
+            if column is None:
+                column = metrics[name] = ([], [])
+            column[0].append(step)
+            column[1].append(value)
+            points += 1
+        marker = self._cell(cells, "status") or self._cell(cells, "event")
+        if points or marker is None:
+            columns.records += 1  # an end-marker row alone is not a metric record
+        if marker is not None:
+            self._maybe_end(cells, stamp, ends)
+
+    def _maybe_end(self, cells: list[str], stamp: float | None, ends: list[RunEnded]) -> None:
+        record = {role: self._cell(cells, role) for role in ("status", "event", "error")}
+        record["exit_code"] = self._cell(cells, "exit_code")
+        record = {key: value for key, value in record.items() if value is not None}
+        ended = _end_from(record, self.run_id, stamp)
+        if ended is not None:
+            ends.append(ended)
+
+
+# -- files read whole when they change ---------------------------------------------------------
+class Watched:
+    """A small file re-read when its (size, mtime, inode) changes: one stat when idle."""
+
+    __slots__ = ("path", "signature")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.signature: tuple[int, int, int] | None = None
+
+    def changed(self) -> bool:
+        """True when the file exists and differs from the last :meth:`accept`-ed version."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            self.signature = None  # re-read it if it comes back
+            return False
+        return (info.st_size, info.st_mtime_ns, info.st_ino) != self.signature
+
+    def accept(self) -> None:
+        """Remember the current version as read."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return
+        self.signature = (info.st_size, info.st_mtime_ns, info.st_ino)
+
+    def read_bytes(self, limit: int | None = None) -> bytes | None:
+        """The content (or its last ``limit`` bytes); None when unreadable."""
+        try:
+            with open(self.path, "rb") as handle:
+                if limit is not None:
+                    handle.seek(0, os.SEEK_END)
+                    handle.seek(max(0, handle.tell() - limit))
+                return handle.read()
+        except OSError:
+            return None
+
+
+def parse_mapping(path: Path, data: bytes) -> dict | None:
+    """A JSON or YAML file's top-level mapping; None when it is not one or does not parse."""
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            value = yaml.safe_load(data.decode("utf-8", errors="replace"))
+        else:
+            value, _ = parse_json(data)
+    except (ValueError, yaml.YAMLError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class ErrorText:
+    """An error or output log: its tail is read when it changes and judged once per verdict."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = Watched(path)
+        self.strict = path.name == "error.txt" or path.name.endswith(".err")
+        self.verdict: str | None = None
+
+    def check(self, run_id: str, tail_bytes: int) -> RunEnded | None:
+        """A RunEnded with the tail when it newly shows an error; None otherwise."""
+        if not self.file.changed():
+            return None
+        data = self.file.read_bytes(tail_bytes)
+        self.file.accept()
+        if data is None:
+            return None
+        text = data.decode("utf-8", errors="replace").strip()
+        if not text:
+            return None
+        if not (self.strict or has_traceback(text) or KILL_LINE.search(text)):
+            return None
+        verdict = classify_failure(text).reason
+        if verdict == self.verdict:  # a growing log with the same failure: said already
+            return None
+        self.verdict = verdict
+        return RunEnded(run_id, None, error=text)
+
+
+# -- the reader ----------------------------------------------------------------------------------
+class RunDirReader(Reader):
+    """Reads one run directory: params, metric logs, summary, end markers, error text."""
+
+    source = NAME
+
+    def __init__(self, root: Path, base: Path, settings: Settings) -> None:
+        super().__init__(root, base, settings)
+        self.run_id = self.relpath()
+        self.logs: dict[str, MetricLog] = {}
+        self.errors: dict[str, ErrorText] = {}
+        self.files: dict[str, Watched] = {}
+        self.params: dict | None = None
+        self.config_parts: dict[str, dict] = {}
+        self.summary: dict[str, float] = {}
+        self.seen = False
+        self.marker_done = False
+        self._warned: set[str] = set()
+
+    def read(self) -> list[Event]:
+        """Events for everything new in the directory since the previous read."""
+        events: list[Event] = []
+        names = self._list(events)
+        if names is None:
+            return events
+        self._track(names)
+        self._read_config(events)
+        columns = Columns()
+        ends: list[RunEnded] = []
+        for log in self.logs.values():
+            log.read(columns, events, ends)
+        batch = columns.build(self.run_id)
+        if batch is not None:
+            events.append(batch)
+        self._read_summary(events)
+        for error in self.errors.values():
+            ended = error.check(self.run_id, self.settings.error_tail_bytes)
+            if ended is not None:
+                ends.append(ended)
+        self._read_markers(ends, events)
+        events.extend(ends)
+        return events
+
+    # -- listing ------------------------------------------------------------------------
+    def _list(self, events: list[Event]) -> list[str] | None:
+        try:
+            names = os.listdir(self.base)
+        except OSError as exc:
+            self._warn_once(events, str(self.base), f"cannot list run directory: {exc.strerror}")
+            return None
+        self._warned.discard(str(self.base))
+        return names
+
+    def _track(self, names: list[str]) -> None:
+        """Start following files that appeared since the last read."""
+        for name in names:
+            if name in self.logs or name in self.errors or name in self.files:
+                continue
+            path = self.base / name
+            if name.endswith(".jsonl"):
+                self.logs[name] = JsonlLog(path, self.settings, self.run_id)
+            elif name == "metrics.csv":
+                self.logs[name] = CsvLog(path, self.settings, self.run_id)
+            elif is_error_file(name):
+                self.errors[name] = ErrorText(path)
+            elif name in OWN_JSON or name in MARKER_NAMES or name in EXIT_NAMES:
+                self.files[name] = Watched(path)
+
+    def _warn_once(self, events: list[Event], path: str, message: str) -> None:
+        key = f"{path}:{message}"
+        if key not in self._warned:
+            self._warned.add(key)
+            events.append(SourceWarning(path, message))
+
+    # -- config, summary, markers ----------------------------------------------------------
+    def _read_config(self, events: list[Event]) -> None:
+        changed = False
+        for name in CONFIG_NAMES:
+            watched = self.files.get(name)
+            if watched is None or not watched.changed():
+                continue
+            data = watched.read_bytes()
+            parsed = parse_mapping(watched.path, data) if data is not None else None
+            if parsed is None:
+                self._warn_once(events, str(watched.path), "config is not a readable mapping")
+                continue  # keep the last good version; retried when it changes
+            watched.accept()
+            self.config_parts[name] = parsed
+            changed = True
+        if self.seen and not changed:
+            return
+        params: dict | None = None
+        if self.config_parts:
+            params = {}
+            for name in CONFIG_NAMES:
+                params.update(self.config_parts.get(name, {}))
+        if self.seen and values_equal(params, self.params):
+            return
+        self.seen, self.params = True, params
+        events.append(RunSeen(self.run_id, self.base.name, self.run_id, NAME, params))
+
+    def _read_summary(self, events: list[Event]) -> None:
+        changed: dict[str, float] = {}
+        for name in SUMMARY_NAMES:
+            watched = self.files.get(name)
+            if watched is None or not watched.changed():
+                continue
+            data = watched.read_bytes()
+            parsed = parse_mapping(watched.path, data) if data is not None else None
+            if parsed is None:
+                self._warn_once(events, str(watched.path), "summary is not a readable mapping")
+                continue
+            watched.accept()
+            for key, value in parsed.items():
+                number = to_float(value) if not isinstance(value, (list, dict)) else None
+                if number is not None and not values_equal(self.summary.get(key), number):
+                    changed[key] = number
+        if changed:
+            self.summary.update(changed)
+            events.append(SummarySeen(self.run_id, changed))
+
+    def _read_markers(self, ends: list[RunEnded], events: list[Event]) -> None:
+        status = self.files.get(STATUS_NAME)
+        if status is not None and status.changed():
+            self._read_status(status, ends, events)
+        for name in MARKER_NAMES:
+            if name in self.files and not self.marker_done and self.files[name].changed():
+                self.files[name].accept()
+                self.marker_done = True
+                ends.append(RunEnded(self.run_id, "finished"))
+        for name in EXIT_NAMES:
+            watched = self.files.get(name)
+            if watched is not None and watched.changed():
+                self._read_exit_code(watched, ends, events)
+
+    def _read_status(self, watched: Watched, ends: list[RunEnded], events: list[Event]) -> None:
+        data = watched.read_bytes()
+        parsed = parse_mapping(watched.path, data) if data else None
+        if parsed is None:
+            if data:
+                self._warn_once(events, str(watched.path), "status file is not a JSON object")
+            return  # empty or half-written: retried on the next read
+        watched.accept()
+        ended = _end_from(parsed, self.run_id, parse_time(parsed.get("time")))
+        if ended is not None:
+            ends.append(ended)
+
+    def _read_exit_code(self, watched: Watched, ends: list[RunEnded], events: list[Event]) -> None:
+        data = watched.read_bytes()
+        text = data.decode("utf-8", errors="replace").strip() if data else ""
+        if not text:
+            return  # not written yet
+        watched.accept()
+        try:
+            code = int(text.split()[0])
+        except ValueError:
+            self._warn_once(events, str(watched.path), "exit code file holds no integer")
+            return
+        if code == 0:
+            ends.append(RunEnded(self.run_id, "finished", exit_code=0))
+        else:
+            ends.append(RunEnded(self.run_id, None, exit_code=code))
+
+
+# -- the matcher -------------------------------------------------------------------------------
+def _holds_run_files(directory: Path) -> bool:
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return False
+    return any(is_metric_log(name) or name in CONFIG_NAMES for name in names)
+
+
+def is_run_dir(directory: Path, subdirs: list[str], files: list[str]) -> bool:
+    """A metric log, or a config with no run-like subdirectory and no results-array file."""
+    if any(is_metric_log(name) for name in files):
+        return True
+    if not any(name in CONFIG_NAMES for name in files):
+        return False
+    if any(name.endswith(".json") and name not in OWN_JSON for name in files):
+        return False  # a sweep's own config beside its results-array files
+    return not any(_holds_run_files(directory / sub) for sub in subdirs)
+
+
+def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContext) -> Match | None:
+    """Claim the directory and its subtree when it is a run directory."""
+    if not is_run_dir(directory, subdirs, files):
+        return None
+    reader = RunDirReader(ctx.root, directory, ctx.settings)
+    return Match(readers=[reader], claimed=set(files), prune=True)
+
+
+SOURCE = SourceSpec(
+    NAME,
+    "one directory per run: config file, metrics.jsonl / metrics.csv, end markers, error logs",
+    match,
+)
+
+__all__ = ["SOURCE", "Columns", "CsvLog", "JsonlLog", "RunDirReader", "add_record", "is_run_dir"]

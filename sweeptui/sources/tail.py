@@ -1,0 +1,296 @@
+"""Incremental reading of append-only files, and telling a rewrite from a new log.
+
+:class:`FileTail` owns one file's read position: it reads only the bytes appended
+since the last call, in chunks, hands back complete lines, keeps a partial last line
+until its newline arrives, skips absurdly long lines without holding them, and notices
+truncation and replacement (a new inode, or a file that vanished and came back).
+
+:class:`RewriteGuard` is the reader-side half of a reset: it remembers how many
+records were consumed and the first one, and after a reset decides whether the new
+content is the same log rewritten (skip what was already ingested) or a new log
+(ingest everything), so each complete record is ingested exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sweeptui.settings import Settings
+from sweeptui.sources.jsonio import values_equal
+
+CHUNK_BYTES = 1024 * 1024
+"""Bytes read per system call: huge files are never loaded at once."""
+
+
+@dataclass(slots=True)
+class TailRead:
+    """What one :meth:`FileTail.read_lines` call found.
+
+    ``lines`` are complete lines without their newline. ``reset`` is ``"truncated"``
+    or ``"replaced"`` when the file had to be read again from its start. ``more`` is
+    True when the read stopped at ``max_bytes`` and more data is waiting.
+    """
+
+    lines: list[bytes] = field(default_factory=list)
+    first_line: int = 1
+    skipped_lines: list[int] = field(default_factory=list)
+    reset: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    missing: bool = False
+    more: bool = False
+    mtime: float | None = None
+
+    def line_number(self, index: int) -> int:
+        """1-based line number in the file of ``lines[index]``."""
+        number = self.first_line + index
+        for skipped in self.skipped_lines:
+            if skipped <= number:
+                number += 1
+        return number
+
+
+class FileTail:
+    """Reads the complete new lines of one append-only file, one stat when idle."""
+
+    def __init__(self, path: Path, settings: Settings, chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.path = Path(path)
+        self.max_line = max(1, settings.max_line_bytes)
+        self.chunk_bytes = chunk_bytes
+        self.offset = 0
+        self.identity: tuple[int, int] | None = None
+        self.lines_done = 0
+        self._buffer = bytearray()
+        self._skipping = False
+        self._last_byte: bytes | None = None
+        self._vanished = False
+        self._problem: str | None = None
+
+    @property
+    def pending(self) -> bytes:
+        """The partial last line waiting for its newline."""
+        return bytes(self._buffer)
+
+    def read_lines(self, max_bytes: int | None = None) -> TailRead:
+        """New complete lines since the previous call; never raises on I/O problems."""
+        result = TailRead(first_line=self.lines_done + 1)
+        info = self._stat(result)
+        if info is None:
+            return result
+        result.mtime = info.st_mtime
+        self._check_reset(info, result)
+        if info.st_size == self.offset:
+            self._problem = None
+            return result
+        try:
+            self._read_new(result, max_bytes)
+        except OSError as exc:
+            self._report(result, f"cannot read file: {exc.strerror or exc}")
+            return result
+        self._problem = None
+        return result
+
+    # -- state checks -------------------------------------------------------------
+    def _stat(self, result: TailRead) -> os.stat_result | None:
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            self._vanished = self.identity is not None
+            result.missing = True
+            self._report(result, "file is missing (deleted or a dangling link)")
+            return None
+        except OSError as exc:
+            self._report(result, f"cannot read file: {exc.strerror or exc}")
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            self._report(result, "not a regular file; not read")
+            return None
+        return info
+
+    def _report(self, result: TailRead, message: str) -> None:
+        """Warn once per distinct problem, not on every poll."""
+        if self._problem != message:
+            self._problem = message
+            result.warnings.append(message)
+
+    def _check_reset(self, info: os.stat_result, result: TailRead) -> None:
+        identity = (info.st_dev, info.st_ino)
+        if self.identity is not None and (identity != self.identity or self._vanished):
+            result.reset = "replaced"
+        elif info.st_size < self.offset:
+            result.reset = "truncated"
+        self.identity = identity
+        self._vanished = False
+        if result.reset is not None:
+            self._start_over(result, result.reset)
+
+    def _start_over(self, result: TailRead, kind: str) -> None:
+        result.reset = kind
+        self.offset = 0
+        self.lines_done = 0
+        self._buffer.clear()
+        self._skipping = False
+        self._last_byte = None
+        result.first_line = 1
+
+    # -- reading --------------------------------------------------------------------
+    def _read_new(self, result: TailRead, max_bytes: int | None) -> None:
+        budget = max_bytes if max_bytes is not None else -1
+        with open(self.path, "rb") as handle:
+            if self._last_byte is not None:
+                # a file rewritten in place to a larger size shows a changed byte here
+                handle.seek(self.offset - 1)
+                if handle.read(1) != self._last_byte:
+                    self._start_over(result, "truncated")
+            handle.seek(self.offset)
+            while budget != 0:
+                size = self.chunk_bytes if budget < 0 else min(self.chunk_bytes, budget)
+                chunk = handle.read(size)
+                if not chunk:
+                    break
+                self.offset += len(chunk)
+                self._last_byte = chunk[-1:]
+                self._consume(chunk, result)
+                if budget > 0:
+                    budget = max(0, budget - len(chunk))
+            if budget == 0:
+                result.more = bool(handle.read(1))
+        self.lines_done = result.first_line - 1 + len(result.lines) + len(result.skipped_lines)
+
+    def _consume(self, chunk: bytes, result: TailRead) -> None:
+        start = 0
+        if self._skipping:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                return
+            self._skipping = False
+            start = newline + 1
+        elif self._buffer:
+            start = self._finish_buffered(chunk, result)
+            if start < 0:
+                return
+        parts = chunk[start:].split(b"\n")
+        tail = parts.pop()
+        if self.max_line < self.chunk_bytes and any(len(p) > self.max_line for p in parts):
+            self._drop_long(parts, result)
+        else:
+            result.lines.extend(parts)
+        if len(tail) > self.max_line:
+            self._start_skipping(result, len(result.lines))
+        else:
+            self._buffer += tail
+
+    def _finish_buffered(self, chunk: bytes, result: TailRead) -> int:
+        """Complete the buffered partial line; the offset after its newline, or -1."""
+        newline = chunk.find(b"\n")
+        end = len(chunk) if newline < 0 else newline
+        if len(self._buffer) + end > self.max_line:
+            self._buffer.clear()
+            self._start_skipping(result, len(result.lines))
+            if newline < 0:
+                return -1
+            self._skipping = False
+            return newline + 1
+        self._buffer += chunk[:end]
+        if newline < 0:
+            return -1
+        result.lines.append(bytes(self._buffer))
+        self._buffer.clear()
+        return newline + 1
+
+    def _drop_long(self, parts: list[bytes], result: TailRead) -> None:
+        for part in parts:
+            if len(part) > self.max_line:
+                self._start_skipping(result, len(result.lines))
+                self._skipping = False  # its newline is already here
+            else:
+                result.lines.append(part)
+
+    def _start_skipping(self, result: TailRead, emitted: int) -> None:
+        number = result.first_line + emitted + len(result.skipped_lines)
+        result.skipped_lines.append(number)
+        result.warnings.append(
+            f"line {number} is longer than {self.max_line} bytes; skipped"
+        )
+        self._skipping = True
+
+
+_UNSET: Any = object()
+
+
+class RewriteGuard:
+    """Decides, after a reset, which records of the new content were already ingested.
+
+    The reader calls :meth:`admit` for each record while :attr:`active` is True and
+    otherwise just counts with :meth:`count`. Records are compared as parsed values,
+    so a CSV rewritten with an added column still matches on the shared columns.
+    """
+
+    __slots__ = ("_reset", "_skip", "consumed", "first")
+
+    def __init__(self) -> None:
+        self.consumed = 0
+        self.first: Any = _UNSET
+        self._reset: str | None = None
+        self._skip = 0
+
+    @property
+    def active(self) -> bool:
+        """True while records must go through :meth:`admit` (first record, pending reset)."""
+        return self.first is _UNSET or self._reset is not None or self._skip > 0
+
+    def count(self, records: int) -> None:
+        """Add records ingested on the fast path (guard not active)."""
+        self.consumed += records
+
+    def reset(self, kind: str) -> str | None:
+        """Note a reset; the message to warn with now, or None when it waits for a record."""
+        if self.first is _UNSET:
+            self.consumed = 0
+            self._reset = None
+            return "replaced by a new file" if kind == "replaced" else kind
+        self._reset = kind
+        return None
+
+    def admit(self, record: Any) -> tuple[bool, str | None]:
+        """Whether to ingest ``record``; plus a warning when a reset was just decided."""
+        message = None
+        if self._reset is not None:
+            message = self._decide(record)
+        elif self.first is _UNSET:
+            self.first = record
+        self.consumed += 1
+        if self._skip > 0:
+            self._skip -= 1
+            return False, message
+        return True, message
+
+    def _decide(self, record: Any) -> str:
+        kind, self._reset = self._reset, None
+        before = self.consumed
+        same = same_record(self.first, record)
+        self.first = record
+        self.consumed = 0
+        if same:
+            self._skip = before
+            return f"{kind}; resumed after {before} records"
+        self._skip = 0
+        if kind == "replaced":
+            return "replaced by a new file"
+        return f"{kind}; a new log, read from the start"
+
+
+def same_record(old: Any, new: Any) -> bool:
+    """True when two parsed records are the same, allowing columns added or removed."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        shared = old.keys() & new.keys()
+        if not shared or (shared != old.keys() and shared != new.keys()):
+            return False
+        return all(values_equal(old[key], new[key]) for key in shared)
+    return values_equal(old, new)
+
+
+__all__ = ["CHUNK_BYTES", "FileTail", "RewriteGuard", "TailRead", "same_record"]

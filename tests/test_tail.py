@@ -1,0 +1,205 @@
+"""FileTail: incremental reads, partial lines, resets, long lines, unreadable paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sweeptui.settings import Settings
+from sweeptui.sources.tail import FileTail, RewriteGuard, same_record
+
+
+def append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as handle:
+        handle.write(data)
+
+
+def test_reads_only_the_bytes_appended_since_the_last_read(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    log.write_bytes(b"a\nb\n")
+    tail = FileTail(log, Settings())
+    assert tail.read_lines().lines == [b"a", b"b"]
+    append(log, b"c\n")
+    read = tail.read_lines()
+    assert read.lines == [b"c"]
+    assert read.first_line == 3 and read.reset is None
+    assert tail.offset == log.stat().st_size
+    assert tail.read_lines().lines == []
+
+
+def test_partial_last_line_waits_for_its_newline(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    log.write_bytes(b'{"step": 1}\n{"step": 2, "lo')
+    tail = FileTail(log, Settings())
+    assert tail.read_lines().lines == [b'{"step": 1}']
+    assert tail.pending == b'{"step": 2, "lo'
+    append(log, b'ss": 0.5}')
+    assert tail.read_lines().lines == []
+    append(log, b"\n")
+    assert tail.read_lines().lines == [b'{"step": 2, "loss": 0.5}']
+    assert tail.pending == b""
+
+
+def test_small_chunks_give_the_same_lines(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    lines = [f"line-{i}-{'x' * (i % 7)}".encode() for i in range(200)]
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    tail = FileTail(log, Settings(), chunk_bytes=5)
+    assert tail.read_lines().lines == lines
+
+
+def test_max_bytes_stops_early_and_reports_more(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    log.write_bytes(b"".join(f"{i:04d}\n".encode() for i in range(100)))
+    tail = FileTail(log, Settings(), chunk_bytes=50)
+    first = tail.read_lines(max_bytes=100)
+    assert first.more and len(first.lines) == 20
+    rest = tail.read_lines()
+    assert not rest.more and rest.first_line == 21
+    assert first.lines + rest.lines == [f"{i:04d}".encode() for i in range(100)]
+
+
+def test_truncation_resets_to_the_start(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    log.write_bytes(b"one\ntwo\nthree\n")
+    tail = FileTail(log, Settings())
+    tail.read_lines()
+    log.write_bytes(b"new\n")
+    read = tail.read_lines()
+    assert read.reset == "truncated"
+    assert read.lines == [b"new"] and read.first_line == 1
+
+
+def test_in_place_rewrite_to_a_larger_size_is_a_reset(tmp_path: Path) -> None:
+    log = tmp_path / "m.csv"
+    log.write_bytes(b"step,loss\n0,1.0\n")
+    tail = FileTail(log, Settings())
+    tail.read_lines()
+    with open(log, "r+b") as handle:  # same inode, rewritten with an extra column
+        handle.write(b"step,loss,acc\n0,1.0,0.5\n1,0.9,0.6\n")
+    read = tail.read_lines()
+    assert read.reset == "truncated"
+    assert read.lines[0] == b"step,loss,acc"
+
+
+def test_delete_and_recreate_is_a_replacement(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    log.write_bytes(b"old-1\nold-2\n")
+    tail = FileTail(log, Settings())
+    tail.read_lines()
+    log.unlink()
+    gone = tail.read_lines()
+    assert gone.missing and len(gone.warnings) == 1
+    log.write_bytes(b"new-1\nnew-2\nnew-3\n")  # inode numbers may be reused: still replaced
+    read = tail.read_lines()
+    assert read.reset == "replaced"
+    assert read.lines == [b"new-1", b"new-2", b"new-3"]
+
+
+def test_rotation_to_a_new_inode_is_a_replacement(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    log.write_bytes(b"a\nb\n")
+    tail = FileTail(log, Settings())
+    tail.read_lines()
+    fresh = tmp_path / "fresh"
+    fresh.write_bytes(b"a\nb\nc\n")
+    os.replace(fresh, log)
+    read = tail.read_lines()
+    assert read.reset == "replaced" and read.lines == [b"a", b"b", b"c"]
+
+
+def test_missing_file_warns_once_and_never_raises(tmp_path: Path) -> None:
+    tail = FileTail(tmp_path / "absent.jsonl", Settings())
+    first = tail.read_lines()
+    assert first.missing and len(first.warnings) == 1
+    assert tail.read_lines().warnings == []
+    (tmp_path / "absent.jsonl").write_bytes(b"x\n")
+    assert tail.read_lines().lines == [b"x"]
+
+
+def test_a_directory_in_place_of_the_file_warns_once(tmp_path: Path) -> None:
+    target = tmp_path / "metrics.jsonl"
+    target.mkdir()  # open() of a directory fails even for root
+    tail = FileTail(target, Settings())
+    first = tail.read_lines()
+    assert first.lines == [] and len(first.warnings) == 1
+    assert tail.read_lines().warnings == []
+
+
+def test_a_fifo_is_not_opened(tmp_path: Path) -> None:
+    fifo = tmp_path / "metrics.jsonl"
+    os.mkfifo(fifo)  # opening it for reading would block forever
+    tail = FileTail(fifo, Settings())
+    read = tail.read_lines()
+    assert read.lines == [] and "not a regular file" in read.warnings[0]
+
+
+def test_dangling_symlink_warns_and_does_not_raise(tmp_path: Path) -> None:
+    link = tmp_path / "metrics.jsonl"
+    link.symlink_to(tmp_path / "nowhere")
+    read = FileTail(link, Settings()).read_lines()
+    assert read.missing and read.warnings
+
+
+def test_overlong_line_is_skipped_and_reading_resynchronises(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    log.write_bytes(b"short-1\n" + b"y" * 5000 + b"\nshort-2\n")
+    tail = FileTail(log, Settings(max_line_bytes=100), chunk_bytes=64)
+    read = tail.read_lines()
+    assert read.lines == [b"short-1", b"short-2"]
+    assert read.skipped_lines == [2]
+    assert read.line_number(1) == 3
+    assert len(read.warnings) == 1 and "line 2" in read.warnings[0]
+
+
+def test_overlong_line_split_across_reads_is_never_held(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    log.write_bytes(b"ok\n" + b"z" * 300)
+    tail = FileTail(log, Settings(max_line_bytes=100), chunk_bytes=64)
+    first = tail.read_lines()
+    assert first.lines == [b"ok"] and len(first.warnings) == 1
+    assert tail.pending == b""
+    append(log, b"z" * 300)
+    assert tail.read_lines().warnings == []
+    append(log, b"zz\nafter\n")
+    read = tail.read_lines()
+    assert read.lines == [b"after"] and read.first_line == 3
+
+
+def test_a_real_50_mb_line_is_skipped(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    with open(log, "wb") as handle:
+        handle.write(b'{"step": 0, "loss": 1.0}\n')
+        handle.write(b'{"blob": "' + b"q" * (50 * 1024 * 1024) + b'"}\n')
+        handle.write(b'{"step": 1, "loss": 0.5}\n')
+    tail = FileTail(log, Settings(max_line_bytes=1024 * 1024))
+    read = tail.read_lines()
+    assert read.lines == [b'{"step": 0, "loss": 1.0}', b'{"step": 1, "loss": 0.5}']
+    assert read.skipped_lines == [2]
+    assert len(tail.pending) == 0
+
+
+def test_guard_skips_records_already_consumed_after_a_rewrite() -> None:
+    guard = RewriteGuard()
+    for record in ({"step": 0}, {"step": 1}, {"step": 2}):
+        assert guard.admit(record) == (True, None)
+    assert guard.reset("truncated") is None  # decided when the first new record arrives
+    admitted = [guard.admit({"step": i}) for i in range(5)]
+    assert [ok for ok, _ in admitted] == [False, False, False, True, True]
+    assert admitted[0][1] == "truncated; resumed after 3 records"
+
+
+def test_guard_ingests_everything_of_a_new_log() -> None:
+    guard = RewriteGuard()
+    guard.admit({"step": 0, "loss": 1.0})
+    guard.count(9)
+    guard.reset("replaced")
+    ok, message = guard.admit({"step": 0, "loss": 7.0})
+    assert ok and message == "replaced by a new file"
+    assert guard.admit({"step": 1, "loss": 6.0}) == (True, None)
+
+
+def test_same_record_allows_an_added_column_only() -> None:
+    assert same_record({"step": 0.0, "loss": 1.0}, {"step": 0.0, "loss": 1.0, "acc": 0.5})
+    assert not same_record({"step": 0.0, "loss": 1.0}, {"step": 0.0, "loss": 2.0})
+    assert not same_record({"a": 1.0, "b": 2.0}, {"a": 1.0, "c": 2.0})
