@@ -74,6 +74,10 @@ def _add_report(commands, common: argparse.ArgumentParser) -> None:
         "--fail-on", choices=("high", "medium"),
         help="exit 1 when issues of this severity or worse exist (for CI and cron)",
     )  # fmt: skip
+    report.add_argument(
+        "--next-sweep", type=Path, metavar="FILE",
+        help="also write the suggested next W&B sweep config (YAML) here, atomically",
+    )  # fmt: skip
     report.set_defaults(handler=run_report)
 
 
@@ -115,7 +119,19 @@ def run_report(args: argparse.Namespace) -> int:
         print(f"sweeptui: wrote {fmt} report to {written}", file=sys.stderr)
     else:
         sys.stdout.write(render(report, fmt))
+    if args.next_sweep:
+        _write_next_sweep(report, args.next_sweep)
     return _fail_on(report, args.fail_on)
+
+
+def _write_next_sweep(report: dict, path: Path) -> None:
+    """The report's suggested W&B sweep config as YAML, written atomically."""
+    from sweeptui.atomic import write_atomic
+    from sweeptui.report.analysis_md import wandb_yaml
+
+    config = (report.get("next_sweep") or {}).get("wandb") or {}
+    written = write_atomic(path, wandb_yaml(config))
+    print(f"sweeptui: wrote the next sweep config to {written}", file=sys.stderr)
 
 
 def run_sources(args: argparse.Namespace) -> int:

@@ -7,9 +7,11 @@ Every value from the sweep goes through :func:`sweeptui.textsafe.markdown_cell`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
+from sweeptui.report import analysis_md
+from sweeptui.report.mdtable import number, table
 from sweeptui.store import STATUSES
 from sweeptui.textsafe import markdown_cell as cell
 
@@ -20,24 +22,6 @@ def render_markdown(report: dict[str, Any]) -> str:
     """The whole report as Markdown text."""
     blocks = [lines for section in SECTIONS if (lines := section(report))]
     return "\n\n".join("\n".join(lines) for lines in blocks) + "\n"
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    """A Markdown table; cells are already-escaped strings or numbers."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines.extend("| " + " | ".join(str(value) for value in row) + " |" for row in rows)
-    return lines
-
-
-def number(value: Any, digits: int = 4) -> str:
-    """A compact number: 4 significant digits, '—' for missing."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return cell(value, 40)
-    if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e9):
-        return str(int(value))
-    return f"{value:.{digits}g}"
 
 
 def overview(report: dict[str, Any]) -> list[str]:
@@ -153,9 +137,18 @@ def _pct(part: int, total: int) -> str:
 
 SECTIONS: list[Section] = [
     overview,
+    analysis_md.findings_section,
     status_section,
     leaderboard_section,
     issues_section,
+    analysis_md.failure_drivers_section,
+    analysis_md.risk_factors_section,
+    analysis_md.crash_epochs_section,
+    analysis_md.groups_section,
+    analysis_md.sensitivity_section,
+    analysis_md.best_configs_section,
+    analysis_md.caveats_section,
+    analysis_md.next_sweep_section,
     warnings_section,
 ]
 """Renderers in page order; the analysis layer inserts its own."""

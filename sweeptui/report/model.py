@@ -24,7 +24,20 @@ EXAMPLE_RUNS = 5
 
 SectionBuilder = Callable[[RunStore, "Objective | None"], Any]
 EXTRA_SECTIONS: dict[str, SectionBuilder] = {}
-"""Sections added by later layers (the analysis), keyed by their JSON key."""
+"""Sections added by later layers, keyed by their JSON key (one builder per section)."""
+
+SectionGroupBuilder = Callable[[RunStore, "Objective | None"], dict[str, Any]]
+
+
+def _analysis_sections(store: RunStore, objective: Objective | None) -> dict[str, Any]:
+    """Every analysis section from one analysis run (pandas is imported only here)."""
+    from sweeptui.analysis import analyze
+
+    return analyze(store, objective).to_dict()
+
+
+SECTION_GROUPS: list[SectionGroupBuilder] = [_analysis_sections]
+"""Builders that compute several sections at once (the analysis runs once per report)."""
 
 
 def build_report(
@@ -47,6 +60,8 @@ def build_report(
         "issues": [_clean(issue.to_dict()) for issue in _ordered(store.issues)],
         "warnings": [{"path": w.path, "message": w.message} for w in store.warnings],
     }
+    for group in SECTION_GROUPS:
+        report.update(_clean(group(store, objective)))
     for key, builder in EXTRA_SECTIONS.items():
         report[key] = _clean(builder(store, objective))
     return report

@@ -1,0 +1,125 @@
+"""The tidy runs table: one row per run, built once from the store per analysis.
+
+Columns: ``run_id``, ``name``, ``status``, ``died`` (crashed, killed or failed),
+``running``, ``has_issue`` (any run-level issue, or died), one boolean column per
+issue type (``issue:<type>``), ``objective`` (NaN when missing), ``epochs``
+(epochs completed, counted from 1), ``last_epoch`` (as logged), ``last_step``,
+``failure`` (crash reason) and ``p:<param>`` for every param that varies.
+Every later step of the analysis reads this table, never the store.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sweeptui.issues import ISSUE_TYPES, SWEEP_RUN_ID
+from sweeptui.objective import Objective
+from sweeptui.store import Run, RunStore
+
+DIED_STATUSES = frozenset({"crashed", "killed", "failed"})
+PARAM_PREFIX = "p:"
+ISSUE_PREFIX = "issue:"
+_SEED = re.compile(r"(^|[._-])(seed|random_seed|rng_seed|random_state)$", re.I)
+
+
+@dataclass
+class RunsFrame:
+    """The runs table plus what the analysis needs to read it."""
+
+    df: pd.DataFrame
+    params: list[str]
+    """Varying params, in name order (columns ``p:<name>``)."""
+    issue_types: list[str]
+    """Run-level issue types that occurred (columns ``issue:<type>``)."""
+    constants: dict[str, Any]
+    """Params with one value in every run (kept for the next sweep's config)."""
+    sweep_issues: list[str]
+    """Sweep-level issue types (``crash_loop``)."""
+    run_params: list[dict[str, Any]]
+    """Each run's params as the store holds them (original types), in row order."""
+
+    def param_column(self, name: str) -> pd.Series:
+        """The values of one param, one per run (None where missing)."""
+        return self.df[PARAM_PREFIX + name]
+
+
+def is_seed(name: str) -> bool:
+    """Whether a param names a random seed (never narrowed, never a config key)."""
+    return bool(_SEED.search(name))
+
+
+def build_frame(store: RunStore, objective: Objective | None) -> RunsFrame:
+    """One row per run, sorted by run id."""
+    runs = sorted(store, key=lambda run: run.id)
+    params, constants = _split_params(runs)
+    issue_types = sorted({t for run in runs for t in run.issue_types} & set(ISSUE_TYPES))
+    rows = [_row(run, objective, params, issue_types) for run in runs]
+    columns = _columns(params, issue_types)
+    df = pd.DataFrame(rows, columns=columns)
+    for name in ("died", "running", "has_issue", *(ISSUE_PREFIX + t for t in issue_types)):
+        df[name] = df[name].astype(bool)
+    for name in ("objective", "epochs", "last_epoch", "last_step"):
+        df[name] = df[name].astype(np.float64)
+    sweep_issues = sorted({issue.type for issue in store.issues if issue.run == SWEEP_RUN_ID})
+    return RunsFrame(df, params, issue_types, constants, sweep_issues, [run.params for run in runs])
+
+
+def _columns(params: list[str], issue_types: list[str]) -> list[str]:
+    return [
+        "run_id", "name", "status", "died", "running", "has_issue",
+        *(ISSUE_PREFIX + t for t in issue_types),
+        "objective", "epochs", "last_epoch", "last_step", "failure",
+        *(PARAM_PREFIX + p for p in params),
+    ]  # fmt: skip
+
+
+def _row(run: Run, objective: Objective | None, params: list[str], issue_types: list[str]) -> list:
+    died = run.status in DIED_STATUSES
+    value = objective.value(run) if objective is not None else None
+    flags = set(run.issue_types)
+    return [
+        run.id, run.name, run.status, died, run.status == "running", died or bool(flags),
+        *(t in flags for t in issue_types),
+        math.nan if value is None else value,
+        _epochs_done(run), _or_nan(run.last_epoch), _or_nan(run.last_step),
+        run.failure.reason if run.failure else None,
+        *(run.params.get(p) for p in params),
+    ]  # fmt: skip
+
+
+def _epochs_done(run: Run) -> float:
+    if run.epochs is None or not len(run.epochs):
+        return math.nan
+    values = run.epochs.values
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return math.nan
+    return float(finite.max() + (1 if finite.min() == 0 else 0))
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _split_params(runs: list[Run]) -> tuple[list[str], dict[str, Any]]:
+    """(varying param names, constant params); a param missing from some runs varies."""
+    seen: dict[str, set[str]] = {}
+    first: dict[str, Any] = {}
+    for run in runs:
+        for key, value in run.params.items():
+            seen.setdefault(key, set()).add(repr(value))
+            first.setdefault(key, value)
+    varying, constants = [], {}
+    for key, values in seen.items():
+        missing = any(key not in run.params for run in runs)
+        if len(values) + missing > 1:
+            varying.append(key)
+        else:
+            constants[key] = first[key]
+    return sorted(varying), dict(sorted(constants.items()))

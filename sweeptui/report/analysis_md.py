@@ -1,0 +1,215 @@
+"""Markdown for the analysis sections: findings first, then the tables that back them.
+
+Every renderer takes the report dict and returns lines (none when the section has
+nothing to say, or when the report carries no analysis).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from sweeptui.report.mdtable import number, pvalue, rate, table
+from sweeptui.textsafe import clean_text
+from sweeptui.textsafe import markdown_cell as cell
+
+MAX_EFFECT_ROWS = 60
+
+
+def findings_section(report: dict[str, Any]) -> list[str]:
+    """Recommendations, strongest first, each with its evidence and example runs."""
+    if "recommendations" not in report or not report["summary"]["runs"]:
+        return []
+    recs = report["recommendations"]
+    lines = ["## Findings and recommendations", ""]
+    if not recs:
+        lines.append(
+            "Nothing stands out: no parameter range has a significantly different issue rate "
+            "(Fisher exact tests, Holm-corrected), so there is no evidence-based change to recommend."
+        )
+        return lines
+    for index, rec in enumerate(recs, start=1):
+        examples = rec["evidence"].get("example_runs") or []
+        tail = f" Example runs: {', '.join(f'`{cell(r, 40)}`' for r in examples)}." if examples else ""
+        lines.append(f"{index}. **{cell(rec['title'], 120)}.** {cell(rec['text'], 600)}{tail}")
+    return lines
+
+
+def failure_drivers_section(report: dict[str, Any]) -> list[str]:
+    """Issue rate per bucket for params with a significant bucket; the others named in one line."""
+    effects = report.get("param_effects")
+    if not effects:
+        return []
+    flagged = sorted({e["param"] for e in effects if e["significant"]})
+    quiet = sorted({e["param"] for e in effects} - set(flagged))
+    lines = ["## What goes with failures", ""]
+    lines.append(
+        "Issue rate per parameter bucket, each bucket tested against all other runs "
+        "(two-sided Fisher exact test, Holm-corrected over every bucket; **bold** = significant)."
+    )
+    rows = []
+    for entry in effects:
+        if entry["param"] not in flagged:
+            continue
+        mark = "**" if entry["significant"] else ""
+        rows.append((
+            cell(entry["param"], 30), f"{mark}{cell(entry['bucket'], 30)}{mark}", entry["runs"],
+            f"{mark}{rate(entry['issue_rate'])}{mark}", _types(entry["issue_counts"]),
+            number(entry["objective_mean"]), pvalue(entry["p_adjusted"]),
+        ))  # fmt: skip
+    if rows:
+        header = ("param", "bucket", "runs", "issue rate", "issues", "objective mean", "p (Holm)")
+        lines.extend(["", *table(header, rows[:MAX_EFFECT_ROWS])])
+        if len(rows) > MAX_EFFECT_ROWS:
+            lines.extend(["", f"{len(rows) - MAX_EFFECT_ROWS} more rows are in the JSON report."])
+    if quiet:
+        lines.extend(
+            ["", "No bucket differs significantly for: " + ", ".join(f"`{cell(p, 40)}`" for p in quiet) + "."]
+        )
+    return lines
+
+
+def risk_factors_section(report: dict[str, Any]) -> list[str]:
+    """Pairs of conditions that fail together more than either alone."""
+    risks = report.get("risk_factors")
+    if not risks:
+        return []
+    rows = [
+        (cell(r["label"], 80), r["runs"], f"{rate(r['issue_rate'])} ({r['issue_runs']})",
+         rate(r["only_first"]["issue_rate"]), rate(r["only_second"]["issue_rate"]), pvalue(r["p_adjusted"]))
+        for r in risks[:10]
+    ]  # fmt: skip
+    header = ("conditions", "runs", "issue rate", "first alone", "second alone", "p (Holm)")
+    return ["## Risky combinations", "", *table(header, rows)]
+
+
+def crash_epochs_section(report: dict[str, Any]) -> list[str]:
+    """When runs died: count and share per epoch (or step range)."""
+    data = report.get("crash_epochs")
+    if not data or not data["died"]:
+        return []
+    unit = data["unit"] or "epoch"
+    entries = data["entries"]
+    top = max(entries, key=lambda e: e["runs"])
+    where = top["at"] if top["at"] == "before first metric" else f"{unit} {top['at']}"
+    lines = ["## When runs died", "", f"{data['died']} runs died; {rate(top['share'])} of them at {where}."]
+    rows = [
+        (cell(e["at"], 30), e["runs"], rate(e["share"]),
+         ", ".join(cell(r, 30) for r in e["example_runs"][:3]))
+        for e in entries
+    ]
+    label = "last epoch logged" if unit == "epoch" else "last step logged"
+    return [*lines, "", *table((label, "died", "share", "example runs"), rows)]
+
+
+def groups_section(report: dict[str, Any]) -> list[str]:
+    """Per categorical param value: runs, epochs reached, finished, crash rate, best run."""
+    groups = report.get("groups")
+    if not groups:
+        return []
+    rows = [
+        (cell(g["param"], 30), cell(g["label"], 40), g["runs"], number(g["mean_epochs"], 3), g["finished"],
+         rate(g["crash_rate"]), number(g["best_objective"]), cell(g["best_run"] or "—", 40))
+        for g in groups
+    ]  # fmt: skip
+    header = ("param", "value", "runs", "mean epochs", "finished", "crash rate", "best objective", "best run")
+    return ["## Groups", "", *table(header, rows)]
+
+
+def sensitivity_section(report: dict[str, Any]) -> list[str]:
+    """How much the objective moves with each param, most sensitive first."""
+    entries = [e for e in report.get("sensitivity") or [] if e["rank"] is not None]
+    if not entries:
+        return []
+    rows = []
+    for e in entries:
+        ratio = f"{e['variation_ratio']:.1f}x" if e["variation_ratio"] is not None else "—"
+        rows.append((e["rank"], cell(e["param"], 30), cell(e["best_bucket"], 30), cell(e["worst_bucket"], 30),
+                     ratio, number(e["spread"]), number(e["spearman_rho"], 2),
+                     pvalue(e["kruskal_p_adjusted"])))  # fmt: skip
+    lines = ["## Sensitivity", ""]
+    first = entries[0]
+    verdict = "significant" if first["significant"] else "not significant"
+    size = (
+        f"{first['variation_ratio']:.1f}x"
+        if first["variation_ratio"] is not None
+        else f"spread {number(first['spread'])}"
+    )
+    lines.append(
+        f"The objective moves most with `{cell(first['param'], 40)}` ({size} between its best and worst "
+        f"bucket means; {verdict}, Kruskal-Wallis, Holm-corrected)."
+    )
+    header = (
+        "rank",
+        "param",
+        "best bucket",
+        "worst bucket",
+        "variation",
+        "spread",
+        "Spearman rho",
+        "p (Holm)",
+    )
+    return [*lines, "", *table(header, rows)]
+
+
+def best_configs_section(report: dict[str, Any]) -> list[str]:
+    """The best run overall and per group, with its params."""
+    configs = report.get("best_configs")
+    if not configs:
+        return []
+    rows = []
+    for c in configs:
+        scope = "overall" if c["scope"] == "overall" else f"{c['param']} = {c['label']}"
+        params = ", ".join(f"{k}={_raw(v)}" for k, v in c["params"].items())
+        rows.append(
+            (cell(scope, 50), cell(c["name"], 40), number(c["objective"]), c["status"], cell(params, 200))
+        )
+    return ["## Best configs", "", *table(("scope", "run", "objective", "status", "params"), rows)]
+
+
+def caveats_section(report: dict[str, Any]) -> list[str]:
+    """What limits these conclusions."""
+    caveats = report.get("caveats")
+    if not caveats:
+        return []
+    return ["## Caveats", "", *(f"- {cell(c['text'], 300)}" for c in caveats)]
+
+
+def next_sweep_section(report: dict[str, Any]) -> list[str]:
+    """The narrowed search space as a W&B sweep config and an Optuna snippet."""
+    data = report.get("next_sweep")
+    if not data or not data.get("wandb", {}).get("parameters"):
+        return []
+    lines = ["## Next sweep", ""]
+    if data["changes"]:
+        lines.extend(f"- `{cell(c['param'], 40)}`: {cell(c['why'], 200)}" for c in data["changes"])
+    else:
+        lines.append("No evidence to narrow the search space: it is repeated as it was.")
+    lines.extend(["", "W&B sweep config (`sweeptui report --next-sweep FILE` writes it):", "", "```yaml"])
+    lines.append(_fenced(wandb_yaml(data["wandb"])).rstrip("\n"))
+    lines.extend(
+        ["```", "", "Optuna search space:", "", "```python", _fenced(data["optuna"]).rstrip("\n"), "```"]
+    )
+    return lines
+
+
+def wandb_yaml(config: dict[str, Any]) -> str:
+    """The W&B sweep config as YAML text, keys in their natural order."""
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def _fenced(text: str) -> str:
+    """Text that cannot close its code fence early or carry escape sequences."""
+    return clean_text(text).replace("```", "'''")
+
+
+def _raw(value: Any) -> str:
+    """A param value as text, unescaped (the whole cell is escaped once)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "—" if value is None else str(value)
+
+
+def _types(counts: dict[str, int]) -> str:
+    return ", ".join(f"{t} {n}" for t, n in sorted(counts.items(), key=lambda item: -item[1])) or "—"
