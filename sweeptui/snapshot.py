@@ -12,6 +12,7 @@ This module is core: it never imports Textual.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -303,25 +304,30 @@ def analyze_sweep(store: RunStore, objective: Objective | None) -> Analysis:
         from sweeptui.analysis import analyze
     except ImportError:
         return simple_analysis(store)
-    return _from_analysis(analyze(store, objective), store)
+    return _from_analysis(analyze(store, objective))
 
 
-def _from_analysis(result: Any, store: RunStore) -> Analysis:
-    """Adapt the analysis layer's result; fall back to the simple rates for missing parts."""
-    simple = simple_analysis(store)
-    recommendations = getattr(result, "recommendations", None)
-    if recommendations is None and isinstance(result, dict):
-        recommendations = result.get("recommendations")
-    texts = tuple(_recommendation_text(item) for item in recommendations or ())
-    return Analysis(simple.risks, texts or simple.recommendations, time.time())
+def _from_analysis(result: Any) -> Analysis:
+    """Adapt :class:`sweeptui.analysis.SweepAnalysis`: per-bucket issue rates and advice texts."""
+    by_param: dict[str, list[RiskBucket]] = {}
+    for entry in result.param_effects:
+        bucket = RiskBucket(str(entry["bucket"]), int(entry["runs"]), int(entry["issue_runs"]))
+        by_param.setdefault(str(entry["param"]), []).append(bucket)
+    risks = [_risk(param, buckets) for param, buckets in by_param.items()]
+    risks.sort(key=lambda risk: -risk.spread)
+    texts = tuple(_recommendation_text(item) for item in result.recommendations)
+    return Analysis(tuple(risks), texts, time.time())
+
+
+def _risk(param: str, buckets: list[RiskBucket]) -> ParamRisk:
+    rates = [bucket.rate for bucket in buckets if bucket.runs] or [0.0]
+    return ParamRisk(param, tuple(buckets), max(rates) - min(rates))
 
 
 def _recommendation_text(item: Any) -> str:
-    if isinstance(item, str):
-        return item
     if isinstance(item, dict):
-        return str(item.get("text") or item.get("message") or item)
-    return str(getattr(item, "text", None) or getattr(item, "message", None) or item)
+        return str(item.get("text") or item.get("title") or item)
+    return str(item)
 
 
 def simple_analysis(store: RunStore) -> Analysis:
@@ -337,12 +343,11 @@ def param_risk(runs: list[Run], key: str) -> ParamRisk:
     groups: dict[str, list[Run]] = {}
     for run, label in zip(runs, _bucket_labels([run.params.get(key) for run in runs]), strict=True):
         groups.setdefault(label, []).append(run)
-    buckets = tuple(
+    buckets = [
         RiskBucket(label, len(members), sum(1 for run in members if run.issue_types))
         for label, members in groups.items()
-    )
-    rates = [bucket.rate for bucket in buckets] or [0.0]
-    return ParamRisk(key, buckets, max(rates) - min(rates))
+    ]
+    return _risk(key, buckets)
 
 
 def _bucket_labels(values: list[Any]) -> list[str]:
@@ -355,9 +360,9 @@ def _bucket_labels(values: list[Any]) -> list[str]:
 
 
 def _range_label(value: float, edges: list[float]) -> str:
-    for low, high in zip(edges, edges[1:], strict=False):
+    for low, high in itertools.pairwise(edges):
         if value <= high:
-            return f"{_short(low)}–{_short(high)}"
+            return f"{_short(low)}..{_short(high)}"
     return f">{_short(edges[-1])}"
 
 

@@ -131,9 +131,11 @@ class SweepApp(App):
     def _on_export(self, message: ExportFinished) -> None:
         result = message.result
         if result.ok:
-            self.notify(f"wrote {result.markdown} and {result.json}", title="report exported", markup=False)
+            text = f"wrote {result.markdown} and {result.json}"
+            self.notify(text, title="report exported", markup=False)
         else:
-            self.notify(result.error or "export failed", title="export failed", severity="error", markup=False)
+            text = result.error or "export failed"
+            self.notify(text, title="export failed", severity="error", markup=False)
 
     @on(IngestFailed)
     def _on_ingest_failed(self, message: IngestFailed) -> None:
@@ -156,7 +158,8 @@ class SweepApp(App):
             return
         names = {row.id: row.name for row in snapshot.rows}
         for issue in urgent[:MAX_TOASTS]:
-            self.notify(issue_toast(issue, names.get(issue.run)), title=issue.type, severity="error", markup=False)
+            text = issue_toast(issue, names.get(issue.run))
+            self.notify(text, title=issue.type, severity="error", markup=False)
         if len(urgent) > MAX_TOASTS:
             self.notify(f"and {len(urgent) - MAX_TOASTS} more high-severity issues", severity="error")
         if self.ring_bell:
@@ -182,7 +185,8 @@ class SweepApp(App):
             return
         table = self.screen.query_one(RunsTable)
         name = table.cycle_sort()
-        table.border_title = f"runs: {table.row_count}/{self.snapshot.total if self.snapshot else 0}  sort: {name}"
+        total = self.snapshot.total if self.snapshot else 0
+        table.border_title = f"runs: {table.row_count}/{total}  sort: {name}"
 
     def action_detail(self) -> None:
         """Open the detail screen of the selected run."""

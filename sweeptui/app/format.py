@@ -39,6 +39,8 @@ BADGES = {
 """Short badge per issue type, for table cells."""
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
+NON_FINITE = "\u00d7"
+"""Marks a NaN or infinite point in a sparkline (a multiplication sign)."""
 
 
 def safe(text: object, limit: int | None = None, style: str = "") -> Text:
@@ -95,18 +97,18 @@ def badges(issue_types: Sequence[str]) -> Text:
 
 
 def sparkline(values: Sequence[float], width: int = 12) -> Text:
-    """The newest ``width`` values as block characters; non-finite points as a red ``×``."""
+    """The newest ``width`` values as block characters; non-finite points as a red cross."""
     tail = list(values)[-width:]
     finite = [v for v in tail if math.isfinite(v)]
     text = Text(no_wrap=True)
     if not finite:
-        text.append("×" * len(tail), style="red")
+        text.append(NON_FINITE * len(tail), style="red")
         return text
     low, high = min(finite), max(finite)
     span = high - low
     for value in tail:
         if not math.isfinite(value):
-            text.append("×", style="bold red")
+            text.append(NON_FINITE, style="bold red")
             continue
         level = 0 if span == 0 else round((value - low) / span * (len(SPARK_CHARS) - 1))
         text.append(SPARK_CHARS[level], style="cyan")
