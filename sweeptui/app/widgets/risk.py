@@ -9,7 +9,9 @@ from sweeptui.app.format import bar, safe
 from sweeptui.snapshot import Analysis
 
 MAX_PARAMS = 4
-BAR_WIDTH = 12
+MAX_BUCKETS = 6
+LABEL_WIDTH = 10
+BAR_WIDTH = 10
 
 
 class ParamRiskPanel(Static):
@@ -28,15 +30,20 @@ class ParamRiskPanel(Static):
 
 
 def render_risk(analysis: Analysis) -> Text:
-    """The panel's text."""
+    """The panel's text: per parameter, one bar per bucket with ``issue runs/runs``."""
     if not analysis.risks:
         return Text("no varying parameters yet", style="dim")
     lines: list[Text] = []
     for risk in analysis.risks[:MAX_PARAMS]:
         lines.append(safe(risk.param, 30, style="bold"))
-        width = max(len(b.label) for b in risk.buckets[:6])
-        for bucket in risk.buckets[:6]:
-            line = safe(f"  {bucket.label:<{min(width, 12)}} ", 16)
+        buckets = risk.buckets[:MAX_BUCKETS]
+        width = min(LABEL_WIDTH, max(len(b.label) for b in buckets))
+        for bucket in buckets:
+            line = Text(" ")
+            label = safe(bucket.label, width)
+            label.pad_right(width - label.cell_len)
+            line.append_text(label)
+            line.append(" ")
             style = "red" if bucket.rate >= 0.5 else "yellow" if bucket.rate > 0 else "green"
             line.append_text(bar(bucket.rate, BAR_WIDTH, style=style))
             line.append(f" {bucket.with_issues}/{bucket.runs}", style="dim")

@@ -8,6 +8,7 @@ cleared and refilled, so the cursor and scroll position survive updates.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from sweeptui.textsafe import one_line
 
 COLUMNS = ("status", "run", "params", "step", "done", "last", "best", "trend", "issues")
 SPARK_WIDTH = 10
+COMPACT_WIDTH = 110
 
 _STATUS_ORDER = {"crashed": 0, "killed": 1, "failed": 2, "running": 3, "finished": 4}
 
@@ -55,6 +57,8 @@ class RunsTable(DataTable):
         self._order: dict[str, int] = {}
         self._goal = "min"
         self._rerender = False
+        self.compact = False
+        self.spark_width = SPARK_WIDTH
 
     def on_mount(self) -> None:
         for column in COLUMNS:
@@ -102,11 +106,18 @@ class RunsTable(DataTable):
         return row_key.value
 
     def set_widths(self, total_width: int) -> None:
-        """Fit the name and params columns to ``total_width`` (applied on the next show)."""
-        fixed = 10 + 8 + 5 + 7 + 7 + SPARK_WIDTH + 8 + 2 * len(COLUMNS)
-        free = max(total_width - fixed - 2, 20)
-        self.name_width = max(10, min(32, free * 2 // 5))
-        self.params_width = max(10, min(48, free - self.name_width))
+        """Fit the columns to ``total_width`` cells (applied on the next show).
+
+        Below :data:`COMPACT_WIDTH` the status shows as its icon and the sparkline
+        shrinks, so name and params keep readable room at 80 columns.
+        """
+        self.compact = total_width < COMPACT_WIDTH
+        self.spark_width = 8 if self.compact else SPARK_WIDTH
+        status = 1 if self.compact else 10
+        fixed = status + 6 + 4 + 7 + 7 + self.spark_width + 7 + 2 * len(COLUMNS) + 4
+        free = max(total_width - fixed, 12)
+        self.name_width = max(6, min(32, free * 9 // 20))
+        self.params_width = max(6, min(60, free - self.name_width))
         self._rerender = True
 
     # -- internals ----------------------------------------------------------------------
@@ -136,16 +147,16 @@ class RunsTable(DataTable):
     def _cells(self, row: RunRow) -> dict[str, Text]:
         step = row.epoch if row.epoch is not None else row.step
         unit = "ep " if row.epoch is not None else ""
-        params = " ".join(f"{k.rsplit('.', 1)[-1]}={_value(v)}" for k, v in row.params)
+        params = " ".join(f"{_key(k, self.compact)}={_value(v)}" for k, v in row.params)
         return {
-            "status": status_text(row.status),
+            "status": status_text(row.status, short=self.compact),
             "run": _KeyedText.of(safe(row.name, self.name_width), row.id),
             "params": safe(params, self.params_width, style="dim"),
             "step": Text(f"{unit}{number(step)}", justify="right"),
             "done": Text(progress(row.progress), justify="right"),
             "last": Text(number(row.last), justify="right"),
             "best": Text(number(row.best), justify="right", style="bold"),
-            "trend": sparkline(row.spark, SPARK_WIDTH),
+            "trend": sparkline(row.spark, self.spark_width),
             "issues": badges(row.issues),
         }
 
@@ -170,6 +181,15 @@ class _KeyedText(Text):
         keyed = cls(text.plain, style=text.style, no_wrap=True, overflow="ellipsis")
         keyed.run_id = run_id
         return keyed
+
+
+def _key(key: str, compact: bool) -> str:
+    """A param name for the table: its last dotted part; initials (``bs``) when compact."""
+    leaf = key.rsplit(".", 1)[-1]
+    if not compact:
+        return leaf
+    parts = [part for part in re.split(r"[_\-]+", leaf) if part]
+    return "".join(part[0] for part in parts) if len(parts) > 1 else leaf[:8]
 
 
 def _value(value: Any) -> str:
