@@ -26,6 +26,11 @@ class Settings:
     """Consecutive rises that, with ``divergence_rise_growth``, count as geometric growth."""
     divergence_rise_growth: float = 4.0
     """Total growth over ``divergence_rise_points`` consecutive rises that counts as divergence."""
+    divergence_confirm_points: int = 2
+    """Consecutive values that must all exceed ``divergence_factor`` x the minimum (1 = any one).
+
+    Two by default so that a single spike of a noisy per-step loss is not a divergence.
+    """
 
     # -- overfitting --------------------------------------------------------------
     overfit_patience: int = 3
@@ -54,6 +59,8 @@ class Settings:
     """Fraction of that window dying early that makes a crash loop."""
     early_death_fraction: float = 0.25
     """A run that died before this fraction of its expected length died early."""
+    early_death_records: int = 5
+    """Without any length to compare with, a dead run with at most this many records died early."""
 
     # -- readers ------------------------------------------------------------------
     max_line_bytes: int = 8 * 1024 * 1024

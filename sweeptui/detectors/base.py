@@ -1,0 +1,139 @@
+"""Helpers every detector shares: array views of a batch, epoch lookup, formatting.
+
+Nothing here keeps a reference to a batch's arrays past the call that received it:
+a numpy view pins an ``array('d')`` and would stop it from growing.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+
+import numpy as np
+
+from sweeptui.events import MetricBatch
+from sweeptui.store import Run
+
+
+def view(column: array) -> np.ndarray:
+    """A zero-copy float64 view of ``column``; use it within the call, never store it."""
+    return np.frombuffer(column, dtype=np.float64)
+
+
+@dataclass(slots=True)
+class EpochTracker:
+    """The newest (step, epoch) pair of one run, carried from batch to batch."""
+
+    step: float | None = None
+    epoch: float | None = None
+
+
+class EpochLookup:
+    """Answers 'which epoch was step S' for the points of one batch.
+
+    Uses the batch's own step -> epoch column, then the pair carried from earlier
+    batches; never scans the run's whole history.
+    """
+
+    def __init__(self, batch: MetricBatch, carried: EpochTracker) -> None:
+        self._carried = carried
+        self._steps: np.ndarray | None = None
+        self._epochs: np.ndarray | None = None
+        if batch.epochs is not None and len(batch.epochs.values):
+            # Copies, sorted: logs are usually in step order but nothing guarantees it.
+            steps = np.array(batch.epochs.steps, dtype=np.float64)
+            epochs = np.array(batch.epochs.values, dtype=np.float64)
+            order = np.argsort(steps, kind="stable")
+            self._steps, self._epochs = steps[order], epochs[order]
+
+    def epoch_at(self, step: float | None) -> float | None:
+        """The epoch of the newest epoch record at or before ``step`` (None if unknown)."""
+        if step is None:
+            return self._carried.epoch
+        if self._steps is not None:
+            index = int(np.searchsorted(self._steps, step, side="right")) - 1
+            if index >= 0:
+                return float(self._epochs[index])
+        return self._carried.epoch
+
+    def advance(self) -> None:
+        """Carry this batch's newest (step, epoch) into the run's tracker."""
+        if self._steps is not None:
+            self._carried.step = float(self._steps[-1])
+            self._carried.epoch = float(self._epochs[-1])
+
+
+def batch_time(run: Run, batch: MetricBatch) -> float | None:
+    """When the batch's evidence was seen: its newest record time, file time or ingest time."""
+    if len(batch.times):
+        return batch.times[-1]
+    if batch.mtime is not None:
+        return batch.mtime
+    return run.last_ingest
+
+
+def where(step: float | None, epoch: float | None) -> str:
+    """``"step 1200 (epoch 12)"``, ``"epoch 12"``-free variants, or ``"before any step"``."""
+    if step is None and epoch is None:
+        return "before any step"
+    parts = []
+    if step is not None:
+        parts.append(f"step {number(step)}")
+    if epoch is not None:
+        parts.append(f"epoch {number(epoch)}" if step is None else f"(epoch {number(epoch)})")
+    return " ".join(parts)
+
+
+def number(value: float) -> str:
+    """Integers without a decimal point, other values to 4 significant digits."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def duration(seconds: float) -> str:
+    """``"42 s"``, ``"12 min"``, ``"3.5 h"``, ``"2.1 d"``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def run_length(run: Run) -> tuple[float, str]:
+    """How far a run got: epochs when it logs them, else steps, else records (counted from 1)."""
+    if run.epochs is not None and len(run.epochs):
+        return _count_from_one(run.epochs.values), "epochs"
+    longest = max(
+        (series for series in run.metrics.values() if len(series)),
+        key=lambda series: series.last_step,
+        default=None,
+    )
+    if longest is not None:
+        return _count_from_one(longest.steps), "steps"
+    return float(run.records), "records"
+
+
+def _count_from_one(column: np.ndarray) -> float:
+    finite = column[np.isfinite(column)]
+    if finite.size == 0:
+        return 0.0
+    # Zero-based numbering (0..9) means ten epochs were done.
+    return float(finite.max() + (1 if finite.min() == 0 else 0))
+
+
+def streak_lengths(flags: np.ndarray, carried: int) -> np.ndarray:
+    """Length of the run of consecutive ``True`` ending at each position.
+
+    ``carried`` is the length of the run that ended the previous batch, so a streak
+    spanning batches is counted whole (batch-size independence).
+    """
+    positions = np.arange(1, flags.size + 1)
+    last_break = np.maximum.accumulate(np.where(flags, 0, positions))
+    lengths = positions - last_break
+    lengths[last_break == 0] += carried
+    return lengths
