@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 
-def write_run(root: Path, name: str, params: dict, losses: list[float], *, start: float | None = None) -> Path:
+def write_run(
+    root: Path, name: str, params: dict, losses: list[float], *, start: float | None = None
+) -> Path:
     """A run directory with one record per loss value (step, epoch, train/val loss, time)."""
     run = root / name
     run.mkdir(parents=True, exist_ok=True)
@@ -20,7 +22,9 @@ def write_run(root: Path, name: str, params: dict, losses: list[float], *, start
     return run
 
 
-def append_points(run: Path, losses: list[float], first_step: int | None = None, start: float | None = None) -> None:
+def append_points(
+    run: Path, losses: list[float], first_step: int | None = None, start: float | None = None
+) -> None:
     """Append records to ``run``'s metrics.jsonl, continuing its step count."""
     log = run / "metrics.jsonl"
     existing = log.read_text(encoding="utf-8").count("\n") if log.exists() else 0
@@ -40,7 +44,9 @@ def healthy(n: int, start: float = 2.0) -> list[float]:
     return [start * 0.9**i for i in range(n)]
 
 
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+async def wait_for(
+    pilot, condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition"
+) -> None:
     """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():

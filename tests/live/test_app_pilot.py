@@ -19,7 +19,8 @@ FAST = IngestTiming(min_interval=0.05, heartbeat=0.5, tick=0.5, rescan=1.0, anal
 
 
 def make_app(root: Path, **kwargs) -> SweepApp:
-    ingest = IngestThread(Sweep(root), lambda item: None, timing=FAST, export_target=kwargs.pop("export", None))
+    export = kwargs.pop("export", None)
+    ingest = IngestThread(Sweep(root), lambda item: None, timing=FAST, export_target=export)
     return SweepApp(ingest, **kwargs)
 
 
@@ -60,7 +61,8 @@ async def test_table_and_feed_follow_the_files(tmp_path: Path) -> None:
 
 async def test_filter_sort_detail_help_pause(tmp_path: Path) -> None:
     for index, lr in enumerate((0.001, 0.01, 0.1)):
-        write_run(tmp_path, f"run_{index}", {"lr": lr, "optimizer": "adam" if index else "sgd"}, healthy(4 + index))
+        params = {"lr": lr, "optimizer": "adam" if index else "sgd"}
+        write_run(tmp_path, f"run_{index}", params, healthy(4 + index))
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: table(app).row_count == 3, what="three runs")
