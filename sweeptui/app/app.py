@@ -74,8 +74,6 @@ class SweepApp(App):
         return MainScreen()
 
     def on_mount(self) -> None:
-        if self.snapshot is not None:
-            self.main.show(self.snapshot)
         if self.handle_signals:
             self._install_signal_handlers()
         if self.ingest is not None:

@@ -12,11 +12,15 @@ from textual.widgets import Footer, Input, Static
 from sweeptui.app.widgets import IssueFeed, ParamRiskPanel, Recommendations, RunsTable, SweepHeader
 from sweeptui.snapshot import SweepSnapshot
 
+WIDE = 140
+"""From this width on, the panels sit beside the table instead of below it."""
+SIDE_WIDTH = 40
+
 
 class MainScreen(Screen):
     """The live monitor. The app hands it each snapshot through :meth:`show`."""
 
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
 
     def compose(self) -> ComposeResult:
         yield SweepHeader(id="header")
@@ -33,27 +37,43 @@ class MainScreen(Screen):
                     yield Recommendations(id="recommendations")
         yield Footer()
 
+    panels: tuple[SweepHeader, RunsTable, IssueFeed, ParamRiskPanel, Recommendations] | None = None
+    """The widgets a snapshot updates, once composed (snapshots may arrive earlier)."""
+
     def on_mount(self) -> None:
         self.query_one("#feed-box").border_title = "issues (newest first)"
+        self.panels = (
+            self.query_one(SweepHeader), self.query_one(RunsTable), self.query_one(IssueFeed),
+            self.query_one(ParamRiskPanel), self.query_one(Recommendations),
+        )  # fmt: skip
         self.query_one(RunsTable).focus()
+        self._fit_table(self.app.size.width)
+        snapshot = getattr(self.app, "snapshot", None)
+        if snapshot is not None:
+            self.show(snapshot)
 
     def show(self, snapshot: SweepSnapshot) -> None:
-        """Show ``snapshot`` in every panel."""
-        self.query_one(SweepHeader).show(snapshot)
-        self.query_one(RunsTable).show(snapshot)
-        self.query_one(IssueFeed).show(snapshot)
-        self.query_one(ParamRiskPanel).show(snapshot.analysis)
-        self.query_one(Recommendations).show(snapshot.analysis)
-        table = self.query_one(RunsTable)
+        """Show ``snapshot`` in every panel (kept for later when the panels are not built yet)."""
+        if self.panels is None:
+            return
+        header, table, feed, risk, recommendations = self.panels
+        header.show(snapshot)
+        table.show(snapshot)
+        feed.show(snapshot)
+        risk.show(snapshot.analysis)
+        recommendations.show(snapshot.analysis)
         table.border_title = f"runs: {table.row_count}/{snapshot.total}  sort: {table.sort_key}"
 
     def on_resize(self, event: Resize) -> None:
-        table = self.query_one(RunsTable)
-        width = event.size.width if event.size.width < 120 else event.size.width - 44
-        table.set_widths(width)
+        self._fit_table(event.size.width)
         snapshot = getattr(self.app, "snapshot", None)
-        if snapshot is not None:
-            table.show(snapshot)
+        if snapshot is not None and self.panels is not None:
+            self.panels[1].show(snapshot)
+
+    def _fit_table(self, screen_width: int) -> None:
+        if self.panels is not None:
+            table_width = screen_width if screen_width < WIDE else screen_width - SIDE_WIDTH
+            self.panels[1].set_widths(table_width)
 
     # -- filter -------------------------------------------------------------------------
     def open_filter(self) -> None:
