@@ -57,8 +57,10 @@ async def test_hostile_names_params_and_logs_in_the_app(tmp_path: Path) -> None:
 
         table.move_cursor(row=table.get_row_index("hostile"))
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.detail is not None,
-                       what="the detail")  # fmt: skip
+        def detail_shown() -> bool:
+            return isinstance(app.screen, RunDetailScreen) and app.screen.detail is not None
+
+        await wait_for(pilot, detail_shown, what="the detail")
         error = app.screen.query_one("#detail-error").render().plain
         assert f"ValueError: {MARKUP_NAME}" in error  # markup shown literally
         assert "link" in error and "\x1b" not in error and "\x07" not in error
