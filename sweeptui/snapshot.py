@@ -274,21 +274,22 @@ def eta(store: RunStore, now: float) -> float | None:
     """Seconds until the slowest running run ends, extrapolating each run's own pace.
 
     Known only when every running run has an expected length and some progress;
-    None otherwise (and when nothing runs). Future runs of the sweep are unknown.
+    runs already silent for longer than their extrapolated remainder (stalled or
+    overdue) say nothing about the end and are left out. None when nothing is left
+    to estimate. Future runs of the sweep are unknown, so they are not counted.
     """
-    longest = 0.0
-    running = [run for run in store if run.status == "running"]
-    if not running:
-        return None
-    for run in running:
+    remaining: list[float] = []
+    for run in store:
+        if run.status != "running":
+            continue
         fraction = run.fraction_done()
         if not fraction or run.first_update is None or run.last_update is None:
             return None
         spent = max(run.last_update - run.first_update, 0.0)
-        remaining = spent * max(1.0 - fraction, 0.0) / fraction
-        silent = max(now - run.last_update, 0.0)
-        longest = max(longest, remaining - silent)
-    return max(longest, 0.0)
+        left = spent * max(1.0 - fraction, 0.0) / fraction - max(now - run.last_update, 0.0)
+        if left > 0:
+            remaining.append(left)
+    return max(remaining) if remaining else None
 
 
 # -- the slower panels -----------------------------------------------------------------

@@ -112,11 +112,11 @@ class RunsTable(DataTable):
         shrinks, so name and params keep readable room at 80 columns.
         """
         self.compact = total_width < COMPACT_WIDTH
-        self.spark_width = 8 if self.compact else SPARK_WIDTH
+        self.spark_width = 6 if self.compact else SPARK_WIDTH
         status = 1 if self.compact else 10
         fixed = status + 6 + 4 + 7 + 7 + self.spark_width + 7 + 2 * len(COLUMNS) + 4
         free = max(total_width - fixed, 12)
-        self.name_width = max(6, min(32, free * 9 // 20))
+        self.name_width = max(6, min(32, free * 11 // 20))
         self.params_width = max(6, min(60, free - self.name_width))
         self._rerender = True
 
@@ -139,7 +139,8 @@ class RunsTable(DataTable):
         else:
             for column, cell in cells.items():
                 if previous[column] != cell:
-                    self.update_cell(key, column, cell, update_width=column in ("run", "params"))
+                    grow = self._rerender or column in ("run", "params", "issues")
+                    self.update_cell(key, column, cell, update_width=grow)
         self.rows_by_key[key] = row
         self._rendered[key] = cells
         return True
