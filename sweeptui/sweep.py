@@ -45,6 +45,7 @@ class Sweep:
         self.detectors = DetectorEngine(self.store, self.settings)
         self.scanner = Scanner(self.root, get_sources(source), self.settings)
         self.readers: list[Reader] = []
+        self._indexed = -1
 
     # -- driving ---------------------------------------------------------------
     def load(self) -> PollResult:
@@ -68,15 +69,41 @@ class Sweep:
         """Read what changed (``None``: every reader). Cheap when nothing did."""
         if changed is None:
             return self._read(self.readers)
-        paths = [Path(p) for p in changed]
-        readers = [r for r in self.readers if any(r.owns(p) for p in paths)]
-        return self._read(readers)
+        return self._read(self._owners([Path(p) for p in changed]))
 
     def tick(self, now: float | None = None) -> list[Issue]:
         """Time-based checks while watching: stalls against the clock, crash loops."""
         return self.detectors.on_tick(time.time() if now is None else now)
 
     # -- internals ---------------------------------------------------------------
+    def _owners(self, paths: list[Path]) -> list[Reader]:
+        """Readers owning any of ``paths``, in reader order.
+
+        Looked up by base path (a path's owners have it or one of its parents as
+        base), so a poll costs per changed path rather than per reader; readers
+        that override :meth:`Reader.owns` are asked directly.
+        """
+        if len(self.readers) != self._indexed:
+            self._build_index()
+        positions: set[int] = set()
+        for path in paths:
+            for candidate in (path, *path.parents):
+                positions.update(self._by_base.get(candidate, ()))
+        for position in self._custom_owners:
+            if any(self.readers[position].owns(path) for path in paths):
+                positions.add(position)
+        return [self.readers[position] for position in sorted(positions)]
+
+    def _build_index(self) -> None:
+        self._by_base: dict[Path, list[int]] = {}
+        self._custom_owners: list[int] = []
+        for position, reader in enumerate(self.readers):
+            if type(reader).owns is Reader.owns:
+                self._by_base.setdefault(reader.base, []).append(position)
+            else:
+                self._custom_owners.append(position)
+        self._indexed = len(self.readers)
+
     def _read(self, readers: Iterable[Reader]) -> PollResult:
         result = PollResult()
         now = time.time()
