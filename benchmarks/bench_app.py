@@ -1,16 +1,16 @@
-"""Benchmark the live app: 1,000 runs appending every second, and scrolling 10,000 runs.
+"""Benchmark the live app in a real terminal (tmux): 1,000 live runs, and 10,000 runs scrolled.
 
 Run from the repository root: ``PYTHONPATH=. python benchmarks/bench_app.py``
-(``--runs``, ``--seconds``, ``--scroll-runs`` shrink it for a quick look).
+(``--runs``, ``--seconds``, ``--scroll-runs`` shrink it for a quick look). Needs tmux.
 
-* Live: a separate writer process appends one JSONL record per second to each of
-  ``--runs`` run directories while the app (headless, real ingest thread, real
-  file watcher) shows them. It measures key-press-to-redraw latency (``down``
-  pressed through the pilot, until the app is idle again with the cursor moved)
-  and the CPU used by this process (UI + ingest thread; the writer excluded) over
-  the period, as a percentage of one core.
-* Scroll: ``--scroll-runs`` finished runs loaded into the table; latency of
-  ``pagedown``/``end``/``home`` key presses.
+* Live: ``sweeptui watch`` runs in a tmux pane while a separate writer process
+  appends one JSONL record per second to each of ``--runs`` run directories.
+  Key-press-to-redraw latency: from ``tmux send-keys ?`` until the pane shows the
+  help screen (and from ``Escape`` until it is gone), polling the pane every 2 ms.
+  CPU: user + system time of the app process (UI + ingest thread; the writer is
+  another process) over the period, as a percentage of one core.
+* Scroll: ``--scroll-runs`` finished runs; latency of ``PageDown``/``End``/``Home``
+  until the table region of the pane changes.
 
 Prints figures; asserts nothing.
 """
@@ -18,8 +18,9 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -27,11 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sweeptui.app.app import SweepApp
-from sweeptui.app.ingest import IngestThread
-from sweeptui.app.widgets import RunsTable
-from sweeptui.sweep import Sweep
-
+ROOT = Path(__file__).resolve().parents[1]
 WRITER = r"""
 import json, sys, time
 root, runs, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
@@ -55,7 +52,7 @@ def make_sweep(root: Path, runs: int, points: int = 10, finished: bool = False) 
         run = root / f"run_{index:05d}"
         run.mkdir(parents=True)
         params = {"lr": [1e-4, 1e-3, 1e-2, 1e-1][index % 4], "batch_size": [32, 64, 128][index % 3],
-                  "seed": index, "max_steps": 100000}  # fmt: skip
+                  "max_steps": 100000}  # fmt: skip
         (run / "config.json").write_text(json.dumps(params))
         lines = [json.dumps({"step": s, "train_loss": 1.0 / (s + 1), "val_loss": 1.1 / (s + 1),
                              "time": now - points + s}) for s in range(points)]  # fmt: skip
@@ -64,72 +61,109 @@ def make_sweep(root: Path, runs: int, points: int = 10, finished: bool = False) 
             (run / "DONE").write_text("")
 
 
-async def wait_rows(app: SweepApp, pilot, rows: int, timeout: float = 600.0) -> float:
-    start = time.perf_counter()
-    while app.screen.query_one(RunsTable).row_count < rows:
-        if time.perf_counter() - start > timeout:
-            raise TimeoutError("rows never appeared")
-        await pilot.pause(0.1)
-    return time.perf_counter() - start
+class Pane:
+    """The app running in a private tmux server."""
+
+    def __init__(self, socket: Path, sweep: Path, width: int = 160, height: int = 48) -> None:
+        self.socket = socket
+        self.server = subprocess.Popen(["tmux", "-D", "-S", str(socket)], stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        while not socket.exists():
+            time.sleep(0.05)
+        command = (f"cd {shlex.quote(str(sweep.parent))} && PYTHONPATH={shlex.quote(str(ROOT))} "
+                   f"exec {shlex.quote(sys.executable)} -m sweeptui watch {shlex.quote(str(sweep))} "
+                   f"--export {shlex.quote(str(sweep.parent / 'out'))}/")  # fmt: skip
+        self.tmux("new-session", "-d", "-s", "bench", "-x", str(width), "-y", str(height), command)
+        self.pid = int(self.tmux("display-message", "-p", "-t", "bench", "#{pane_pid}").strip())
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-S", str(self.socket), *args], capture_output=True, text=True,
+                              check=False).stdout  # fmt: skip
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "bench")
+
+    def table(self) -> str:
+        return "\n".join(self.screen().splitlines()[2:-1])
+
+    def wait(self, condition, timeout: float = 600.0) -> float:
+        start = time.perf_counter()
+        while not condition():
+            if time.perf_counter() - start > timeout:
+                raise TimeoutError("the pane never showed what was expected")
+            time.sleep(0.002)
+        return time.perf_counter() - start
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def close(self) -> None:
+        self.tmux("send-keys", "-t", "bench", "q")
+        time.sleep(2)
+        self.tmux("kill-server")
+        self.server.wait(10)
 
 
-async def key_latency(pilot, app: SweepApp, key: str) -> float:
-    """Seconds from pressing ``key`` until the app is idle again (the redraw is done)."""
+def press_until(pane: Pane, key: str, condition) -> float:
     start = time.perf_counter()
-    await pilot.press(key)
-    await pilot.pause()
+    pane.tmux("send-keys", "-t", "bench", key)
+    pane.wait(condition, timeout=60)
     return time.perf_counter() - start
 
 
 def summary(samples: list[float]) -> str:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return (f"median {statistics.median(ordered) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, "
-            f"max {ordered[-1] * 1000:.1f} ms (n={len(ordered)})")  # fmt: skip
+    return (f"median {statistics.median(ordered) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+            f"max {ordered[-1] * 1000:.0f} ms (n={len(ordered)})")  # fmt: skip
 
 
-async def live(runs: int, seconds: float) -> None:
+def live(runs: int, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        make_sweep(root, runs)
-        app = SweepApp(IngestThread(Sweep(root), lambda item: None))
-        async with app.run_test(size=(160, 48)) as pilot:
-            loaded = await wait_rows(app, pilot, runs)
-            print(f"live: {runs} runs shown {loaded:.2f}s after start")
-            writer = subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(runs), str(seconds)])
-            await pilot.pause(2.0)  # let the first appends flow
-            cpu0, wall0 = time.process_time(), time.perf_counter()
+        sweep = Path(tmp) / "sweep"
+        make_sweep(sweep, runs)
+        pane = Pane(Path(tmp) / "tmux.sock", sweep)
+        try:
+            loaded = pane.wait(lambda: f"{runs} runs" in pane.screen())
+            print(f"live: {runs} runs on screen {loaded:.1f}s after start")
+            writer = subprocess.Popen([sys.executable, "-c", WRITER, str(sweep), str(runs), str(seconds)])
+            time.sleep(2)
+            cpu0, wall0 = pane.cpu_seconds(), time.perf_counter()
             samples = []
             while writer.poll() is None:
-                for key in ("down", "up"):
-                    samples.append(await key_latency(pilot, app, key))
-                await pilot.pause(0.25)
-            cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0) * 100
-            snapshot = app.snapshot
+                samples.append(press_until(pane, "?", lambda: "Issue badges" in pane.screen()))
+                samples.append(press_until(pane, "Escape", lambda: "Issue badges" not in pane.screen()))
+                time.sleep(0.5)
+            cpu = (pane.cpu_seconds() - cpu0) / (time.perf_counter() - wall0) * 100
             print(f"live: key-press-to-redraw {summary(samples)}")
-            print(f"live: CPU {cpu:.0f}% of one core (UI + ingest) over {seconds - 2:.0f}s of appends")
-            steps = [row.step for row in snapshot.rows if row.step is not None]
-            print(f"live: last snapshot: newest step {max(steps):.0f}, version {snapshot.version}")
+            print(f"live: CPU {cpu:.0f}% of one core (UI + ingest) while {runs} runs append every second")
+        finally:
+            pane.close()
 
 
-async def scroll(runs: int) -> None:
+def scroll(runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+        sweep = Path(tmp) / "sweep"
         start = time.perf_counter()
-        make_sweep(root, runs, points=5, finished=True)
+        make_sweep(sweep, runs, points=5, finished=True)
         print(f"scroll: wrote {runs} runs in {time.perf_counter() - start:.1f}s")
-        app = SweepApp(IngestThread(Sweep(root), lambda item: None))
-        async with app.run_test(size=(160, 48)) as pilot:
-            loaded = await wait_rows(app, pilot, runs)
-            print(f"scroll: {runs} runs in the table {loaded:.2f}s after start")
+        pane = Pane(Path(tmp) / "tmux.sock", sweep)
+        try:
+            loaded = pane.wait(lambda: f"runs: {runs}/{runs}" in pane.screen())
+            print(f"scroll: {runs} runs in the table {loaded:.1f}s after start")
+            time.sleep(1.5)
             samples = []
-            for _ in range(3):
-                for key in ("pagedown",) * 10 + ("end", "home"):
-                    samples.append(await key_latency(pilot, app, key))
+            for key in ("PageDown",) * 10 + ("End", "Home") + ("PageDown",) * 10:
+                before = pane.table()
+                samples.append(press_until(pane, key, lambda before=before: pane.table() != before))
+                time.sleep(0.1)
             print(f"scroll: key-press-to-redraw {summary(samples)}")
-            for key in ("s", "s"):
-                elapsed = await key_latency(pilot, app, key)
-                print(f"scroll: sort by {app.screen.query_one(RunsTable).sort_key}: {elapsed * 1000:.0f} ms")
+            before = pane.table()
+            elapsed = press_until(pane, "s", lambda: pane.table() != before)
+            print(f"scroll: first sort change of {runs} rows redrawn in {elapsed * 1000:.0f} ms")
+        finally:
+            pane.close()
 
 
 def main() -> None:
@@ -138,8 +172,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--scroll-runs", type=int, default=10000)
     args = parser.parse_args()
-    asyncio.run(live(args.runs, args.seconds))
-    asyncio.run(scroll(args.scroll_runs))
+    live(args.runs, args.seconds)
+    scroll(args.scroll_runs)
 
 
 if __name__ == "__main__":

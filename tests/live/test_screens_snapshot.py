@@ -43,7 +43,8 @@ def fixed_store() -> RunStore:
         )  # fmt: skip
         store.apply(batch, T0)
         if end:
-            store.apply(RunEnded(name, end, error="boom" if end == "crashed" else None, time=T0 + 60 * epochs))
+            error = "boom" if end == "crashed" else None
+            store.apply(RunEnded(name, end, error=error, time=T0 + 60 * epochs))
     store.add_issue(Issue("nan_or_inf_metric", "lr0.1_bs64", "val_loss became NaN", step=5, epoch=5,
                           metric="val_loss", time=T0 + 300))  # fmt: skip
     store.add_issue(Issue("divergence", "lr1.0_bs64", "val_loss 900 is 450x its minimum", step=3, epoch=3,
