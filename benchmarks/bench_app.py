@@ -9,7 +9,7 @@ Run from the repository root: ``PYTHONPATH=. python benchmarks/bench_app.py``
   help screen (and from ``Escape`` until it is gone), polling the pane every 2 ms.
   CPU: user + system time of the app process (UI + ingest thread; the writer is
   another process) over the period, as a percentage of one core.
-* Scroll: ``--scroll-runs`` finished runs; latency of ``PageDown``/``End``/``Home``
+* Scroll: ``--scroll-runs`` idle runs; latency of ``PageDown``/``End``/``Home``
   until the table region of the pane changes.
 
 Prints figures; asserts nothing.
@@ -146,7 +146,7 @@ def scroll(runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sweep = Path(tmp) / "sweep"
         start = time.perf_counter()
-        make_sweep(sweep, runs, points=5, finished=True)
+        make_sweep(sweep, runs, points=5)
         print(f"scroll: wrote {runs} runs in {time.perf_counter() - start:.1f}s")
         pane = Pane(Path(tmp) / "tmux.sock", sweep)
         try:

@@ -27,6 +27,7 @@ COLUMNS = ("status", "run", "params", "step", "done", "last", "best", "trend", "
 SPARK_WIDTH = 10
 COMPACT_WIDTH = 110
 
+_BLANK = Text("")
 _STATUS_ORDER = {"crashed": 0, "killed": 1, "failed": 2, "running": 3, "finished": 4}
 
 
@@ -164,10 +165,24 @@ class RunsTable(DataTable):
             if key in self._rendered:
                 self._stale.add(key)
             else:
-                cells = self._cells(row)
-                self.add_row(*cells.values(), key=key)
-                self._rendered[key] = cells
+                self._add(key, row)
         return changed
+
+    def _add(self, key: str, row: RunRow) -> None:
+        """A new row: fully drawn while the table is short, else name-only and stale.
+
+        With thousands of runs arriving at once, drawing every cell of rows nobody
+        sees would stall the UI; those rows are drawn when they scroll into view.
+        """
+        if self.row_count < self.size.height + 8:
+            cells = self._cells(row)
+        else:
+            cells = dict.fromkeys(COLUMNS, _BLANK)
+            cells["status"] = status_text(row.status, short=self.compact)
+            cells["run"] = _KeyedText.of(safe(row.name, self.name_width), row.id)
+            self._stale.add(key)
+        self.add_row(*cells.values(), key=key)
+        self._rendered[key] = cells
 
     def _redraw(self, key: str) -> None:
         """Bring one row's cells up to date with its newest data."""
