@@ -18,7 +18,18 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
@@ -32,6 +43,12 @@ NETWORK_FS = frozenset(
 """Filesystem types whose changes made elsewhere raise no local events."""
 
 DEFAULT_POLL_SECONDS = 2.0
+WATCHED_EVENTS = [
+    FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileDeletedEvent, FileClosedEvent,
+    DirCreatedEvent, DirMovedEvent, DirDeletedEvent,
+]  # fmt: skip
+"""Writes, creations, moves and deletions. Opens and reads are left out: our own reads
+of 10,000 run directories would otherwise flood (and overflow) the inotify queue."""
 LIMIT_ERRNOS = (errno.ENOSPC, errno.EMFILE)
 """inotify's 'watch limit reached' (ENOSPC) and 'too many instances' (EMFILE)."""
 
@@ -193,7 +210,7 @@ class SweepWatcher:
         self._observer = self._schedule(PollingObserver(timeout=self.poll_interval))
 
     def _schedule(self, observer):
-        observer.schedule(_Recorder(self.dirty), str(self.root), recursive=True)
+        observer.schedule(_Recorder(self.dirty), str(self.root), recursive=True, event_filter=WATCHED_EVENTS)
         try:
             observer.start()
         except BaseException:
