@@ -55,6 +55,7 @@ class IngestTiming:
 
 
 Emit = Callable[[object], None]
+RESCAN_COST_FACTOR = 20.0
 
 
 class IngestThread(threading.Thread):
@@ -184,7 +185,11 @@ class IngestThread(threading.Thread):
         return self._bases
 
     def _rescan(self) -> bool:
+        started = time.perf_counter()
         result = self.sweep.rescan()
+        # A walk of a huge tree is slow: keep periodic rescans under ~5% of the time.
+        spent = time.perf_counter() - started
+        self._due["rescan"] = max(self._due.get("rescan", 0.0), self.clock() + RESCAN_COST_FACTOR * spent)
         self._submit_issues(result.issues)
         return result.events > 0 or bool(result.warnings)
 
