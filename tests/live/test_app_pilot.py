@@ -138,3 +138,15 @@ async def test_ingest_thread_stops_on_exit(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: table(app).row_count == 1, what="the run")
         await pilot.press("q")
     assert not app.ingest.is_alive()
+
+
+async def test_polling_is_noted_in_the_header_and_still_updates(tmp_path: Path) -> None:
+    write_run(tmp_path, "polled", {"lr": 0.1}, healthy(2))
+    ingest = IngestThread(Sweep(tmp_path), lambda item: None, poll=0.2, timing=FAST)
+    app = SweepApp(ingest)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: table(app).row_count == 1, what="the run")
+        header = str(app.screen.query_one(SweepHeader).render())
+        assert "polling every 0.2s: --poll" in header
+        append_points(tmp_path / "polled", healthy(5)[2:])
+        await wait_for(pilot, lambda: cell(app, "polled", "step") == "ep 4", what="points seen by polling")

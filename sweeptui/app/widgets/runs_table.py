@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from sweeptui.app.format import badges, number, progress, safe, sparkline, status_text
 from sweeptui.snapshot import RunRow, SweepSnapshot
@@ -62,7 +63,7 @@ class RunsTable(DataTable):
         self._order: dict[str, int] = {}
         self._goal = "min"
         self._stale: set[str] = set()
-        self._rerender_all = False
+        self._remeasure: set[str] = set()
         self.compact = False
         self.spark_width = SPARK_WIDTH
 
@@ -86,6 +87,7 @@ class RunsTable(DataTable):
                 del self.rows_by_key[key]
                 self._rendered.pop(key, None)
                 self._stale.discard(key)
+                self._remeasure.discard(key)
             added = [key for key in wanted if key not in self.rows_by_key]
             changed = self._take(wanted)
             if (changed and self.sort_key != "arrival") or (added and len(added) < len(wanted)):
@@ -103,7 +105,6 @@ class RunsTable(DataTable):
             key = rows[index].key.value
             if key in self._stale:
                 self._redraw(key)
-        self._rerender_all = False
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -143,8 +144,11 @@ class RunsTable(DataTable):
         free = max(total_width - fixed, 12)
         self.name_width = max(6, min(32, free * 11 // 20))
         self.params_width = max(6, min(60, free - self.name_width))
-        self._rerender_all = True
         self._stale.update(self.rows_by_key)
+        self._remeasure.update(self.rows_by_key)
+        # Let the columns shrink to the new widths: they grow back as rows are redrawn.
+        for column in self.columns.values():
+            column.content_width = 0
 
     # -- internals ----------------------------------------------------------------------
     def _matches(self, row: RunRow) -> bool:
@@ -189,11 +193,17 @@ class RunsTable(DataTable):
         self._stale.discard(key)
         cells = self._cells(self.rows_by_key[key])
         previous = self._rendered[key]
+        remeasure = key in self._remeasure
+        self._remeasure.discard(key)
         for column, cell in cells.items():
-            if previous[column] != cell:
-                grow = self._rerender_all or column in ("run", "params", "issues")
-                self.update_cell(key, column, cell, update_width=grow)
+            if remeasure or previous[column] != cell:
+                self.update_cell(key, column, cell, update_width=self._widens(column, cell))
         self._rendered[key] = cells
+
+    def _widens(self, column: str, cell: Text) -> bool:
+        """Whether ``cell`` needs its column wider. Columns only grow here: narrowing one
+        makes the table measure every cell of the column (thousands of rows)."""
+        return cell.cell_len > self.columns[ColumnKey(column)].content_width
 
     def _cells(self, row: RunRow) -> dict[str, Text]:
         step = row.epoch if row.epoch is not None else row.step
