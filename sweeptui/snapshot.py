@@ -265,9 +265,15 @@ def _objective_label(objective: Objective | None) -> str | None:
 
 
 def elapsed(store: RunStore, now: float) -> float | None:
-    """Seconds since the sweep's first record, None before any."""
+    """Seconds since the sweep's first record, None before any.
+
+    Measured up to the newest record when that is later than ``now`` (records
+    stamped by a host whose clock runs ahead, or a simulation running fast).
+    """
     starts = [run.first_update for run in store if run.first_update is not None]
-    return max(now - min(starts), 0.0) if starts else None
+    if not starts:
+        return None
+    return max(max(now, store.newest_update() or now) - min(starts), 0.0)
 
 
 def eta(store: RunStore, now: float) -> float | None:

@@ -148,7 +148,7 @@ class RunsTable(DataTable):
         self._remeasure.update(self.rows_by_key)
         # Let the columns shrink to the new widths: they grow back as rows are redrawn.
         for column in self.columns.values():
-            column.content_width = 0
+            column.content_width = column.label.cell_len
 
     # -- internals ----------------------------------------------------------------------
     def _matches(self, row: RunRow) -> bool:
