@@ -67,7 +67,8 @@ class SweepApp(App):
         self.paused = False
         self.exit_reason = "quit"
         self.ingest_errors: list[str] = []
-        self._alerted = snapshot.issue_count if snapshot else 0
+        self._alerted: int | None = snapshot.issue_count if snapshot else None
+        """Issues already alerted about; None until the first snapshot sets the baseline."""
 
     # -- lifecycle ------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -145,8 +146,10 @@ class SweepApp(App):
         """Toast (and ring) for high-severity issues found since the last alert.
 
         Counted by issue total, not per message: coalesced snapshots lose none.
+        Issues in the first snapshot (found on disk at start) are not alerted.
         """
-        fresh_count = snapshot.issue_count - self._alerted
+        baseline = snapshot.issue_count if self._alerted is None else self._alerted
+        fresh_count = snapshot.issue_count - baseline
         self._alerted = snapshot.issue_count
         if fresh_count <= 0 or not self.alerts:
             return

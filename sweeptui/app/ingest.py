@@ -138,8 +138,10 @@ class IngestThread(threading.Thread):
             self.watcher.start()
             self.notes.extend(self.watcher.notes)
         now = self.clock()
-        self._submit_issues(self.sweep.rescan().issues)
-        self._submit_issues(self.sweep.tick(now))
+        # Issues already in the files when watching starts are shown, not alerted:
+        # --on-issue is for what goes wrong from now on.
+        self.sweep.rescan()
+        self.sweep.tick(now)
         self._publish(now, analyse=True)
         for kind in ("tick", "rescan", "analysis"):
             self._due[kind] = now + getattr(self.timing, kind)

@@ -152,3 +152,20 @@ async def test_polling_is_noted_in_the_header_and_still_updates(tmp_path: Path) 
         assert "polling every 0.2s: --poll" in header
         append_points(tmp_path / "polled", healthy(5)[2:])
         await wait_for(pilot, lambda: cell(app, "polled", "step") == "ep 4", what="points seen by polling")
+
+
+async def test_issues_found_at_start_are_shown_but_not_alerted(tmp_path: Path) -> None:
+    write_run(tmp_path, "was_nan", {"lr": 1.0}, [*healthy(3), math.nan])
+    write_run(tmp_path, "fine", {"lr": 0.1}, healthy(3))
+    app = make_app(tmp_path)
+    toasts: list[Notification] = []
+
+    def record(message) -> None:
+        if isinstance(message, Notify):
+            toasts.append(message.notification)
+
+    async with app.run_test(notifications=True, message_hook=record) as pilot:
+        await wait_for(pilot, lambda: "nan_or_inf_metric" in feed_text(app), what="the old issue in the feed")
+        append_points(tmp_path / "fine", [math.inf])
+        await wait_for(pilot, lambda: any("fine" in t.message for t in toasts), what="the new issue's toast")
+    assert not any("was_nan" in t.message for t in toasts)

@@ -8,8 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+from live.helpers import append_points, healthy, write_run
 from sweeptui.app.alerts import IssueCommand
+from sweeptui.app.ingest import IngestThread, IngestTiming
 from sweeptui.issues import Issue
+from sweeptui.sweep import Sweep
 
 
 def _append_stdin_to(path: Path) -> str:
@@ -47,3 +50,28 @@ def test_a_missing_command_is_reported_not_raised(tmp_path: Path) -> None:
     command.submit([(Issue("oom", "r", "out of memory"), None)])
     command.close(timeout=10)
     assert command.failures and "no-such-command" in command.failures[0]
+
+
+def test_ingest_thread_runs_the_command_for_new_issues_only(tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    write_run(sweep_dir, "old_nan", {"lr": 1.0}, [*healthy(2), math.nan])
+    write_run(sweep_dir, "later", {"lr": 0.1}, healthy(2))
+    out = tmp_path / "issues.jsonl"
+    command = IssueCommand(_append_stdin_to(out))
+    snapshots = []
+    ingest = IngestThread(Sweep(sweep_dir), snapshots.append, on_issue=command,
+                          timing=IngestTiming(min_interval=0.05, heartbeat=0.3))  # fmt: skip
+    ingest.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not any(getattr(s, "issue_count", 0) for s in snapshots) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        append_points(sweep_dir / "later", [math.inf])
+        while not (out.exists() and out.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        ingest.stop()
+        command.close(timeout=30)
+    runs = [json.loads(line)["run"] for line in out.read_text().splitlines()]
+    assert runs == ["later"]
+    assert not ingest.is_alive()
