@@ -77,14 +77,16 @@ def _plain(name: str) -> str:
 
 
 def chosen_curves(detail: RunDetail) -> list[Curve]:
-    """The objective first, then loss-like metrics, at most :data:`MAX_CURVES`."""
+    """The objective and loss-like metrics (one scale), else any; at most :data:`MAX_CURVES`."""
 
     def rank(curve: Curve) -> tuple[int, str]:
         if curve.metric == detail.objective:
             return (0, curve.metric)
         return (1 if "loss" in curve.metric.lower() else 2, curve.metric)
 
-    return sorted(detail.curves, key=rank)[:MAX_CURVES]
+    ranked = sorted(detail.curves, key=rank)
+    related = [curve for curve in ranked if rank(curve)[0] < 2]
+    return (related or ranked)[:MAX_CURVES]
 
 
 def title_text(detail: RunDetail) -> Text:
