@@ -8,8 +8,9 @@ Two rules, both judged on finite values only (NaN/inf belong to
   minimum is positive and built from at least ``divergence_min_points`` points.
   The onset is the first value of that streak.
 - *geometric rise*: at least ``divergence_rise_points`` consecutive increases whose
-  total growth (last / value before the first increase) reaches
-  ``divergence_rise_growth``. The onset is the point where both first hold.
+  total growth (value / value before the first increase) reaches
+  ``divergence_rise_growth`` at the last two points both, so one spike ending a run
+  of small noisy rises does not count. The onset is the point where this first holds.
 
 A perplexity is the exponential of a loss, so it is judged on its logarithm;
 messages still quote the perplexity itself.
@@ -142,8 +143,11 @@ class DivergenceDetector:
             values[np.clip(base_index, 0, None)],
             np.where(base_index == -1, state.last, state.rise_base),
         )
-        grown = (rise_len >= s.divergence_rise_points) & (base > 0)
-        grown &= values >= s.divergence_rise_growth * np.where(base > 0, base, np.inf)
+        # Growth is read off the lower of the last two values, so that a single spike
+        # ending an ordinary run of small rises is not mistaken for an explosion.
+        lower = np.fmin(values, previous)
+        grown = (rise_len >= max(2, s.divergence_rise_points)) & (base > 0)
+        grown &= lower >= s.divergence_rise_growth * np.where(base > 0, base, np.inf)
         confirmed = above_len >= max(1, s.divergence_confirm_points)
         return _Scan(prior_min, above_len, confirmed, rise_len, base, grown)
 

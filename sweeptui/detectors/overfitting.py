@@ -97,6 +97,7 @@ class OverfitDetector:
         bucket = np.searchsorted(val_steps, train_steps, side="left")
         inside = bucket < slots
         sums = np.bincount(bucket[inside], weights=train_values[inside], minlength=slots)
+        sums = sums.astype(np.float64)  # bincount of nothing is integer-typed
         counts = np.bincount(bucket[inside], minlength=slots).astype(np.float64)
         sums[0] += state.train_sum
         counts[0] += state.train_count
