@@ -43,7 +43,7 @@ EXPECTATIONS: dict[str, tuple[str, frozenset[str]]] = {
     "killed": ("killed", frozenset({"killed"})),
     "failed": ("failed", frozenset({"crashed"})),
     "stalled": ("running", frozenset({"stalled"})),
-    "vanished": ("killed", frozenset({"killed"})),
+    "vanished": ("killed", frozenset({"killed", "stalled"})),
     "short": ("finished", frozenset({"short_run"})),
     "overfit": ("finished", frozenset({"overfitting_suspect"})),
 }
@@ -51,7 +51,8 @@ EXPECTATIONS: dict[str, tuple[str, frozenset[str]]] = {
 
 ``running``: a healthy run caught mid-flight (no end marker, recently updated).
 ``failed``: died before its first metric; reported as a ``crashed`` issue.
-``vanished``: silent far beyond the stall window with no end marker, so ``killed``.
+``vanished``: silent far beyond the stall window with no end marker, so ``killed``; it
+was stalled on the way there, and keeps that issue too (as a live watch would show it).
 """
 
 FATES = tuple(EXPECTATIONS)
