@@ -31,7 +31,7 @@ def findings_section(report: dict[str, Any]) -> list[str]:
         return lines
     for index, rec in enumerate(recs, start=1):
         examples = rec["evidence"].get("example_runs") or []
-        tail = f" Example runs: {', '.join(f'`{cell(r, 40)}`' for r in examples)}." if examples else ""
+        tail = f" Example runs: {', '.join(cell(r, 40) for r in examples)}." if examples else ""
         lines.append(f"{index}. **{cell(rec['title'], 120)}.** {cell(rec['text'], 600)}{tail}")
     return lines
 
@@ -65,7 +65,7 @@ def failure_drivers_section(report: dict[str, Any]) -> list[str]:
             lines.extend(["", f"{len(rows) - MAX_EFFECT_ROWS} more rows are in the JSON report."])
     if quiet:
         lines.extend(
-            ["", "No bucket differs significantly for: " + ", ".join(f"`{cell(p, 40)}`" for p in quiet) + "."]
+            ["", "No bucket differs significantly for: " + ", ".join(cell(p, 40) for p in quiet) + "."]
         )
     return lines
 
@@ -137,7 +137,7 @@ def sensitivity_section(report: dict[str, Any]) -> list[str]:
         else f"spread {number(first['spread'])}"
     )
     lines.append(
-        f"The objective moves most with `{cell(first['param'], 40)}` ({size} between its best and worst "
+        f"The objective moves most with {cell(first['param'], 40)} ({size} between its best and worst "
         f"bucket means; {verdict}, Kruskal-Wallis, Holm-corrected)."
     )
     header = (
@@ -183,7 +183,7 @@ def next_sweep_section(report: dict[str, Any]) -> list[str]:
         return []
     lines = ["## Next sweep", ""]
     if data["changes"]:
-        lines.extend(f"- `{cell(c['param'], 40)}`: {cell(c['why'], 200)}" for c in data["changes"])
+        lines.extend(f"- {cell(c['param'], 40)}: {cell(c['why'], 200)}" for c in data["changes"])
     else:
         lines.append("No evidence to narrow the search space: it is repeated as it was.")
     lines.extend(["", "W&B sweep config (`sweeptui report --next-sweep FILE` writes it):", "", "```yaml"])

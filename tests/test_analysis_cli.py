@@ -1,0 +1,49 @@
+"""End to end: ``sweeptui report`` on a bundled sample sweep, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_runs" / "results_array_sweep"
+
+
+def _report(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "sweeptui", "report", str(SAMPLE), *args],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_json_report_names_the_planted_crash_and_writes_the_next_sweep(tmp_path: Path) -> None:
+    target = tmp_path / "next" / "sweep.yaml"
+    done = _report("--format", "json", "--next-sweep", str(target))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["schema"] == "sweeptui.report/1"
+    significant = {(e["param"], e["bucket"]) for e in report["param_effects"] if e["significant"]}
+    assert ("model", "swin_small") in significant  # planted: swin_small crashes at epoch 2
+    first = report["recommendations"][0]
+    assert first["kind"] == "avoid" and first["params"] == ["model"]
+    assert {e["at"] for e in report["crash_epochs"]["entries"]} == {"2"}
+    config = yaml.safe_load(target.read_text(encoding="utf-8"))
+    assert config["method"] == "bayes"
+    assert config["metric"]["name"] == report["objective"]["metric"]
+    assert config["metric"]["goal"] == "minimize"
+    assert "swin_small" not in config["parameters"]["model"]["values"]
+    assert not list(target.parent.glob(".*.tmp"))  # written atomically, no leftovers
+
+
+def test_markdown_report_leads_with_findings() -> None:
+    done = _report()
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert text.index("## Findings and recommendations") < text.index("## Run status")
+    assert "Avoid model = swin\\_small" in text
