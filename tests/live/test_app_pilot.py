@@ -6,9 +6,9 @@ import json
 import math
 from pathlib import Path
 
+from live.helpers import append_points, healthy, wait_for, write_run
 from textual.notifications import Notification, Notify
 
-from live.helpers import append_points, healthy, wait_for, write_run
 from sweeptui.app.app import SweepApp
 from sweeptui.app.ingest import IngestThread, IngestTiming
 from sweeptui.app.screens import HelpScreen, RunDetailScreen

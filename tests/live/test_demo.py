@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from live.helpers import wait_for
+
 from sweeptui.app.app import SweepApp
 from sweeptui.app.ingest import IngestThread, IngestTiming
 from sweeptui.app.run import _drive

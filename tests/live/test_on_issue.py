@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from live.helpers import append_points, healthy, write_run
+
 from sweeptui.app.alerts import IssueCommand
 from sweeptui.app.ingest import IngestThread, IngestTiming
 from sweeptui.issues import Issue

@@ -6,9 +6,9 @@ import json
 import math
 from pathlib import Path
 
+from live.helpers import append_points, healthy, wait_for, write_run
 from rich.text import Text
 
-from live.helpers import append_points, healthy, wait_for, write_run
 from sweeptui.app.app import SweepApp, issue_toast
 from sweeptui.app.format import safe
 from sweeptui.app.ingest import IngestThread, IngestTiming

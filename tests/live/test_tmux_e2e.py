@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from live.helpers import append_points, healthy, write_run
 
 ROOT = Path(__file__).resolve().parents[2]
