@@ -1,4 +1,4 @@
-"""Command line: ``sweeptui report | sources`` (and the live commands).
+"""Command line: ``sweeptui report | watch | demo | sources``.
 
 Heavy modules (pandas, Textual) are imported inside the command that needs them,
 so ``sweeptui --help`` answers at once. Exit codes: 0 success, 1 ``--fail-on``
@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sweeptui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_report(commands, _common_options())
+    _add_watch(commands, _common_options())
+    _add_demo(commands)
     _add_sources(commands)
     return parser
 
@@ -79,6 +81,86 @@ def _add_report(commands, common: argparse.ArgumentParser) -> None:
         help="also write the suggested next W&B sweep config (YAML) here, atomically",
     )  # fmt: skip
     report.set_defaults(handler=run_report)
+
+
+def _live_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--poll", type=float, metavar="SECONDS",
+        help="poll for changes every SECONDS instead of using file events (network filesystems)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--export", type=Path, metavar="PATH",
+        help="where the report goes on exit and on `e`: a directory, or a .md/.json file "
+        "(the other format goes beside it); default: a timestamped pair in the current directory",
+    )  # fmt: skip
+    parser.add_argument("--bell", action="store_true", help="ring the terminal bell on high-severity issues")
+    parser.add_argument("--no-alerts", action="store_true", help="no pop-up alerts for new issues")
+    parser.add_argument(
+        "--on-issue", metavar="CMD",
+        help="run CMD for each new issue, with the issue as JSON on stdin (one at a time)",
+    )  # fmt: skip
+
+
+def _add_watch(commands, common: argparse.ArgumentParser) -> None:
+    watch = commands.add_parser(
+        "watch", parents=[common], help="watch a sweep live in the terminal",
+        description="Live monitor: runs, issues and parameter risk update as the sweep writes "
+        "files. q, Ctrl-C, SIGTERM and SIGHUP write the report before exiting.",
+    )  # fmt: skip
+    _live_options(watch)
+    watch.set_defaults(handler=run_watch)
+
+
+def _add_demo(commands) -> None:
+    demo = commands.add_parser(
+        "demo", help="watch a simulated sweep written in real time",
+        description="Writes a small simulated sweep (healthy runs and every kind of failure) "
+        "into DIR (default: a new temporary directory) while the live monitor watches it.",
+    )  # fmt: skip
+    demo.add_argument("directory", type=Path, nargs="?", help="where to write the simulated sweep")
+    demo.add_argument("--speed", type=float, default=30.0, help="simulated seconds per second (default 30)")
+    _live_options(demo)
+    demo.set_defaults(handler=run_demo, metric=None, goal=None, source=None, config=None, assignments=[])
+
+
+def _watch_options(args: argparse.Namespace):
+    from sweeptui.app.run import WatchOptions
+
+    if args.poll is not None and args.poll <= 0:
+        raise UsageError("--poll needs a positive number of seconds")
+    if args.on_issue is not None and not args.on_issue.strip():
+        raise UsageError("--on-issue needs a command")
+    return WatchOptions(
+        metric=args.metric, goal=args.goal, source=args.source, poll=args.poll, export=args.export,
+        bell=args.bell, alerts=not args.no_alerts, on_issue=args.on_issue,
+    )  # fmt: skip
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    """``sweeptui watch``: the live monitor (or the headless report without a terminal)."""
+    from sweeptui.app.run import watch
+
+    settings = settings_from_args(args)
+    root = _existing_directory(args.directory)
+    options = _watch_options(args)
+    _with_usage_errors(lambda: get_source_or_fail(options.source))
+    return watch(root, settings, options)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """``sweeptui demo``: a simulated sweep, written live and watched."""
+    from sweeptui.app.run import demo
+
+    if args.directory is not None and args.directory.exists() and any(args.directory.iterdir()):
+        raise UsageError(f"demo needs an empty or new directory: {args.directory}")
+    return demo(args.directory, settings_from_args(args), _watch_options(args), speed=args.speed)
+
+
+def get_source_or_fail(name: str | None) -> None:
+    """Raise ValueError when ``name`` is not a known source."""
+    from sweeptui.sources import get_sources
+
+    get_sources(name)
 
 
 def _add_sources(commands) -> None:

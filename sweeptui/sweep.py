@@ -45,9 +45,7 @@ class Sweep:
         self.detectors = DetectorEngine(self.store, self.settings)
         self.scanner = Scanner(self.root, get_sources(source), self.settings)
         self.readers: list[Reader] = []
-        self._by_base: dict[Path, list[Reader]] = {}
-        self.unowned_changes = False
-        """True when a poll saw a path no reader owns: the caller should rescan soon."""
+        self._indexed = -1
 
     # -- driving ---------------------------------------------------------------
     def load(self) -> PollResult:
@@ -62,9 +60,6 @@ class Sweep:
         """Walk the tree for new runs and files; read the new readers."""
         fresh, warnings = self.scanner.scan()
         self.readers.extend(fresh)
-        for reader in fresh:
-            self._by_base.setdefault(reader.base, []).append(reader)
-        self.unowned_changes = False
         result = PollResult(warnings=list(warnings))
         for warning in warnings:
             self.store.apply(warning)
@@ -74,28 +69,40 @@ class Sweep:
         """Read what changed (``None``: every reader). Cheap when nothing did."""
         if changed is None:
             return self._read(self.readers)
-        readers: dict[int, Reader] = {}
-        for path in changed:
-            owners = self._owners(Path(path))
-            if not owners:
-                self.unowned_changes = True
-            readers.update((id(reader), reader) for reader in owners)
-        return self._read(readers.values())
+        return self._read(self._owners([Path(p) for p in changed]))
 
     def tick(self, now: float | None = None) -> list[Issue]:
         """Time-based checks while watching: stalls against the clock, crash loops."""
         return self.detectors.on_tick(time.time() if now is None else now)
 
     # -- internals ---------------------------------------------------------------
-    def _owners(self, path: Path) -> list[Reader]:
-        """Readers whose base is ``path`` or one of its parents (nearest first), within the root."""
-        for candidate in (path, *path.parents):
-            readers = [r for r in self._by_base.get(candidate, ()) if r.owns(path)]
-            if readers:
-                return readers
-            if candidate == self.root:
-                break
-        return []
+    def _owners(self, paths: list[Path]) -> list[Reader]:
+        """Readers owning any of ``paths``, in reader order.
+
+        Looked up by base path (a path's owners have it or one of its parents as
+        base), so a poll costs per changed path rather than per reader; readers
+        that override :meth:`Reader.owns` are asked directly.
+        """
+        if len(self.readers) != self._indexed:
+            self._build_index()
+        positions: set[int] = set()
+        for path in paths:
+            for candidate in (path, *path.parents):
+                positions.update(self._by_base.get(candidate, ()))
+        for position in self._custom_owners:
+            if any(self.readers[position].owns(path) for path in paths):
+                positions.add(position)
+        return [self.readers[position] for position in sorted(positions)]
+
+    def _build_index(self) -> None:
+        self._by_base: dict[Path, list[int]] = {}
+        self._custom_owners: list[int] = []
+        for position, reader in enumerate(self.readers):
+            if type(reader).owns is Reader.owns:
+                self._by_base.setdefault(reader.base, []).append(position)
+            else:
+                self._custom_owners.append(position)
+        self._indexed = len(self.readers)
 
     def _read(self, readers: Iterable[Reader]) -> PollResult:
         result = PollResult()

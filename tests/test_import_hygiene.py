@@ -1,4 +1,5 @@
-"""The core never imports Textual, and ``--help`` stays light."""
+"""The core never imports Textual (only the app's widgets and screens do), and
+``sweeptui --help`` stays light."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import sys
 CORE = [
     "sweeptui.events", "sweeptui.store", "sweeptui.sweep", "sweeptui.sources",
     "sweeptui.detectors.engine", "sweeptui.report", "sweeptui.objective", "sweeptui.failures",
+    "sweeptui.analysis", "sweeptui.snapshot", "sweeptui.cli",
+    # the app's background machinery: threads and files, no widgets
+    "sweeptui.app.watcher", "sweeptui.app.ingest", "sweeptui.app.alerts", "sweeptui.app.export",
+    "sweeptui.app.run",
 ]  # fmt: skip
 
 

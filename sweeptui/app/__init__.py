@@ -1,0 +1,1 @@
+"""The live terminal app (``sweeptui watch``). The only package that imports Textual."""

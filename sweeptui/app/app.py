@@ -1,0 +1,240 @@
+"""The Textual app: shows snapshots from the ingest thread, handles keys and alerts.
+
+The app never reads files or touches the store. It starts the ingest thread on
+mount, receives its results as messages, and stops it (Event + join) on unmount.
+SIGTERM and SIGHUP (an ssh link dropping) make it exit like ``q`` does, so the
+command that ran it can write the final report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterable
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from sweeptui.app.ingest import IngestThread
+from sweeptui.app.messages import DetailReady, ExportFinished, IngestFailed, SnapshotReady, wrap
+from sweeptui.app.screens import HelpScreen, MainScreen, RunDetailScreen
+from sweeptui.app.widgets import RunsTable, SweepHeader
+from sweeptui.issues import SWEEP_RUN_ID, Issue
+from sweeptui.snapshot import SweepSnapshot, high_severity
+from sweeptui.textsafe import one_line
+
+MAX_TOASTS = 3
+"""Toasts per snapshot; more high-severity issues at once are summarised in one."""
+
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class SweepApp(App):
+    """``sweeptui watch``: the live monitor of one sweep."""
+
+    CSS_PATH = "sweeptui.tcss"
+    TITLE = "sweeptui"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("e", "export", "Export"),
+        Binding("slash", "filter", "Filter"),
+        Binding("s", "sort", "Sort"),
+        Binding("enter", "detail", "Detail", show=False),
+        Binding("escape", "back", "Back", show=False),
+        Binding("p", "pause", "Pause"),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    def __init__(
+        self,
+        ingest: IngestThread | None = None,
+        *,
+        snapshot: SweepSnapshot | None = None,
+        alerts: bool = True,
+        bell: bool = False,
+        handle_signals: bool = False,
+    ) -> None:
+        super().__init__()
+        self.ingest = ingest
+        self.snapshot = snapshot
+        self.alerts = alerts
+        self.ring_bell = bell
+        self.handle_signals = handle_signals
+        self.paused = False
+        self.exit_reason = "quit"
+        self.ingest_errors: list[str] = []
+        self._alerted: int | None = snapshot.issue_count if snapshot else None
+        """Issues already alerted about; None until the first snapshot sets the baseline."""
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        if self.handle_signals:
+            self._install_signal_handlers()
+        if self.ingest is not None:
+            self.ingest.emit = self._emit
+            self.ingest.start()
+
+    def on_unmount(self) -> None:
+        if self.ingest is not None:
+            self.ingest.stop()
+        if self.handle_signals:
+            self._remove_signal_handlers()
+
+    def _emit(self, item: object) -> None:
+        """Called from the ingest thread: hand the result over as a message (thread-safe)."""
+        message = wrap(item)
+        if message is not None:
+            self.post_message(message)
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in EXIT_SIGNALS:
+            loop.add_signal_handler(signum, self._exit_on_signal, signum)
+
+    def _remove_signal_handlers(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            loop = asyncio.get_running_loop()
+            for signum in EXIT_SIGNALS:
+                loop.remove_signal_handler(signum)
+
+    def _exit_on_signal(self, signum: int) -> None:
+        self.exit_reason = signal.Signals(signum).name
+        self.exit()
+
+    @property
+    def main(self) -> MainScreen:
+        """The main screen (whatever is on top of it)."""
+        return self.screen_stack[0] if isinstance(self.screen_stack[0], MainScreen) else self.screen
+
+    # -- messages from the ingest thread --------------------------------------------------
+    @on(SnapshotReady)
+    def _on_snapshot(self, message: SnapshotReady) -> None:
+        self.snapshot = message.snapshot
+        self._alert(message.snapshot)
+        if not self.paused:
+            self.main.show(message.snapshot)
+
+    @on(DetailReady)
+    def _on_detail(self, message: DetailReady) -> None:
+        if isinstance(self.screen, RunDetailScreen):
+            self.screen.show(message.detail)
+
+    @on(ExportFinished)
+    def _on_export(self, message: ExportFinished) -> None:
+        result = message.result
+        if result.ok:
+            text = f"wrote {result.markdown} and {result.json}"
+            self.notify(text, title="report exported", markup=False)
+        else:
+            text = result.error or "export failed"
+            self.notify(text, title="export failed", severity="error", markup=False)
+
+    @on(IngestFailed)
+    def _on_ingest_failed(self, message: IngestFailed) -> None:
+        self.ingest_errors.append(message.error.details)
+        self.notify(message.error.message, title="reading the sweep failed", severity="error", markup=False)
+
+    # -- alerts ------------------------------------------------------------------------------
+    def _alert(self, snapshot: SweepSnapshot) -> None:
+        """Toast (and ring) for high-severity issues found since the last alert.
+
+        Counted by issue total, not per message: coalesced snapshots lose none.
+        Issues in the first snapshot (found on disk at start) are not alerted.
+        """
+        baseline = snapshot.issue_count if self._alerted is None else self._alerted
+        fresh_count = snapshot.issue_count - baseline
+        self._alerted = snapshot.issue_count
+        if fresh_count <= 0 or not self.alerts:
+            return
+        fresh = list(reversed(snapshot.issues[:fresh_count]))
+        urgent = high_severity(fresh)
+        if not urgent:
+            return
+        names = {row.id: row.name for row in snapshot.rows}
+        for issue in urgent[:MAX_TOASTS]:
+            text = issue_toast(issue, names.get(issue.run))
+            self.notify(text, title=issue.type, severity="error", markup=False)
+        if len(urgent) > MAX_TOASTS:
+            self.notify(f"and {len(urgent) - MAX_TOASTS} more high-severity issues", severity="error")
+        if self.ring_bell:
+            self.bell()
+
+    # -- actions -------------------------------------------------------------------------------
+    def action_export(self) -> None:
+        """Write the report now (the ingest thread owns the store, so it writes)."""
+        if self.ingest is None:
+            self.notify("nothing to export: not watching a sweep", severity="warning")
+            return
+        self.ingest.request_export()
+        self.notify("exporting the report…", timeout=2)
+
+    def action_filter(self) -> None:
+        """Open the filter input."""
+        if isinstance(self.screen, MainScreen):
+            self.screen.open_filter()
+
+    def action_sort(self) -> None:
+        """Cycle the runs table's sort order."""
+        if not isinstance(self.screen, MainScreen):
+            return
+        table = self.screen.query_one(RunsTable)
+        name = table.cycle_sort()
+        total = self.snapshot.total if self.snapshot else 0
+        table.border_title = f"runs: {table.row_count}/{total}  sort: {name}"
+
+    def action_detail(self) -> None:
+        """Open the detail screen of the selected run."""
+        if not isinstance(self.screen, MainScreen):
+            return
+        run_id = self.screen.query_one(RunsTable).selected_run()
+        if run_id is not None:
+            self.push_screen(RunDetailScreen(run_id))
+
+    def action_back(self) -> None:
+        """Leave the detail or help screen, or clear the filter."""
+        if isinstance(self.screen, MainScreen):
+            self.screen.close_filter()
+        elif len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_pause(self) -> None:
+        """Freeze the display (reading goes on, so nothing is missed)."""
+        self.paused = not self.paused
+        self.main.query_one(SweepHeader).paused = self.paused
+        if not self.paused and self.snapshot is not None:
+            self.main.show(self.snapshot)
+
+    def action_help(self) -> None:
+        """Show the keys and the badge legend."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def request_detail(self, run_id: str) -> None:
+        """Ask the ingest thread for a run's detail (answered with :class:`DetailReady`)."""
+        if self.ingest is not None:
+            self.ingest.request_detail(run_id)
+
+    @on(RunsTable.RowSelected)
+    def _row_selected(self, event: RunsTable.RowSelected) -> None:
+        if event.row_key.value is not None and isinstance(self.screen, MainScreen):
+            self.push_screen(RunDetailScreen(event.row_key.value))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Export report", "Write the Markdown and JSON report now", self.action_export)
+        yield SystemCommand("Pause / resume", "Freeze or resume live updates", self.action_pause)
+        yield SystemCommand("Cycle sort", "Change the runs table's sort order", self.action_sort)
+        yield SystemCommand("Filter runs", "Show only matching runs", self.action_filter)
+
+
+def issue_toast(issue: Issue, run_name: str | None) -> str:
+    """Plain one-line toast text for an issue (shown without markup)."""
+    who = "the sweep" if issue.run == SWEEP_RUN_ID else (run_name or issue.run)
+    return one_line(f"{who}: {issue.message}", 160)

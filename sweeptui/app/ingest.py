@@ -1,0 +1,251 @@
+"""The ingest thread: the one thread that owns the :class:`~sweeptui.sweep.Sweep`.
+
+It applies the paths the watcher saw change, rescans for new runs every few
+seconds (catching whatever events missed), runs the time-based detectors, and
+emits immutable results through one ``emit`` callback: a
+:class:`~sweeptui.snapshot.SweepSnapshot` at most every ``min_interval`` seconds,
+a :class:`~sweeptui.snapshot.RunDetail` or an
+:class:`~sweeptui.app.export.ExportResult` when asked for one, and
+:class:`IngestError` when a cycle failed. Requests from the UI (detail, export)
+arrive on a queue and are served between cycles. This module does not import
+Textual: the app turns what is emitted into messages.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sweeptui.app.alerts import IssueCommand
+from sweeptui.app.export import export_report
+from sweeptui.app.watcher import DirtyPaths, SweepWatcher
+from sweeptui.snapshot import SnapshotBuilder, make_detail
+from sweeptui.sweep import Sweep
+
+
+@dataclass(frozen=True, slots=True)
+class IngestError:
+    """A cycle of the ingest thread failed; it keeps going."""
+
+    message: str
+    details: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestTiming:
+    """How often the ingest thread does each kind of work (seconds)."""
+
+    min_interval: float = 0.25
+    """Shortest gap between two snapshots (4 Hz at most)."""
+    heartbeat: float = 1.0
+    """A snapshot at least this often even when nothing changed (the clock moves)."""
+    tick: float = 1.0
+    """Time-based detectors (stalls, crash loops)."""
+    rescan: float = 5.0
+    """Full walk for new runs and files the events missed."""
+    analysis: float = 2.0
+    """Parameter risk and recommendations."""
+    new_path_rescan: float = 1.0
+    """Shortest gap between rescans triggered by paths that belong to no known run."""
+
+
+Emit = Callable[[object], None]
+RESCAN_COST_FACTOR = 20.0
+
+
+class IngestThread(threading.Thread):
+    """Owns the sweep; turns file changes into snapshots for the UI."""
+
+    def __init__(
+        self,
+        sweep: Sweep,
+        emit: Emit,
+        *,
+        metric: str | None = None,
+        goal: str | None = None,
+        poll: float | None = None,
+        watch: bool = True,
+        on_issue: IssueCommand | None = None,
+        timing: IngestTiming | None = None,
+        clock: Callable[[], float] = time.time,
+        export_target: Path | None = None,
+    ) -> None:
+        super().__init__(name="sweeptui-ingest", daemon=True)
+        self.sweep = sweep
+        self.emit = emit
+        self.timing = timing or IngestTiming()
+        self.clock = clock
+        self.builder = SnapshotBuilder(sweep.store, metric, goal, clock=clock)
+        self.dirty = DirtyPaths()
+        self.watcher = SweepWatcher(sweep.root, self.dirty, poll) if watch else None
+        self.on_issue = on_issue
+        self.export_target = export_target
+        self.stopping = threading.Event()
+        self.notes: list[str] = []
+        self._requests: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
+        self._due: dict[str, float] = {}
+        """When each periodic job (tick, rescan, analysis) is next due."""
+        self._published = 0.0
+        self._analysed_version = -1
+        self._new_paths_due = 0.0
+        self._bases: set[str] = set()
+        self._reader_count = -1
+
+    # -- requests from other threads ----------------------------------------------
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the thread to finish its cycle and wait for it."""
+        self.stopping.set()
+        self.dirty.wakeup.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def request_detail(self, run_id: str) -> None:
+        """Emit a :class:`~sweeptui.snapshot.RunDetail` of ``run_id`` soon."""
+        self._request("detail", run_id)
+
+    def request_export(self) -> None:
+        """Write the report now and emit the :class:`~sweeptui.app.export.ExportResult`."""
+        self._request("export", None)
+
+    def request_refresh(self) -> None:
+        """Emit a snapshot soon even if nothing changed."""
+        self._request("refresh", None)
+
+    def _request(self, kind: str, payload: object) -> None:
+        self._requests.put((kind, payload))
+        self.dirty.wakeup.set()
+
+    # -- the loop ------------------------------------------------------------------
+    def run(self) -> None:
+        self._guarded(self._start)
+        while not self.stopping.is_set():
+            self.dirty.wakeup.wait(self._sleep_time())
+            if self.stopping.is_set():
+                break
+            self._guarded(self._cycle)
+            # Coalesce bursts: at most one snapshot per min_interval.
+            self.stopping.wait(self.timing.min_interval)
+        if self.watcher is not None:
+            self.watcher.stop()
+
+    def _start(self) -> None:
+        if self.watcher is not None:
+            self.watcher.start()
+            self.notes.extend(self.watcher.notes)
+        now = self.clock()
+        # Issues already in the files when watching starts are shown, not alerted:
+        # --on-issue is for what goes wrong from now on.
+        self.sweep.rescan()
+        self.sweep.tick(now)
+        self._publish(now, analyse=True)
+        for kind in ("tick", "rescan", "analysis"):
+            self._due[kind] = now + getattr(self.timing, kind)
+
+    def _cycle(self) -> None:
+        now = self.clock()
+        changed = self._apply_changes(now)
+        if self._is_due("tick", now):
+            changed |= bool(self._submit_issues(self.sweep.tick(now)))
+            self._check_watcher()
+        if self._is_due("rescan", now):
+            changed |= self._rescan()
+        refresh = self._serve_requests()
+        analyse = self._is_due("analysis", now) and self._analysis_stale()
+        heartbeat = now - self._published >= self.timing.heartbeat
+        if changed or refresh or analyse or heartbeat:
+            self._publish(now, analyse=analyse)
+
+    def _apply_changes(self, now: float) -> bool:
+        paths = [Path(p) for p in self.dirty.drain()]
+        if not paths:
+            return False
+        known = [p for p in paths if self._owned(p)]
+        changed = False
+        if known:
+            result = self.sweep.poll(known)
+            self._submit_issues(result.issues)
+            changed = result.events > 0
+        if len(known) < len(paths) and now >= self._new_paths_due:
+            self._new_paths_due = now + self.timing.new_path_rescan
+            changed |= self._rescan()
+        return changed
+
+    def _owned(self, path: Path) -> bool:
+        """Whether a known reader owns ``path``; an unowned one may be a new run."""
+        bases = self._reader_bases()
+        return any(str(candidate) in bases for candidate in (path, *path.parents))
+
+    def _reader_bases(self) -> set[str]:
+        if len(self.sweep.readers) != self._reader_count:
+            self._reader_count = len(self.sweep.readers)
+            self._bases = {str(reader.base) for reader in self.sweep.readers}
+        return self._bases
+
+    def _rescan(self) -> bool:
+        started = time.perf_counter()
+        result = self.sweep.rescan()
+        # A walk of a huge tree is slow: keep periodic rescans under ~5% of the time.
+        spent = time.perf_counter() - started
+        self._due["rescan"] = max(self._due.get("rescan", 0.0), self.clock() + RESCAN_COST_FACTOR * spent)
+        self._submit_issues(result.issues)
+        return result.events > 0 or bool(result.warnings)
+
+    def _check_watcher(self) -> None:
+        if self.watcher is None:
+            return
+        before = len(self.watcher.notes)
+        self.watcher.check()
+        self.notes.extend(self.watcher.notes[before:])
+
+    def _serve_requests(self) -> bool:
+        refresh = False
+        while True:
+            try:
+                kind, payload = self._requests.get_nowait()
+            except queue.Empty:
+                return refresh
+            if kind == "detail":
+                self.emit(make_detail(self.sweep.store, str(payload), self.builder.objective))
+            elif kind == "export":
+                self.emit(export_report(self.sweep.store, self.builder.objective, self.export_target))
+            refresh = refresh or kind == "refresh"
+
+    def _analysis_stale(self) -> bool:
+        return self.sweep.store.version != self._analysed_version
+
+    def _publish(self, now: float, analyse: bool) -> None:
+        snapshot = self.builder.build(self.notes, analyse=analyse)
+        if analyse:
+            self._analysed_version = self.sweep.store.version
+        self._published = now
+        self.emit(snapshot)
+
+    def _submit_issues(self, issues: list) -> list:
+        if issues and self.on_issue is not None:
+            runs = self.sweep.store.runs
+            self.on_issue.submit((i, runs[i.run].name if i.run in runs else None) for i in issues)
+        return issues
+
+    def _is_due(self, kind: str, now: float) -> bool:
+        if now < self._due.get(kind, 0.0):
+            return False
+        self._due[kind] = now + getattr(self.timing, kind)
+        return True
+
+    def _sleep_time(self) -> float:
+        now = self.clock()
+        pending = [self._due.get(k, now) for k in ("tick", "rescan", "analysis")]
+        pending.append(self._published + self.timing.heartbeat)
+        return min(max(min(pending) - now, 0.05), self.timing.heartbeat)
+
+    def _guarded(self, action: Callable[[], None]) -> None:
+        """Run one step; a failure is reported and the thread keeps going."""
+        try:
+            action()
+        except Exception as exc:  # one bad cycle must not end live monitoring
+            self.emit(IngestError(f"{type(exc).__name__}: {exc}", traceback.format_exc()))

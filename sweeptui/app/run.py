@@ -1,0 +1,118 @@
+"""Running the live app: ``sweeptui watch`` and ``sweeptui demo``.
+
+Sets up the sweep, the ingest thread and the optional ``--on-issue`` command,
+runs the app, then (after the ingest thread is stopped and joined) writes the
+final report from the store. Without a usable terminal (``TERM=dumb`` or stdout
+not a TTY) it prints the headless report instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sweeptui.settings import Settings
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    """What ``watch`` was asked to do, beyond the directory and detector settings."""
+
+    metric: str | None = None
+    goal: str | None = None
+    source: str | None = None
+    poll: float | None = None
+    export: Path | None = None
+    bell: bool = False
+    alerts: bool = True
+    on_issue: str | None = None
+
+
+def terminal_usable() -> bool:
+    """Whether a full-screen app can run here."""
+    return os.environ.get("TERM", "") != "dumb" and sys.stdout.isatty()
+
+
+def print_headless(root: Path, settings: Settings, options: WatchOptions) -> int:
+    """The post-hoc Markdown report on stdout, with a note on stderr saying why."""
+    from sweeptui.objective import choose_objective
+    from sweeptui.report import build_report, render
+    from sweeptui.sweep import load_sweep
+
+    print("sweeptui watch: no interactive terminal (TERM=dumb or not a TTY); "
+          "printing the report instead", file=sys.stderr)  # fmt: skip
+    sweep = load_sweep(root, settings, options.source)
+    objective = choose_objective(sweep.store, options.metric, options.goal)
+    sys.stdout.write(render(build_report(sweep.store, objective), "md"))
+    return 0
+
+
+def watch(root: Path, settings: Settings, options: WatchOptions) -> int:
+    """Run the live monitor on ``root`` until quit or a signal; then write the report."""
+    if not terminal_usable():
+        return print_headless(root, settings, options)
+    from sweeptui.app.alerts import IssueCommand
+    from sweeptui.app.app import SweepApp
+    from sweeptui.app.export import export_report
+    from sweeptui.app.ingest import IngestThread
+    from sweeptui.objective import choose_objective
+    from sweeptui.sweep import Sweep
+
+    sweep = Sweep(root, settings, options.source)
+    command = IssueCommand(options.on_issue) if options.on_issue else None
+    ingest = IngestThread(
+        sweep, lambda item: None, metric=options.metric, goal=options.goal, poll=options.poll,
+        on_issue=command, export_target=options.export,
+    )  # fmt: skip
+    app = SweepApp(ingest, alerts=options.alerts, bell=options.bell, handle_signals=True)
+    try:
+        app.run()
+    finally:
+        ingest.stop()
+        if command is not None:
+            command.close()
+    objective = choose_objective(sweep.store, options.metric, options.goal)
+    result = export_report(sweep.store, objective, options.export)
+    if result.ok:
+        _tell(f"sweeptui: report written to {result.markdown} and {result.json} ({app.exit_reason})")
+        return 0
+    _tell(f"sweeptui: could not write the report: {result.error}")
+    return 1
+
+
+def _tell(line: str) -> None:
+    """Print to stderr if a terminal is still there (after SIGHUP it may be gone)."""
+    # After SIGHUP the terminal may be gone with the ssh link; the files are what matters.
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
+
+
+def demo(directory: Path | None, settings: Settings, options: WatchOptions, speed: float = 30.0) -> int:
+    """Write a simulated sweep in real time (a background thread) and watch it."""
+    from sweeptui.simulate import LiveSimulator, demo_plans
+
+    root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="sweeptui-demo-"))
+    simulator = LiveSimulator(root, demo_plans())
+    stop = threading.Event()
+    writer = threading.Thread(target=_drive, args=(simulator, stop, speed), name="sweeptui-demo", daemon=True)
+    writer.start()
+    _tell(f"sweeptui demo: writing a simulated sweep into {root}")
+    try:
+        return watch(root, settings, options)
+    finally:
+        stop.set()
+        writer.join(timeout=5)
+
+
+def _drive(simulator, stop: threading.Event, speed: float, tick: float = 0.5) -> None:
+    """Advance the simulator ``speed`` simulated seconds per wall second until stopped or done."""
+    began = time.monotonic()
+    while not stop.is_set() and not simulator.done:
+        simulator.step(simulator.base_time + (time.monotonic() - began) * speed)
+        stop.wait(tick)

@@ -1,0 +1,28 @@
+"""Where ``--export`` puts the Markdown and JSON report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sweeptui.app.export import export_paths
+
+NOW = time.mktime((2026, 1, 2, 3, 4, 5, 0, 0, -1))
+
+
+def test_directory_gets_a_timestamped_pair(tmp_path: Path) -> None:
+    md, js = export_paths(tmp_path, NOW)
+    assert (md, js) == (tmp_path / "sweeptui-report-20260102-030405.md",
+                        tmp_path / "sweeptui-report-20260102-030405.json")  # fmt: skip
+    assert export_paths(tmp_path / "new-dir", NOW)[0].parent == tmp_path / "new-dir"
+
+
+def test_file_path_gets_a_sibling(tmp_path: Path) -> None:
+    assert export_paths(tmp_path / "r.md", NOW) == (tmp_path / "r.md", tmp_path / "r.json")
+    assert export_paths(tmp_path / "r.json", NOW) == (tmp_path / "r.md", tmp_path / "r.json")
+
+
+def test_default_is_the_current_directory(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    md, js = export_paths(None, NOW)
+    assert md.parent == tmp_path and md.name.startswith("sweeptui-report-") and js.suffix == ".json"

@@ -1,0 +1,68 @@
+"""Sweep snapshots built from a real sweep directory, without the UI."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from live.helpers import append_points, healthy, write_run
+
+from sweeptui.snapshot import SnapshotBuilder, eta, simple_analysis
+from sweeptui.store import RunStore
+from sweeptui.sweep import Sweep
+
+
+def _loaded(root: Path) -> Sweep:
+    sweep = Sweep(root)
+    sweep.rescan()
+    return sweep
+
+
+def test_rows_counts_and_new_issues(tmp_path: Path) -> None:
+    write_run(tmp_path, "a", {"lr": 0.1, "epochs": 10}, healthy(4))
+    write_run(tmp_path, "b", {"lr": 0.01, "epochs": 10}, healthy(2))
+    sweep = _loaded(tmp_path)
+    builder = SnapshotBuilder(sweep.store, clock=lambda: 2e9)
+    first = builder.build()
+    assert [row.id for row in first.rows] == ["a", "b"]
+    assert first.varying == ("lr",)
+    assert first.row("a").params == (("lr", 0.1),)
+    assert first.row("a").epoch == 3 and first.row("a").progress == 0.4  # epochs 0..3 of 10
+    assert first.row("a").best == min(v * 1.1 for v in healthy(4))
+    assert first.count("running") == 2 and first.new_issues == ()
+
+    append_points(tmp_path / "b", [math.nan])
+    sweep.poll([tmp_path / "b" / "metrics.jsonl"])
+    second = builder.build()
+    assert [i.type for i in second.new_issues] == ["nan_or_inf_metric"]
+    assert second.issues[0].run == "b" and second.issue_count == 1
+    assert second.row("a") is first.row("a")  # unchanged runs keep their row object
+    assert second.row("b").issues == ("nan_or_inf_metric",)
+    assert math.isnan(second.row("b").spark[-1])
+    assert builder.build().new_issues == ()
+
+
+def test_eta_needs_every_running_run_to_know_its_length(tmp_path: Path) -> None:
+    write_run(tmp_path, "a", {"epochs": 10}, healthy(5), start=1000.0)  # epochs 0..4, 4 s spent
+    sweep = _loaded(tmp_path)
+    # 5 of 10 epochs in 4 s: 4 s more, counted from the last record at t=1004.
+    assert eta(sweep.store, now=1004.0) == 4.0
+    assert eta(sweep.store, now=1006.0) == 2.0
+    assert eta(sweep.store, now=1010.0) is None  # overdue: silent longer than the estimate
+    write_run(tmp_path, "b", {"lr": 1}, healthy(2), start=1000.0)  # no expected length
+    sweep.rescan()
+    assert eta(sweep.store, now=1004.0) is None
+    assert eta(RunStore(tmp_path), now=0.0) is None
+
+
+def test_simple_analysis_rates_issue_share_per_value(tmp_path: Path) -> None:
+    for index in range(4):
+        losses = healthy(3) + ([math.inf] if index < 2 else [])
+        write_run(tmp_path, f"r{index}", {"opt": "sgd" if index < 2 else "adam", "seed": index % 2}, losses)
+    sweep = _loaded(tmp_path)
+    analysis = simple_analysis(sweep.store)
+    top = analysis.risks[0]
+    assert top.param == "opt" and top.spread == 1.0
+    rates = {bucket.label: (bucket.with_issues, bucket.runs) for bucket in top.buckets}
+    assert rates == {"sgd": (2, 2), "adam": (0, 2)}
+    assert analysis.recommendations and "opt=sgd" in analysis.recommendations[0]
