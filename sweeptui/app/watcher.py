@@ -15,6 +15,7 @@ import errno
 import os
 import re
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,12 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
+
+# watchdog warns when a directory is re-watched during a rescan race; harmless, and a
+# warning printed on stderr would tear through the full-screen UI.
+warnings.filterwarnings(
+    "ignore", message=r"Callback with id .* already exists", category=RuntimeWarning
+)
 
 NETWORK_FS = frozenset(
     {
