@@ -152,8 +152,6 @@ class OverfitDetector:
         level = _smoothed(state.recent_values, values, window)
         train = _smoothed(state.recent_train, levels, window)
         jumps = _third_differences(state.recent_values, values)
-        noise = _noise(state.recent_jumps, jumps, max(1, s.overfit_noise_points))
-        threshold = np.maximum(s.overfit_min_rise, s.overfit_noise_factor * noise)
 
         seeded = np.fmin.accumulate(np.concatenate(([state.level_min], level)))
         level_min = seeded[1:]
@@ -163,8 +161,16 @@ class OverfitDetector:
             latest_min >= 0, train[np.clip(latest_min, 0, None)], state.train_at_min
         )
         with np.errstate(invalid="ignore", divide="ignore"):
-            risen = (level_min > 0) & (level > level_min * (1 + threshold))
+            risen = (level_min > 0) & (level > level_min * (1 + s.overfit_min_rise))
             drop = (train_at_min - train) / np.abs(train_at_min)
+        if risen.any():
+            # The noise term can only raise the threshold above overfit_min_rise, so it
+            # is worth computing only when some level cleared that floor (rarely, on a
+            # healthy curve: this keeps the common batch cheap).
+            noise = _noise(state.recent_jumps, jumps, max(1, s.overfit_noise_points))
+            threshold = np.maximum(s.overfit_min_rise, s.overfit_noise_factor * noise)
+            with np.errstate(invalid="ignore"):
+                risen &= level > level_min * (1 + threshold)
         streak = streak_lengths(risen, state.above)
         low = _RunningLow(state, steps, values, epochs)
         clear_streak = streak_lengths(low.clearly_above(values, s.overfit_clear_rise), state.clear_above)
