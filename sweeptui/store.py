@@ -38,16 +38,30 @@ MAX_WARNINGS = 1000
 class MetricSeries:
     """One metric of one run: parallel step and value columns, append-only."""
 
-    __slots__ = ("_steps", "_values")
+    __slots__ = ("_step_range", "_steps", "_value_range", "_values")
 
     def __init__(self) -> None:
         self._steps = array("d")
         self._values = array("d")
+        # finite (min, max) of each column, kept as points arrive so progress is O(1)
+        self._step_range: tuple[float, float] | None = None
+        self._value_range: tuple[float, float] | None = None
 
     def extend(self, steps: Iterable[float], values: Iterable[float]) -> None:
         """Append points; ``steps`` and ``values`` must have the same length."""
+        start = len(self._steps)
         self._steps.extend(steps)
         self._values.extend(values)
+        self._step_range = _widen(self._step_range, self._steps, start)
+        self._value_range = _widen(self._value_range, self._values, start)
+
+    def steps_counted(self) -> float:
+        """The largest finite step, counted from 1 (+1 when the steps start at 0); 0 if none."""
+        return _count_from_one(self._step_range)
+
+    def values_counted(self) -> float:
+        """The same for the values (an epoch column: epochs done, counted from 1)."""
+        return _count_from_one(self._value_range)
 
     def __len__(self) -> int:
         return len(self._values)
@@ -146,11 +160,11 @@ class Run:
         """
         expected = self.expected
         if expected is not None and expected.unit == "epoch" and self.last_epoch is not None:
-            return _count_from_one(self.epochs.values), expected
+            return self.epochs.values_counted(), expected
         series = self._longest_series()
         if series is None:
             return (0.0 if self.records == 0 else None), expected
-        return _count_from_one(series.steps), expected
+        return series.steps_counted(), expected
 
     def fraction_done(self) -> float | None:
         """Done / expected, or None when either is unknown."""
@@ -167,11 +181,35 @@ class Run:
         return best
 
 
-def _count_from_one(column: np.ndarray) -> float:
-    finite = column[np.isfinite(column)]
-    if finite.size == 0:
+def _count_from_one(finite_range: tuple[float, float] | None) -> float:
+    if finite_range is None:
         return 0.0
-    return float(finite.max() + (1 if finite.min() == 0 else 0))
+    low, high = finite_range
+    return high + (1 if low == 0 else 0)
+
+
+_SMALL = 16
+"""Below this many new points, plain Python beats a numpy call."""
+
+
+def _widen(
+    current: tuple[float, float] | None, column: array, start: int
+) -> tuple[float, float] | None:
+    """``current`` widened by the finite values of ``column[start:]``."""
+    if len(column) - start <= _SMALL:
+        finite = [v for v in column[start:] if math.isfinite(v)]
+        if not finite:
+            return current
+        low, high = min(finite), max(finite)
+    else:
+        fresh = np.frombuffer(column, dtype=np.float64)[start:]
+        fresh = fresh[np.isfinite(fresh)]  # a copy: the buffer view is released here
+        if fresh.size == 0:
+            return current
+        low, high = float(fresh.min()), float(fresh.max())
+    if current is None:
+        return low, high
+    return min(current[0], low), max(current[1], high)
 
 
 def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:

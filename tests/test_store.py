@@ -103,3 +103,15 @@ def test_events_for_unknown_runs_become_warnings_and_changes_are_drained():
     add_run(store, "a", {})
     assert store.drain_changed() == {"a"}
     assert store.drain_changed() == set()
+
+
+def test_series_length_is_tracked_across_extends_and_ignores_non_finite_points():
+    from sweeptui.store import MetricSeries
+
+    series = MetricSeries()
+    assert series.steps_counted() == 0.0
+    series.extend([0.0, 1.0], [float("nan"), 2.0])
+    assert (series.steps_counted(), series.values_counted()) == (2.0, 2.0)
+    series.extend(range(2, 40), [float("inf")] * 38)  # a large chunk takes the numpy path
+    series.extend([float("nan")], [5.0])
+    assert (series.steps_counted(), series.values_counted()) == (40.0, 5.0)

@@ -107,23 +107,15 @@ def duration(seconds: float) -> str:
 def run_length(run: Run) -> tuple[float, str]:
     """How far a run got: epochs when it logs them, else steps, else records (counted from 1)."""
     if run.epochs is not None and len(run.epochs):
-        return _count_from_one(run.epochs.values), "epochs"
+        return run.epochs.values_counted(), "epochs"
     longest = max(
         (series for series in run.metrics.values() if len(series)),
         key=lambda series: series.last_step,
         default=None,
     )
     if longest is not None:
-        return _count_from_one(longest.steps), "steps"
+        return longest.steps_counted(), "steps"
     return float(run.records), "records"
-
-
-def _count_from_one(column: np.ndarray) -> float:
-    finite = column[np.isfinite(column)]
-    if finite.size == 0:
-        return 0.0
-    # Zero-based numbering (0..9) means ten epochs were done.
-    return float(finite.max() + (1 if finite.min() == 0 else 0))
 
 
 def streak_lengths(flags: np.ndarray, carried: int) -> np.ndarray:
