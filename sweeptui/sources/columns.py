@@ -10,6 +10,7 @@ numbers, which is what a training loop writes). Both give the same points.
 from __future__ import annotations
 
 from array import array
+from dataclasses import dataclass, field
 from operator import itemgetter
 
 import numpy as np
@@ -24,6 +25,28 @@ MIN_SPAN = 8
 
 NUMBERS = frozenset((int, float))
 NUMBERS_OR_NULL = frozenset((int, float, type(None)))
+
+
+@dataclass
+class PointBatch:
+    """Points one read collected, per metric, before they become a MetricBatch.
+
+    For readers that decode one point at a time (binary logs); readers of JSON
+    lines and CSV rows use :class:`Columns`, which can also take whole spans.
+    """
+
+    metrics: dict[str, tuple[array, array]] = field(default_factory=dict)
+    times: array = field(default_factory=lambda: array("d"))
+    records: int = 0
+    summary: dict[str, float] = field(default_factory=dict)
+
+    def add(self, name: str, step: float, value: float) -> None:
+        """Append one point of metric ``name``."""
+        column = self.metrics.get(name)
+        if column is None:
+            column = self.metrics[name] = (array("d"), array("d"))
+        column[0].append(step)
+        column[1].append(value)
 
 
 class Columns:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import os
 import re
 import struct
-from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from sweeptui.events import Event, MetricBatch, RunSeen, Series, SourceWarning, 
 from sweeptui.settings import Settings
 from sweeptui.sources import protowire as pw
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.columns import PointBatch
 from sweeptui.sources.tfrecord import split_records
 
 EVENT_FILE_PREFIX = "events.out.tfevents."
@@ -63,22 +63,11 @@ _RUN_DIR_NAME = re.compile(r"^events\.out\.tfevents\.")
 
 
 @dataclass
-class _Batch:
+class _Batch(PointBatch):
     """What one read of a run collected, before it becomes events."""
 
-    metrics: dict[str, tuple[array, array]] = field(default_factory=dict)
-    times: array = field(default_factory=lambda: array("d"))
-    records: int = 0
-    summary: dict[str, float] = field(default_factory=dict)
     hparams: dict[str, object] = field(default_factory=dict)
     first_wall_time: float | None = None
-
-    def add(self, name: str, step: float, value: float) -> None:
-        column = self.metrics.get(name)
-        if column is None:
-            column = self.metrics[name] = (array("d"), array("d"))
-        column[0].append(step)
-        column[1].append(value)
 
 
 @dataclass

@@ -59,6 +59,7 @@ from sweeptui.events import (
 from sweeptui.settings import Settings
 from sweeptui.sources import protowire as pw
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.columns import PointBatch
 from sweeptui.sources.jsonio import parse_json, parse_time, to_float
 from sweeptui.sources.run_dir import ErrorText, Watched, parse_mapping
 
@@ -211,21 +212,12 @@ def numeric_leaves(value: Any, prefix: str, out: dict[str, float]) -> None:
 
 # -- per-read accumulation -------------------------------------------------------------------------
 @dataclass
-class _Batch:
-    metrics: dict[str, tuple[array, array]] = field(default_factory=dict)
+class _Batch(PointBatch):
+    """What one read of a run collected, before it becomes events."""
+
     epochs: tuple[array, array] = field(default_factory=lambda: (array("d"), array("d")))
-    times: array = field(default_factory=lambda: array("d"))
-    records: int = 0
-    summary: dict[str, float] = field(default_factory=dict)
     params_changed: bool = False
     ended: RunEnded | None = None
-
-    def add(self, name: str, step: float, value: float) -> None:
-        column = self.metrics.get(name)
-        if column is None:
-            column = self.metrics[name] = (array("d"), array("d"))
-        column[0].append(step)
-        column[1].append(value)
 
 
 class WandbRunReader(Reader):
