@@ -1,4 +1,5 @@
-"""End to end: the real ``sweeptui watch`` in a real terminal (tmux), ended by SIGHUP."""
+"""End to end: the real ``sweeptui watch`` in a real terminal (tmux), ended by SIGHUP
+(the ssh link drops) or SIGTERM (a job scheduler or ``kill``)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,10 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
     server.stop()
 
 
-def test_watch_updates_live_and_writes_the_report_on_sighup(tmp_path: Path, tmux: Tmux) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_watch_updates_live_and_writes_the_report_on_a_signal(
+    tmp_path: Path, tmux: Tmux, signum: signal.Signals
+) -> None:
     sweep = tmp_path / "sweep"
     write_run(sweep, "first_run", {"lr": 0.1, "epochs": 50}, healthy(3))
     out = tmp_path / "out" / "final.md"
@@ -93,7 +97,7 @@ def test_watch_updates_live_and_writes_the_report_on_sighup(tmp_path: Path, tmux
     wait_until(lambda: "ep 8" in tmux.screen("watch"), 30, "the appended points on screen")
 
     pid = tmux.pane_pid("watch")
-    os.kill(pid, signal.SIGHUP)
+    os.kill(pid, signum)
     wait_until(lambda: out.with_suffix(".json").exists() and out.exists(), 30, "the report files")
     report = json.loads(out.with_suffix(".json").read_text())
     assert sorted(run["id"] for run in report["runs"]) == ["first_run", "second_run"]
