@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sweeptui.textsafe import clean_text
+
 _OOM_PATTERNS = (
     (
         re.compile(r"killed due to the node running low on memory|OOM kill reason", re.I),
@@ -68,7 +70,8 @@ def classify_failure(text: str, exit_code: int | None = None, status: str | None
     ``status`` is what the files claimed (``crashed``/``killed``) and wins when the
     text says nothing more specific.
     """
-    text = _HINTS.sub("", text or "")
+    # Coloured tracebacks (rich, colorlog) put escape codes before the exception name.
+    text = _HINTS.sub("", clean_text(text or ""))
     if exit_code is None and (found := _EXIT.search(text)):
         exit_code = int(found.group(1))
     for pattern, reason in _OOM_PATTERNS:

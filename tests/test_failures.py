@@ -33,6 +33,11 @@ def test_classify_failure_names_the_cause(text, exit_code, kind, reason):
     assert (failure.kind, failure.reason) == (kind, reason)
 
 
+def test_colour_codes_do_not_hide_the_exception():
+    text = TRACEBACK + "\x1b[31mValueError\x1b[0m: \x1b[1mboom\x1b[0m\n"
+    assert classify_failure(text).reason == "ValueError: boom"
+
+
 def test_status_claim_is_kept_when_text_is_silent():
     assert classify_failure("stopped", None, "killed").kind == "killed"
     assert classify_failure("stopped", None, "crashed").kind == "crashed"

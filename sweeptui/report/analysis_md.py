@@ -111,8 +111,10 @@ def crash_epochs_section(report: dict[str, Any]) -> list[str]:
     unit = data["unit"] or "epoch"
     entries = data["entries"]
     top = max(entries, key=lambda e: e["runs"])
-    where = top["at"] if top["at"] == "before first metric" else f"{unit} {top['at']}"
-    lines = ["## When runs died", "", f"{data['died']} runs died; {rate(top['share'])} of them at {where}."]
+    where = "before the first metric" if top["at"] == "before first metric" else f"at {unit} {top['at']}"
+    died = f"{data['died']} run died" if data["died"] == 1 else f"{data['died']} runs died"
+    share = "" if data["died"] == 1 else f"{rate(top['share'])} of them "
+    lines = ["## When runs died", "", f"{died}; {share}{where}."]
     rows = [
         (cell(e["at"], 30), e["runs"], rate(e["share"]),
          ", ".join(cell(r, 30) for r in e["example_runs"][:3]))
