@@ -61,12 +61,16 @@ class LossState:
     above_step: float = math.nan
     above_value: float = math.nan
     above_minimum: float = math.nan
-    """First point of that streak and the minimum it was compared with (NaN without one)."""
+    above_epoch: float | None = None
+    """First point of that streak, its epoch and the minimum it was compared with
+    (NaN and None without one). The epoch is looked up in the batch that held the
+    point: a later batch no longer knows it."""
 
 
 @dataclass(slots=True)
 class _Hit:
     step: float
+    epoch: float | None
     message: str
 
 
@@ -89,15 +93,16 @@ class DivergenceDetector:
                 continue
             state = self._states.setdefault((run.id, name), LossState())
             if len(series.values) <= SMALL_BATCH:
-                hit = self._consume_small(name, state, series.steps, series.values)
+                hit = self._consume_small(name, state, series.steps, series.values, epochs)
             else:
-                hit = self._consume(name, state, view(series.steps), view(series.values))
+                steps, values = view(series.steps), view(series.values)
+                hit = self._consume(name, state, steps, values, epochs)
             if hit is not None and (found is None or hit.step < found[1].step):
                 found = (name, hit)
         if found is None:
             return None
         name, hit = found
-        epoch = epochs.epoch_at(hit.step)
+        epoch = hit.epoch
         return Issue(
             ISSUE_TYPE,
             run.id,
@@ -125,7 +130,9 @@ class DivergenceDetector:
             known = self._log_names[name] = is_perplexity(name)
         return known
 
-    def _consume_small(self, name: str, state: LossState, steps, values) -> _Hit | None:
+    def _consume_small(
+        self, name: str, state: LossState, steps, values, epochs: EpochLookup
+    ) -> _Hit | None:
         """The scalar twin of :meth:`_consume`, for a few points (``array('d')`` columns)."""
         kept = [(step, value) for step, value in zip(steps, values, strict=True) if math.isfinite(value)]
         log_scale = self._is_log_scale(name)
@@ -136,13 +143,19 @@ class DivergenceDetector:
             kept = [(step, v) for (step, _), v in zip(kept, logs, strict=True) if math.isfinite(v)]
         hit = None
         for step, value in kept:
-            found = self._judge_point(name, state, step, value, log_scale)
+            found = self._judge_point(name, state, step, value, log_scale, epochs)
             if hit is None:
                 hit = found
         return hit
 
     def _judge_point(
-        self, name: str, state: LossState, step: float, value: float, log_scale: bool
+        self,
+        name: str,
+        state: LossState,
+        step: float,
+        value: float,
+        log_scale: bool,
+        epochs: EpochLookup,
     ) -> _Hit | None:
         """Fold one finite point into ``state``; the hit when a rule holds at it."""
         s = self.settings
@@ -154,6 +167,7 @@ class DivergenceDetector:
         ):
             if state.above == 0:
                 state.above_step, state.above_value, state.above_minimum = step, value, prior_min
+                state.above_epoch = epochs.epoch_at(step)
             state.above += 1
         else:
             _end_above(state)
@@ -168,8 +182,9 @@ class DivergenceDetector:
         state.minimum = min(state.minimum, value)
         state.last = value
         if state.above >= max(1, s.divergence_confirm_points):
+            start = (state.above_step, state.above_epoch)
             return self._factor_hit(
-                name, state.above_step, state.above_value, state.above_minimum, log_scale
+                name, start, state.above_value, state.above_minimum, log_scale
             )
         base = state.rise_base
         # While rising, the lower of the last two values is the previous one.
@@ -178,31 +193,39 @@ class DivergenceDetector:
             and base > 0
             and previous >= s.divergence_rise_growth * base
         ):
-            return self._rise_hit(name, step, value, base, state.rises, log_scale)
+            where_at = (step, epochs.epoch_at(step))
+            return self._rise_hit(name, where_at, value, base, state.rises, log_scale)
         return None
 
     @staticmethod
-    def _factor_hit(name: str, step, value, minimum, log_scale: bool) -> _Hit:
+    def _factor_hit(name: str, onset: tuple, value, minimum, log_scale: bool) -> _Hit:
+        """The factor rule's hit; ``onset`` is the streak's first (step, epoch)."""
         shown = np.exp if log_scale else float
         ratio = math.exp(value - minimum) if log_scale else value / minimum
         message = (
             f"{name} reached {number(float(shown(value)))}, {ratio:.1f}x its running "
             f"minimum {number(float(shown(minimum)))},"
         )
-        return _Hit(float(step), message)
+        return _Hit(float(onset[0]), onset[1], message)
 
     @staticmethod
-    def _rise_hit(name: str, step, value, base, rises: int, log_scale: bool) -> _Hit:
+    def _rise_hit(name: str, onset: tuple, value, base, rises: int, log_scale: bool) -> _Hit:
+        """The rise rule's hit at ``onset`` (step, epoch)."""
         shown = np.exp if log_scale else float
         first, last = float(shown(base)), float(shown(value))
         message = (
             f"{name} rose {int(rises)} times in a row from {number(first)} "
             f"to {number(last)} ({last / first:.1f}x)"
         )
-        return _Hit(float(step), message)
+        return _Hit(float(onset[0]), onset[1], message)
 
     def _consume(
-        self, name: str, state: LossState, steps: np.ndarray, values: np.ndarray
+        self,
+        name: str,
+        state: LossState,
+        steps: np.ndarray,
+        values: np.ndarray,
+        epochs: EpochLookup,
     ) -> _Hit | None:
         finite = np.isfinite(values)
         if not finite.all():
@@ -216,8 +239,8 @@ class DivergenceDetector:
         if values.size == 0:
             return None
         scan = self._scan(state, values)
-        hit = self._first_hit(name, state, steps, values, scan, log_scale)
-        _carry(state, steps, values, scan)
+        hit = self._first_hit(name, state, steps, values, scan, log_scale, epochs)
+        _carry(state, steps, values, scan, epochs)
         return hit
 
     def _scan(self, state: LossState, values: np.ndarray) -> _Scan:
@@ -256,6 +279,7 @@ class DivergenceDetector:
         values: np.ndarray,
         scan: _Scan,
         log_scale: bool,
+        epochs: EpochLookup,
     ) -> _Hit | None:
         candidates = [int(np.argmax(mask)) for mask in (scan.confirmed, scan.grown) if mask.any()]
         if not candidates:
@@ -264,12 +288,15 @@ class DivergenceDetector:
         if scan.confirmed[index]:
             start = index - int(scan.above_len[index]) + 1
             if start >= 0:
-                step, value, minimum = steps[start], values[start], scan.prior_min[start]
+                onset = (steps[start], epochs.epoch_at(float(steps[start])))
+                value, minimum = values[start], scan.prior_min[start]
             else:
-                step, value, minimum = state.above_step, state.above_value, state.above_minimum
-            return self._factor_hit(name, step, value, minimum, log_scale)
+                onset = (state.above_step, state.above_epoch)
+                value, minimum = state.above_value, state.above_minimum
+            return self._factor_hit(name, onset, value, minimum, log_scale)
+        onset = (steps[index], epochs.epoch_at(float(steps[index])))
         return self._rise_hit(
-            name, steps[index], values[index], scan.base[index], scan.rise_len[index], log_scale
+            name, onset, values[index], scan.base[index], scan.rise_len[index], log_scale
         )
 
 
@@ -285,7 +312,9 @@ class _Scan:
     grown: np.ndarray
 
 
-def _carry(state: LossState, steps: np.ndarray, values: np.ndarray, scan: _Scan) -> None:
+def _carry(
+    state: LossState, steps: np.ndarray, values: np.ndarray, scan: _Scan, epochs: EpochLookup
+) -> None:
     """Fold the batch into the running state (minimum, streaks and where they began)."""
     tail = int(scan.above_len[-1])
     if 0 < tail <= values.size:  # the streak began inside this batch
@@ -293,6 +322,7 @@ def _carry(state: LossState, steps: np.ndarray, values: np.ndarray, scan: _Scan)
         state.above_step = float(steps[start])
         state.above_value = float(values[start])
         state.above_minimum = float(scan.prior_min[start])
+        state.above_epoch = epochs.epoch_at(state.above_step)
     elif tail == 0:
         _end_above(state)
     state.above = tail
@@ -308,3 +338,4 @@ def _end_above(state: LossState) -> None:
     state then reads the same whatever batches the points came in)."""
     state.above = 0
     state.above_step = state.above_value = state.above_minimum = math.nan
+    state.above_epoch = None
