@@ -1,4 +1,5 @@
-"""Helpers every detector shares: array views of a batch, epoch lookup, formatting.
+"""Helpers every detector shares: array views of a batch, epoch lookup, formatting,
+and the size below which detectors judge a batch with plain Python floats.
 
 Nothing here keeps a reference to a batch's arrays past the call that received it:
 a numpy view pins an ``array('d')`` and would stop it from growing.
@@ -7,12 +8,23 @@ a numpy view pins an ``array('d')`` and would stop it from growing.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
 from sweeptui.events import MetricBatch
 from sweeptui.store import Run
+
+SMALL_BATCH = 8
+"""Points of a metric up to which detectors use their scalar path.
+
+A live sweep delivers one or two points per run per batch; there numpy's per-call
+overhead costs far more than the arithmetic. Each detector's scalar path applies the
+same rules, in the same floating-point order, as its vectorised path, so verdicts
+and carried state do not depend on which one ran.
+"""
 
 
 def view(column: array) -> np.ndarray:
@@ -37,21 +49,39 @@ class EpochLookup:
 
     def __init__(self, batch: MetricBatch, carried: EpochTracker) -> None:
         self._carried = carried
-        self._steps: np.ndarray | None = None
-        self._epochs: np.ndarray | None = None
-        if batch.epochs is not None and len(batch.epochs.values):
-            # Copies, sorted: logs are usually in step order but nothing guarantees it.
-            steps = np.array(batch.epochs.steps, dtype=np.float64)
-            epochs = np.array(batch.epochs.values, dtype=np.float64)
-            order = np.argsort(steps, kind="stable")
-            self._steps, self._epochs = steps[order], epochs[order]
+        self._steps: np.ndarray | list[float] | None = None
+        self._epochs: np.ndarray | list[float] | None = None
+        if batch.epochs is None or not len(batch.epochs.values):
+            return
+        # Copies, sorted: logs are usually in step order but nothing guarantees it.
+        if len(batch.epochs.steps) <= SMALL_BATCH and self._take_small(batch.epochs):
+            return
+        steps = np.array(batch.epochs.steps, dtype=np.float64)
+        epochs = np.array(batch.epochs.values, dtype=np.float64)
+        order = np.argsort(steps, kind="stable")
+        self._steps, self._epochs = steps[order], epochs[order]
+
+    def _take_small(self, pairs) -> bool:
+        """Keep a few records as sorted lists; False (use numpy) when a step is NaN,
+        which numpy sorts last and Python's comparisons cannot order."""
+        steps, epochs = pairs.steps.tolist(), pairs.values.tolist()
+        if any(step != step for step in steps):
+            return False
+        if any(later < earlier for earlier, later in pairwise(steps)):
+            order = sorted(range(len(steps)), key=steps.__getitem__)  # stable, like numpy's
+            steps, epochs = [steps[i] for i in order], [epochs[i] for i in order]
+        self._steps, self._epochs = steps, epochs
+        return True
 
     def epoch_at(self, step: float | None) -> float | None:
         """The epoch of the newest epoch record at or before ``step`` (None if unknown)."""
         if step is None:
             return self._carried.epoch
         if self._steps is not None:
-            index = int(np.searchsorted(self._steps, step, side="right")) - 1
+            if isinstance(self._steps, list):
+                index = bisect_right(self._steps, step) - 1
+            else:
+                index = int(np.searchsorted(self._steps, step, side="right")) - 1
             if index >= 0:
                 return float(self._epochs[index])
         return self._carried.epoch

@@ -14,6 +14,10 @@ Two rules, both judged on finite values only (NaN/inf belong to
 
 A perplexity is the exponential of a loss, so it is judged on its logarithm;
 messages still quote the perplexity itself.
+
+Batches of up to :data:`~sweeptui.detectors.base.SMALL_BATCH` points (the live case)
+are judged point by point with Python floats, larger ones with numpy; both apply the
+same comparisons to the same values and carry the same state.
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sweeptui.detectors.base import EpochLookup, number, streak_lengths, view, where
+from sweeptui.detectors.base import (
+    SMALL_BATCH,
+    EpochLookup,
+    number,
+    streak_lengths,
+    view,
+    where,
+)
 from sweeptui.detectors.metrics import is_loss_like, is_perplexity
 from sweeptui.events import MetricBatch
 from sweeptui.issues import Issue
@@ -50,12 +61,16 @@ class LossState:
     above_step: float = math.nan
     above_value: float = math.nan
     above_minimum: float = math.nan
-    """First point of that streak and the minimum it was compared with."""
+    above_epoch: float | None = None
+    """First point of that streak, its epoch and the minimum it was compared with
+    (NaN and None without one). The epoch is looked up in the batch that held the
+    point: a later batch no longer knows it."""
 
 
 @dataclass(slots=True)
 class _Hit:
     step: float
+    epoch: float | None
     message: str
 
 
@@ -66,6 +81,7 @@ class DivergenceDetector:
         self.settings = settings
         self._states: dict[tuple[str, str], LossState] = {}
         self._loss_names: dict[str, bool] = {}
+        self._log_names: dict[str, bool] = {}
 
     def on_metrics(
         self, run: Run, batch: MetricBatch, epochs: EpochLookup, seen_at: float | None
@@ -76,13 +92,17 @@ class DivergenceDetector:
             if not self._is_loss(name) or not len(series.values):
                 continue
             state = self._states.setdefault((run.id, name), LossState())
-            hit = self._consume(name, state, view(series.steps), view(series.values))
+            if len(series.values) <= SMALL_BATCH:
+                hit = self._consume_small(name, state, series.steps, series.values, epochs)
+            else:
+                steps, values = view(series.steps), view(series.values)
+                hit = self._consume(name, state, steps, values, epochs)
             if hit is not None and (found is None or hit.step < found[1].step):
                 found = (name, hit)
         if found is None:
             return None
         name, hit = found
-        epoch = epochs.epoch_at(hit.step)
+        epoch = hit.epoch
         return Issue(
             ISSUE_TYPE,
             run.id,
@@ -104,13 +124,113 @@ class DivergenceDetector:
             known = self._loss_names[name] = is_loss_like(name)
         return known
 
+    def _is_log_scale(self, name: str) -> bool:
+        known = self._log_names.get(name)
+        if known is None:
+            known = self._log_names[name] = is_perplexity(name)
+        return known
+
+    def _consume_small(
+        self, name: str, state: LossState, steps, values, epochs: EpochLookup
+    ) -> _Hit | None:
+        """The scalar twin of :meth:`_consume`, for a few points (``array('d')`` columns)."""
+        kept = [(step, value) for step, value in zip(steps, values, strict=True) if math.isfinite(value)]
+        log_scale = self._is_log_scale(name)
+        if log_scale and kept:
+            # numpy's log, not math.log: the two may differ in the last bit.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logs = np.log(np.array([value for _, value in kept])).tolist()
+            kept = [(step, v) for (step, _), v in zip(kept, logs, strict=True) if math.isfinite(v)]
+        hit = None
+        for step, value in kept:
+            found = self._judge_point(name, state, step, value, log_scale, epochs)
+            if hit is None:
+                hit = found
+        return hit
+
+    def _judge_point(
+        self,
+        name: str,
+        state: LossState,
+        step: float,
+        value: float,
+        log_scale: bool,
+        epochs: EpochLookup,
+    ) -> _Hit | None:
+        """Fold one finite point into ``state``; the hit when a rule holds at it."""
+        s = self.settings
+        prior_min = state.minimum
+        if (
+            state.count >= s.divergence_min_points
+            and prior_min > 0
+            and value > s.divergence_factor * prior_min
+        ):
+            if state.above == 0:
+                state.above_step, state.above_value, state.above_minimum = step, value, prior_min
+                state.above_epoch = epochs.epoch_at(step)
+            state.above += 1
+        else:
+            _end_above(state)
+        previous = state.last
+        if value > previous:  # a NaN 'last' never rises
+            if state.rises == 0:
+                state.rise_base = previous
+            state.rises += 1
+        else:
+            state.rises, state.rise_base = 0, value
+        state.count += 1
+        state.minimum = min(state.minimum, value)
+        state.last = value
+        if state.above >= max(1, s.divergence_confirm_points):
+            start = (state.above_step, state.above_epoch)
+            return self._factor_hit(
+                name, start, state.above_value, state.above_minimum, log_scale
+            )
+        base = state.rise_base
+        # While rising, the lower of the last two values is the previous one.
+        if (
+            state.rises >= max(2, s.divergence_rise_points)
+            and base > 0
+            and previous >= s.divergence_rise_growth * base
+        ):
+            where_at = (step, epochs.epoch_at(step))
+            return self._rise_hit(name, where_at, value, base, state.rises, log_scale)
+        return None
+
+    @staticmethod
+    def _factor_hit(name: str, onset: tuple, value, minimum, log_scale: bool) -> _Hit:
+        """The factor rule's hit; ``onset`` is the streak's first (step, epoch)."""
+        shown = np.exp if log_scale else float
+        ratio = math.exp(value - minimum) if log_scale else value / minimum
+        message = (
+            f"{name} reached {number(float(shown(value)))}, {ratio:.1f}x its running "
+            f"minimum {number(float(shown(minimum)))},"
+        )
+        return _Hit(float(onset[0]), onset[1], message)
+
+    @staticmethod
+    def _rise_hit(name: str, onset: tuple, value, base, rises: int, log_scale: bool) -> _Hit:
+        """The rise rule's hit at ``onset`` (step, epoch)."""
+        shown = np.exp if log_scale else float
+        first, last = float(shown(base)), float(shown(value))
+        message = (
+            f"{name} rose {int(rises)} times in a row from {number(first)} "
+            f"to {number(last)} ({last / first:.1f}x)"
+        )
+        return _Hit(float(onset[0]), onset[1], message)
+
     def _consume(
-        self, name: str, state: LossState, steps: np.ndarray, values: np.ndarray
+        self,
+        name: str,
+        state: LossState,
+        steps: np.ndarray,
+        values: np.ndarray,
+        epochs: EpochLookup,
     ) -> _Hit | None:
         finite = np.isfinite(values)
         if not finite.all():
             steps, values = steps[finite], values[finite]
-        log_scale = is_perplexity(name)
+        log_scale = self._is_log_scale(name)
         if log_scale:
             with np.errstate(divide="ignore", invalid="ignore"):
                 values = np.log(values)
@@ -119,8 +239,8 @@ class DivergenceDetector:
         if values.size == 0:
             return None
         scan = self._scan(state, values)
-        hit = self._first_hit(name, state, steps, values, scan, log_scale)
-        _carry(state, steps, values, scan)
+        hit = self._first_hit(name, state, steps, values, scan, log_scale, epochs)
+        _carry(state, steps, values, scan, epochs)
         return hit
 
     def _scan(self, state: LossState, values: np.ndarray) -> _Scan:
@@ -159,30 +279,25 @@ class DivergenceDetector:
         values: np.ndarray,
         scan: _Scan,
         log_scale: bool,
+        epochs: EpochLookup,
     ) -> _Hit | None:
         candidates = [int(np.argmax(mask)) for mask in (scan.confirmed, scan.grown) if mask.any()]
         if not candidates:
             return None
         index = min(candidates)
-        shown = np.exp if log_scale else float
         if scan.confirmed[index]:
             start = index - int(scan.above_len[index]) + 1
             if start >= 0:
-                step, value, minimum = steps[start], values[start], scan.prior_min[start]
+                onset = (steps[start], epochs.epoch_at(float(steps[start])))
+                value, minimum = values[start], scan.prior_min[start]
             else:
-                step, value, minimum = state.above_step, state.above_value, state.above_minimum
-            ratio = math.exp(value - minimum) if log_scale else value / minimum
-            message = (
-                f"{name} reached {number(float(shown(value)))}, {ratio:.1f}x its running "
-                f"minimum {number(float(shown(minimum)))},"
-            )
-            return _Hit(float(step), message)
-        first, last = float(shown(scan.base[index])), float(shown(values[index]))
-        message = (
-            f"{name} rose {int(scan.rise_len[index])} times in a row from {number(first)} "
-            f"to {number(last)} ({last / first:.1f}x)"
+                onset = (state.above_step, state.above_epoch)
+                value, minimum = state.above_value, state.above_minimum
+            return self._factor_hit(name, onset, value, minimum, log_scale)
+        onset = (steps[index], epochs.epoch_at(float(steps[index])))
+        return self._rise_hit(
+            name, onset, values[index], scan.base[index], scan.rise_len[index], log_scale
         )
-        return _Hit(float(steps[index]), message)
 
 
 @dataclass(slots=True)
@@ -197,7 +312,9 @@ class _Scan:
     grown: np.ndarray
 
 
-def _carry(state: LossState, steps: np.ndarray, values: np.ndarray, scan: _Scan) -> None:
+def _carry(
+    state: LossState, steps: np.ndarray, values: np.ndarray, scan: _Scan, epochs: EpochLookup
+) -> None:
     """Fold the batch into the running state (minimum, streaks and where they began)."""
     tail = int(scan.above_len[-1])
     if 0 < tail <= values.size:  # the streak began inside this batch
@@ -205,9 +322,20 @@ def _carry(state: LossState, steps: np.ndarray, values: np.ndarray, scan: _Scan)
         state.above_step = float(steps[start])
         state.above_value = float(values[start])
         state.above_minimum = float(scan.prior_min[start])
+        state.above_epoch = epochs.epoch_at(state.above_step)
+    elif tail == 0:
+        _end_above(state)
     state.above = tail
     state.count += int(values.size)
     state.minimum = min(state.minimum, float(values.min()))
     state.last = float(values[-1])
     state.rises = int(scan.rise_len[-1])
     state.rise_base = float(scan.base[-1])
+
+
+def _end_above(state: LossState) -> None:
+    """No streak above the factor threshold: forget where the last one began (the
+    state then reads the same whatever batches the points came in)."""
+    state.above = 0
+    state.above_step = state.above_value = state.above_minimum = math.nan
+    state.above_epoch = None

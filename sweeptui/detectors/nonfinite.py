@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from sweeptui.detectors.base import EpochLookup, view, where
+from sweeptui.detectors.base import SMALL_BATCH, EpochLookup, view, where
 from sweeptui.events import MetricBatch
 from sweeptui.issues import Issue
 from sweeptui.store import Run
@@ -22,14 +24,12 @@ def find_nonfinite(
     """
     first: tuple[float, str, float] | None = None
     for name, series in batch.metrics.items():
-        values = view(series.values)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size == 0:
+        index = _first_nonfinite(series.values)
+        if index < 0:
             continue
-        index = int(bad[0])
         step = series.steps[index]
         if first is None or step < first[0]:
-            first = (step, name, float(values[index]))
+            first = (step, name, series.values[index])
     if first is None:
         return None
     step, name, value = first
@@ -44,3 +44,14 @@ def find_nonfinite(
         metric=name,
         time=seen_at,
     )
+
+
+def _first_nonfinite(values) -> int:
+    """Index of the first NaN or infinite value of an ``array('d')``, or -1."""
+    if len(values) <= SMALL_BATCH:  # a loop beats numpy's call overhead here
+        for index, value in enumerate(values):
+            if not math.isfinite(value):
+                return index
+        return -1
+    bad = np.flatnonzero(~np.isfinite(view(values)))
+    return int(bad[0]) if bad.size else -1

@@ -25,17 +25,31 @@ the lowest validation point (value and epoch) and how far the level has risen ab
 it. State per run is a few numbers and the last few points, so each point costs the
 same whatever the run's length, and batching never changes the result: every
 window sum is taken in the same order however the points were split.
+
+A batch with a few points (the live case, one validation point per batch) is judged
+point by point with Python floats (:meth:`OverfitDetector._judge_small`), a larger one
+with numpy (:meth:`OverfitDetector._judge`). Both take every sum in the same order and
+keep the same state, so verdicts and messages agree to the last bit.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from sweeptui.detectors.base import EpochLookup, number, streak_lengths, view, where
+from sweeptui.detectors.base import (
+    SMALL_BATCH,
+    EpochLookup,
+    number,
+    streak_lengths,
+    view,
+    where,
+)
 from sweeptui.detectors.metrics import training_loss_name, validation_loss_name
 from sweeptui.events import MetricBatch
 from sweeptui.issues import Issue
@@ -60,13 +74,13 @@ class FitState:
     names_seen: int = -1
     train_sum: float = 0.0
     train_count: int = 0
-    """Training points logged after the newest validation point."""
+    """Training points logged after the newest validation point (summed in arrival order)."""
     train_level: float = math.nan
-    recent_values: np.ndarray = field(default_factory=lambda: _EMPTY)
+    recent_values: list[float] = field(default_factory=list)
     """The last few validation values (smoothing window and differences)."""
-    recent_train: np.ndarray = field(default_factory=lambda: _EMPTY)
+    recent_train: list[float] = field(default_factory=list)
     """The last few training levels (smoothing window)."""
-    recent_jumps: np.ndarray = field(default_factory=lambda: _EMPTY)
+    recent_jumps: list[float] = field(default_factory=list)
     """The last few relative third differences (noise window); NaN where undefined."""
     level_min: float = math.inf
     train_at_min: float = math.nan
@@ -95,10 +109,21 @@ class OverfitDetector:
         """Fold the batch in; the issue when the rule first holds in it."""
         state = self._states.setdefault(run.id, FitState())
         self._resolve_names(run, state)
+        small = _small_points(batch, state.val_name, True)
+        small_train = _small_points(batch, state.train_name, False) if small else None
+        if small is not None and small_train is not None:
+            val_steps, val_values = small
+            train_steps, train_values = small_train
+            if not val_values:
+                state.train_sum = _running_sum(state.train_sum, train_values)
+                state.train_count += len(train_values)
+                return None
+            levels = _small_levels(state, train_steps, train_values, val_steps)
+            return self._judge_small(run, state, val_steps, val_values, levels, epochs, seen_at)
         train_steps, train_values = _finite(batch, state.train_name)
         val_steps, val_values = _finite(batch, state.val_name)
         if val_values.size == 0:
-            state.train_sum += float(train_values.sum())
+            state.train_sum = _running_sum(state.train_sum, train_values.tolist())
             state.train_count += int(train_values.size)
             return None
         levels = self._levels(state, train_steps, train_values, val_steps)
@@ -124,12 +149,14 @@ class OverfitDetector:
         slots = val_steps.size
         bucket = np.searchsorted(val_steps, train_steps, side="left")
         inside = bucket < slots
+        # bincount adds each bin's weights one by one, in order, from zero: the same
+        # sums as a point-by-point feed. The first bin continues the carried sum.
         sums = np.bincount(bucket[inside], weights=train_values[inside], minlength=slots)
         sums = sums.astype(np.float64)  # bincount of nothing is integer-typed
         counts = np.bincount(bucket[inside], minlength=slots).astype(np.float64)
-        sums[0] += state.train_sum
+        sums[0] = _running_sum(state.train_sum, train_values[bucket == 0].tolist())
         counts[0] += state.train_count
-        state.train_sum = float(train_values[~inside].sum())
+        state.train_sum = _running_sum(0.0, train_values[~inside].tolist())
         state.train_count = int((~inside).sum())
         with np.errstate(invalid="ignore", divide="ignore"):
             means = sums / counts
@@ -149,9 +176,12 @@ class OverfitDetector:
     ) -> Issue | None:
         s = self.settings
         window = max(1, s.overfit_window)
-        level = _smoothed(state.recent_values, values, window)
-        train = _smoothed(state.recent_train, levels, window)
-        jumps = _third_differences(state.recent_values, values)
+        recent_values = np.array(state.recent_values, dtype=np.float64)
+        recent_train = np.array(state.recent_train, dtype=np.float64)
+        recent_jumps = np.array(state.recent_jumps, dtype=np.float64)
+        level = _smoothed(recent_values, values, window)
+        train = _smoothed(recent_train, levels, window)
+        jumps = _third_differences(recent_values, values)
 
         seeded = np.fmin.accumulate(np.concatenate(([state.level_min], level)))
         level_min = seeded[1:]
@@ -167,7 +197,7 @@ class OverfitDetector:
             # The noise term can only raise the threshold above overfit_min_rise, so it
             # is worth computing only when some level cleared that floor (rarely, on a
             # healthy curve: this keeps the common batch cheap).
-            noise = _noise(state.recent_jumps, jumps, max(1, s.overfit_noise_points))
+            noise = _noise(recent_jumps, jumps, max(1, s.overfit_noise_points))
             threshold = np.maximum(s.overfit_min_rise, s.overfit_noise_factor * noise)
             with np.errstate(invalid="ignore"):
                 risen &= level > level_min * (1 + threshold)
@@ -194,14 +224,71 @@ class OverfitDetector:
                 seen_at,
             )
         low.carry()
-        state.recent_values = _tail(state.recent_values, values, max(window - 1, DIFFERENCE_ORDER))
-        state.recent_train = _tail(state.recent_train, levels, window - 1)
-        state.recent_jumps = _tail(state.recent_jumps, jumps, max(0, s.overfit_noise_points - 1))
+        state.recent_values = _tail(recent_values, values, max(window - 1, DIFFERENCE_ORDER))
+        state.recent_train = _tail(recent_train, levels, window - 1)
+        state.recent_jumps = _tail(recent_jumps, jumps, max(0, s.overfit_noise_points - 1))
         state.level_min = float(level_min[-1])
         state.train_at_min = float(train_at_min[-1])
         state.above = int(streak[-1])
         state.clear_above = int(clear_streak[-1])
         state.train_level = float(levels[-1])
+        return issue
+
+    def _judge_small(
+        self,
+        run: Run,
+        state: FitState,
+        steps: list[float],
+        values: list[float],
+        levels: list[float],
+        epochs: EpochLookup,
+        seen_at: float | None,
+    ) -> Issue | None:
+        """The scalar twin of :meth:`_judge`: the same rules, one point at a time."""
+        s = self.settings
+        window = max(1, s.overfit_window)
+        points = max(1, s.overfit_noise_points)
+        patience = max(1, s.overfit_patience)
+        history = state.recent_values + values
+        train_history = state.recent_train + levels
+        jumps = list(state.recent_jumps)
+        first_value, first_train = len(state.recent_values), len(state.recent_train)
+        level_min, train_at_min = state.level_min, state.train_at_min
+        above, clear_above = state.above, state.clear_above
+        lowest, lowest_at = state.lowest, -1  # lowest_at: its index in this batch
+        issue = None
+        for index, value in enumerate(values):
+            level = _window_level(history, first_value + index, window)
+            train = _window_level(train_history, first_train + index, window)
+            jumps.append(_third_difference(history, first_value + index))
+            if level < level_min:
+                level_min, train_at_min = level, train
+            risen = level_min > 0 and level > level_min * (1 + s.overfit_min_rise)
+            if risen:  # noise only matters once the floor is cleared, as in _judge
+                noise = _window_noise(jumps, points)
+                threshold = _nan_max(s.overfit_min_rise, s.overfit_noise_factor * noise)
+                risen = level > level_min * (1 + threshold)
+            above = above + 1 if risen else 0
+            clear = lowest > 0 and value > lowest * (1 + s.overfit_clear_rise)
+            clear_above = clear_above + 1 if clear else 0
+            if value < lowest:
+                lowest, lowest_at = value, index
+            drop = _relative_drop(train_at_min, train)
+            persistent = above >= patience or clear_above >= patience
+            if issue is None and persistent and drop >= s.overfit_train_drop:
+                step = steps[index]
+                onset = Onset(step, epochs.epoch_at(step), level if above >= patience else value)
+                low = _low_point(state, steps, lowest, lowest_at, epochs)
+                issue = self._issue(run, state, onset, drop, low, seen_at)
+        state.lowest, state.lowest_step, state.lowest_epoch = _low_point(
+            state, steps, lowest, lowest_at, epochs
+        )
+        state.recent_values = _keep_last(history, max(window - 1, DIFFERENCE_ORDER))
+        state.recent_train = _keep_last(train_history, window - 1)
+        state.recent_jumps = _keep_last(jumps, max(0, s.overfit_noise_points - 1))
+        state.level_min, state.train_at_min = level_min, train_at_min
+        state.above, state.clear_above = above, clear_above
+        state.train_level = levels[-1]
         return issue
 
     @staticmethod
@@ -274,6 +361,113 @@ class Onset:
     level: float
 
 
+def _low_point(
+    state: FitState, steps: list[float], lowest: float, lowest_at: int, epochs: EpochLookup
+) -> tuple[float, float, float | None]:
+    """(value, step, epoch) of the lowest raw point: carried, or at ``lowest_at`` of the batch."""
+    if lowest_at < 0:
+        return state.lowest, state.lowest_step, state.lowest_epoch
+    step = steps[lowest_at]
+    return lowest, step, epochs.epoch_at(step)
+
+
+def _window_level(history: list[float], end: int, window: int) -> float:
+    """Scalar :func:`_smoothed` for ``history[end]``: the mean of the ``window`` values
+    ending there without the highest, summed in ascending order as numpy's sorted rows
+    are (NaN sorts last, as numpy does); NaN when fewer than ``window`` values exist."""
+    start = end - window + 1
+    if start < 0:
+        return math.nan
+    rows = history[start : end + 1]
+    known = sorted(x for x in rows if x == x)
+    rows = known + [math.nan] * (len(rows) - len(known))
+    keep = max(1, window - 1)
+    total = rows[0]
+    for column in range(1, keep):
+        total += rows[column]
+    return total / keep
+
+
+def _third_difference(history: list[float], end: int) -> float:
+    """Scalar :func:`_third_differences` for ``history[end]``."""
+    if end < DIFFERENCE_ORDER:
+        return math.nan
+    x0, x1, x2, x3 = history[end], history[end - 1], history[end - 2], history[end - 3]
+    change = x0 - 3 * x1 + 3 * x2 - x3
+    scale = abs(x1)
+    relative = abs(change) / scale if scale != 0 else math.inf
+    return relative if math.isfinite(relative) else math.nan
+
+
+def _window_noise(jumps: list[float], points: int) -> float:
+    """Scalar :func:`_noise` for the newest of ``jumps``: summed oldest to newest,
+    skipping NaN, from zero."""
+    total, count = 0.0, 0
+    for jump in jumps[max(0, len(jumps) - points) :]:
+        if jump == jump:
+            total += jump
+            count += 1
+    return (total / count if count else 0.0) / THIRD_DIFFERENCE_SCALE
+
+
+def _relative_drop(at_min: float, now: float) -> float:
+    """``(at_min - now) / |at_min|`` with numpy's answers for a zero divisor."""
+    change = at_min - now
+    scale = abs(at_min)
+    if scale != 0:
+        return change / scale
+    if change != change or change == 0:
+        return math.nan
+    return math.inf if change > 0 else -math.inf
+
+
+def _nan_max(first: float, second: float) -> float:
+    """``np.maximum`` of two floats: NaN when either is."""
+    if first != first or second != second:
+        return math.nan
+    return second if second > first else first
+
+
+def _keep_last(values: list[float], count: int) -> list[float]:
+    """The last ``count`` items of ``values`` as a new list (none for a count of 0)."""
+    return values[max(0, len(values) - count) :] if count > 0 else []
+
+
+def _running_sum(start: float, values) -> float:
+    """``start`` plus each of ``values`` in order: the sum a point-by-point feed builds."""
+    if len(values) > SMALL_BATCH:
+        return float(np.cumsum(np.concatenate(([start], values)))[-1])
+    total = start
+    for value in values:
+        total += value
+    return total
+
+
+def _small_levels(
+    state: FitState, train_steps: list[float], train_values: list[float], val_steps: list[float]
+) -> list[float]:
+    """Scalar :meth:`OverfitDetector._levels`: bins, sums and carry in the same order."""
+    slots = len(val_steps)
+    sums, counts = [0.0] * slots, [0] * slots
+    sums[0], counts[0] = state.train_sum, state.train_count
+    rest_sum, rest_count = 0.0, 0
+    for step, value in zip(train_steps, train_values, strict=True):
+        slot = bisect_left(val_steps, step)
+        if slot < slots:
+            sums[slot] += value
+            counts[slot] += 1
+        else:
+            rest_sum += value
+            rest_count += 1
+    state.train_sum, state.train_count = rest_sum, rest_count
+    levels, level = [], state.train_level
+    for total, count in zip(sums, counts, strict=True):
+        if count:
+            level = total / count
+        levels.append(level)
+    return levels
+
+
 def _smoothed(recent: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
     """Per new value: the mean of the last ``window`` values without the highest one
     (the value itself for a window of one); NaN until ``window`` values exist."""
@@ -324,14 +518,37 @@ def _noise(recent: np.ndarray, jumps: np.ndarray, points: int) -> np.ndarray:
     return mean / THIRD_DIFFERENCE_SCALE
 
 
-def _tail(recent: np.ndarray, values: np.ndarray, keep: int) -> np.ndarray:
-    """The last ``keep`` of ``recent`` followed by ``values``, as a new array."""
-    return _last(np.concatenate((_last(recent, keep), values)), keep).copy()
+def _tail(recent: np.ndarray, values: np.ndarray, keep: int) -> list[float]:
+    """The last ``keep`` of ``recent`` followed by ``values``, as a list."""
+    return _last(np.concatenate((_last(recent, keep), values)), keep).tolist()
 
 
 def _last(values: np.ndarray, count: int) -> np.ndarray:
     """The last ``count`` items of ``values`` (all of them when there are fewer)."""
     return values[max(0, values.size - count) :] if count > 0 else _EMPTY
+
+
+def _small_points(
+    batch: MetricBatch, name: str | None, sorted_steps: bool
+) -> tuple[list[float], list[float]] | None:
+    """Finite (steps, values) of one metric as lists, when the scalar path can take them:
+    few points, finite steps (NaN steps sort differently in numpy and Python) and, with
+    ``sorted_steps``, steps in order (the binning searches them). None otherwise."""
+    series = batch.metrics.get(name) if name is not None else None
+    if series is None:
+        return [], []
+    if len(series.values) > SMALL_BATCH:
+        return None
+    steps, values = [], []
+    for step, value in zip(series.steps, series.values, strict=True):
+        if not math.isfinite(step):
+            return None
+        if math.isfinite(value):
+            steps.append(step)
+            values.append(value)
+    if sorted_steps and any(later < earlier for earlier, later in pairwise(steps)):
+        return None
+    return steps, values
 
 
 def _finite(batch: MetricBatch, name: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
-from sweeptui.detectors.base import duration, view, where
+from sweeptui.detectors.base import SMALL_BATCH, duration, view, where
 from sweeptui.events import MetricBatch
 from sweeptui.issues import Issue
 from sweeptui.settings import Settings
@@ -59,13 +60,8 @@ class StallDetector:
         """Record the intervals between this batch's records (or since the previous ingest)."""
         cadence = self._cadence.setdefault(run.id, Cadence())
         if len(batch.times):
-            times = view(batch.times)
-            if cadence.last_time is not None:
-                gaps = np.diff(times, prepend=cadence.last_time)
-            else:
-                gaps = np.diff(times)
-            self._remember(cadence, gaps[-HISTORY:])
-            cadence.last_time = float(times[-1])
+            self._remember(cadence, _gaps(batch.times, cadence.last_time)[-HISTORY:])
+            cadence.last_time = float(batch.times[-1])
         elif _later(run.last_ingest, cadence.last_ingest):
             self._remember(cadence, [run.last_ingest - cadence.last_ingest])
         cadence.last_ingest = run.last_ingest
@@ -105,6 +101,15 @@ class StallDetector:
             if gap >= 0:  # out-of-order timestamps say nothing about cadence
                 cadence.intervals.append(float(gap))
         cadence.median = None
+
+
+def _gaps(times, last_time: float | None):
+    """Intervals between consecutive record times, the first one from ``last_time``."""
+    if len(times) > SMALL_BATCH:
+        stamps = view(times)
+        return np.diff(stamps, prepend=last_time) if last_time is not None else np.diff(stamps)
+    stamps = times.tolist() if last_time is None else [last_time, *times]
+    return [later - earlier for earlier, later in pairwise(stamps)]
 
 
 def _later(current: float | None, previous: float | None) -> bool:
