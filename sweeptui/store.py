@@ -196,6 +196,13 @@ def _widen(
     current: tuple[float, float] | None, column: array, start: int
 ) -> tuple[float, float] | None:
     """``current`` widened by the finite values of ``column[start:]``."""
+    if len(column) - start == 1:  # the live case: one new point
+        value = column[start]
+        if not math.isfinite(value):
+            return current
+        if current is None:
+            return value, value
+        return (value if value < current[0] else current[0]), (value if value > current[1] else current[1])
     if len(column) - start <= _SMALL:
         finite = [v for v in column[start:] if math.isfinite(v)]
         if not finite:

@@ -12,6 +12,7 @@ from ``run.last_update`` to the newest update of the sweep.
 
 from __future__ import annotations
 
+import statistics
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -72,7 +73,8 @@ class StallDetector:
         median = None
         if cadence is not None and cadence.intervals:
             if cadence.median is None:
-                cadence.median = float(np.median(np.fromiter(cadence.intervals, float)))
+                # at most HISTORY floats: plain Python beats a numpy call here
+                cadence.median = float(statistics.median(cadence.intervals))
             median = cadence.median
         factor_limit = self.settings.stall_factor * median if median is not None else 0.0
         return max(self.settings.stall_floor_seconds, factor_limit), median

@@ -31,6 +31,7 @@ from sweeptui.failures import classify_failure, has_traceback
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
 from sweeptui.sources.columns import (
+    MIN_SPAN,
     TIME_KEYS,
     Columns,
     add_record,
@@ -204,7 +205,9 @@ class JsonlLog(MetricLog):
         while first < len(records) and guard.active:
             self._add_one(records[first], start + first, chunk, columns, events, ends, True)
             first += 1
-        if first < len(records) and add_uniform(records[first:], guard.consumed, columns):
+        # a read of a few lines (the live case) is cheaper record by record
+        bulk = len(records) - first >= MIN_SPAN
+        if bulk and add_uniform(records[first:], guard.consumed, columns):
             guard.count(len(records) - first)  # the usual case: one key set, plain numbers
             return
         for low, high, uniform in segments(records, first):
