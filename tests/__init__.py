@@ -1,0 +1,1 @@
+"""sweeptui tests: real sweep directories, real readers, detectors, analysis and app."""

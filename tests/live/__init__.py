@@ -1,0 +1,1 @@
+"""Tests of the live app: pilot, screen snapshots, watcher, alerts, tmux end to end."""
