@@ -87,12 +87,10 @@ class MetricSeries:
         return self._steps[-1] if self._steps else None
 
     def best(self, goal: str) -> float | None:
-        """The lowest (goal ``min``) or highest finite value, or None when there is none."""
-        values = self.values
-        finite = values[np.isfinite(values)]
-        if finite.size == 0:
+        """The lowest (goal ``min``) or highest finite value, or None when there is none (O(1))."""
+        if self._value_range is None:
             return None
-        return float(finite.min() if goal == "min" else finite.max())
+        return self._value_range[0] if goal == "min" else self._value_range[1]
 
     def tail(self, count: int) -> np.ndarray:
         """The last ``count`` values (for sparklines)."""
