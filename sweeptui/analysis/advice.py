@@ -16,11 +16,10 @@ import numpy as np
 
 from sweeptui.analysis.buckets import ParamBuckets, format_number
 from sweeptui.analysis.families import FAMILIES
-from sweeptui.analysis.findings import p_text as _p
-from sweeptui.analysis.findings import pct as _pct
 from sweeptui.analysis.findings import range_findings, recommendation
 from sweeptui.analysis.frame import ISSUE_PREFIX, RunsFrame, is_seed
 from sweeptui.analysis.options import AnalysisOptions
+from sweeptui.numbers import p_relation, percent
 
 # order of recommendation kinds: fix crashes first, then avoid what fails, then refine
 _TIER = {"stop": 0, "avoid": 1, "regularize": 1, "avoid_combination": 2, "prefer": 3, "focus": 4,
@@ -91,9 +90,9 @@ def _avoid_pairs(risks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         family = risk["family"]
         text = (
             f"{risk['issue_runs']} of {risk['runs']} runs with {risk['label']} {_FAMILY_PHRASES[family]} "
-            f"({_pct(risk['issue_rate'])}), against {_pct(first['issue_rate'])} with only the first "
-            f"condition and {_pct(second['issue_rate'])} with only the second "
-            f"(corrected p {_p(risk['p_adjusted'])})."
+            f"({percent(risk['issue_rate'])}), against {percent(first['issue_rate'])} with only the first "
+            f"condition and {percent(second['issue_rate'])} with only the second "
+            f"(corrected p {p_relation(risk['p_adjusted'])})."
         )
         evidence = {k: risk[k] for k in ("runs", "issue_runs", "issue_rate", "p_adjusted", "example_runs")}
         evidence["only_first_rate"], evidence["only_second_rate"] = first["issue_rate"], second["issue_rate"]
@@ -120,7 +119,7 @@ def _prefer_groups(effects: list[dict], groups: list[dict], options: AnalysisOpt
         if not rows:
             continue
         best = min(rows, key=lambda g: (g["issue_rate"], -(g["runs"])))
-        text = (f"{name} = {best['label']}: {best['runs']} runs, {_pct(best['issue_rate'])} with issues, "
+        text = (f"{name} = {best['label']}: {best['runs']} runs, {percent(best['issue_rate'])} with issues, "
                 f"{best['finished']} finished")  # fmt: skip
         if best["best_objective"] is not None:
             text += f", best objective {format_number(best['best_objective'])} ({best['best_run']})"
@@ -141,7 +140,7 @@ def _focus(sensitivity: list[dict[str, Any]]) -> list[dict[str, Any]]:
         size = f"{ratio:.1f}x" if ratio is not None else f"a spread of {format_number(entry['spread'])}"
         text = (f"The objective varies most with {entry['param']} ({size} between the best bucket "
                 f"{entry['best_bucket']} and the worst {entry['worst_bucket']}; Kruskal-Wallis, "
-                f"Holm-corrected p {_p(entry['kruskal_p_adjusted'])}). Search it more finely near "
+                f"Holm-corrected p {p_relation(entry['kruskal_p_adjusted'])}). Search it more finely near "
                 f"{entry['best_bucket']}.")  # fmt: skip
         evidence = {k: entry[k] for k in ("variation_ratio", "spread", "best_bucket", "worst_bucket",
                                           "kruskal_p_adjusted", "spearman_rho")}  # fmt: skip
@@ -190,7 +189,8 @@ def _sweep_wide(
         where = "across the sweep"
         if (flags & covered).any():
             where = "outside the parameter ranges flagged above"
-        text = (f"{count} of {total} ended runs ({_pct(count / total)}) show {issue_type} {where}, with no "
+        share = percent(count / total)
+        text = (f"{count} of {total} ended runs ({share}) show {issue_type} {where}, with no "
                 f"parameter range to blame: {action}.")  # fmt: skip
         evidence = {"runs": total, "issue_runs": count, "issue_rate": count / total, "issue_type": issue_type,
                     "explained_runs": int((flags & covered).sum()),

@@ -20,6 +20,7 @@ import numpy as np
 from sweeptui.analysis.buckets import ParamBuckets, format_number
 from sweeptui.analysis.families import FAMILIES, FAMILY_TYPES, family_outcomes
 from sweeptui.analysis.frame import ISSUE_PREFIX, RunsFrame
+from sweeptui.numbers import p_relation, percent
 from sweeptui.textsafe import one_line
 
 EXAMPLE_RUNS = 5
@@ -37,18 +38,6 @@ def recommendation(kind: str, title: str, text: str, evidence: dict, params: lis
     if family is not None:
         rec["family"] = family
     return rec
-
-
-def pct(rate: float | None) -> str:
-    """A rate as a whole percentage, or a dash."""
-    return "—" if rate is None else f"{100 * rate:.0f}%"
-
-
-def p_text(value: float | None) -> str:
-    """``= 0.013`` or ``< 0.0001``: the relation and the p-value together."""
-    if value is None:
-        return "= —"
-    return f"= {value:.2g}" if value >= 1e-4 else "< 0.0001"
 
 
 def range_findings(
@@ -95,9 +84,10 @@ def _finding(frame, name, family, bad, every, mask, outcome) -> dict[str, Any]:
     counts = _type_counts(frame, hit, family)
     outcome_text, action = _phrase(frame, name, family, hit, counts, region)
     text = (
-        f"{events} of {runs} runs with {region} {outcome_text} ({pct(rate)} vs {pct(rest_rate)} of the "
+        f"{events} of {runs} runs with {region} {outcome_text} "
+        f"({percent(rate)} vs {percent(rest_rate)} of the "
         f"{rest_runs} other {_comparable(family)}runs; one-sided Fisher exact test, corrected "
-        f"p {p_text(p_adjusted)})."
+        f"p {p_relation(p_adjusted)})."
     )
     if action:
         text += " " + action

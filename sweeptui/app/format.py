@@ -125,8 +125,3 @@ def bar(fraction: float, width: int, style: str = "red") -> Text:
         text.append(" ▏▎▍▌▋▊▉"[part], style=style)
     text.append(" " * (width - full - (1 if part else 0)))
     return text
-
-
-def progress(fraction: float | None) -> str:
-    """``42%`` or ``—``."""
-    return "—" if fraction is None else f"{fraction * 100:.0f}%"

@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from sweeptui.report.mdtable import number, pvalue, rate, table
+from sweeptui.numbers import p_value, percent
+from sweeptui.report.mdtable import number, table
 from sweeptui.textsafe import clean_text
 from sweeptui.textsafe import markdown_cell as cell
 
@@ -63,9 +64,9 @@ def failure_drivers_section(report: dict[str, Any]) -> list[str]:
         any_mark = "**" if "any" in entry.get("findings", ()) else ""
         rows.append((
             cell(entry["param"], 30), f"{mark}{cell(entry['bucket'], 30)}{mark}", entry["runs"],
-            f"{any_mark}{rate(entry['issue_rate'])}{any_mark}",
+            f"{any_mark}{percent(entry['issue_rate'])}{any_mark}",
             *(_family_rate(entry, key) for key, _ in families),
-            _types(entry["issue_counts"]), number(entry["objective_mean"]), pvalue(entry["p_adjusted"]),
+            _types(entry["issue_counts"]), number(entry["objective_mean"]), p_value(entry["p_adjusted"]),
         ))  # fmt: skip
     if rows:
         header = ("param", "bucket", "runs", "issue rate", *(title for _, title in families), "issues",
@@ -86,7 +87,7 @@ def _family_rate(entry: dict[str, Any], family: str) -> str:
     if not stats or not stats["runs"]:
         return "—"
     mark = "**" if stats["significant"] else ""
-    return f"{mark}{rate(stats['rate'])} ({stats['events']}/{stats['runs']}){mark}"
+    return f"{mark}{percent(stats['rate'])} ({stats['events']}/{stats['runs']}){mark}"
 
 
 def risk_factors_section(report: dict[str, Any]) -> list[str]:
@@ -95,8 +96,9 @@ def risk_factors_section(report: dict[str, Any]) -> list[str]:
     if not risks:
         return []
     rows = [
-        (cell(r["label"], 80), r["runs"], f"{rate(r['issue_rate'])} ({r['issue_runs']})",
-         rate(r["only_first"]["issue_rate"]), rate(r["only_second"]["issue_rate"]), pvalue(r["p_adjusted"]))
+        (cell(r["label"], 80), r["runs"], f"{percent(r['issue_rate'])} ({r['issue_runs']})",
+         percent(r["only_first"]["issue_rate"]), percent(r["only_second"]["issue_rate"]),
+         p_value(r["p_adjusted"]))
         for r in risks[:10]
     ]  # fmt: skip
     header = ("conditions", "runs", "issue rate", "first alone", "second alone", "p (Holm)")
@@ -113,10 +115,10 @@ def crash_epochs_section(report: dict[str, Any]) -> list[str]:
     top = max(entries, key=lambda e: e["runs"])
     where = "before the first metric" if top["at"] == "before first metric" else f"at {unit} {top['at']}"
     died = f"{data['died']} run died" if data["died"] == 1 else f"{data['died']} runs died"
-    share = "" if data["died"] == 1 else f"{rate(top['share'])} of them "
+    share = "" if data["died"] == 1 else f"{percent(top['share'])} of them "
     lines = ["## When runs died", "", f"{died}; {share}{where}."]
     rows = [
-        (cell(e["at"], 30), e["runs"], rate(e["share"]),
+        (cell(e["at"], 30), e["runs"], percent(e["share"]),
          ", ".join(cell(r, 30) for r in e["example_runs"][:3]))
         for e in entries
     ]
@@ -131,7 +133,7 @@ def groups_section(report: dict[str, Any]) -> list[str]:
         return []
     rows = [
         (cell(g["param"], 30), cell(g["label"], 40), g["runs"], number(g["mean_epochs"], 3), g["finished"],
-         rate(g["crash_rate"]), number(g["best_objective"]), cell(g["best_run"] or "—", 40))
+         percent(g["crash_rate"]), number(g["best_objective"]), cell(g["best_run"] or "—", 40))
         for g in groups
     ]  # fmt: skip
     header = ("param", "value", "runs", "mean epochs", "finished", "crash rate", "best objective", "best run")
@@ -148,7 +150,7 @@ def sensitivity_section(report: dict[str, Any]) -> list[str]:
         ratio = f"{e['variation_ratio']:.1f}x" if e["variation_ratio"] is not None else "—"
         rows.append((e["rank"], cell(e["param"], 30), cell(e["best_bucket"], 30), cell(e["worst_bucket"], 30),
                      ratio, number(e["spread"]), number(e["spearman_rho"], 2),
-                     pvalue(e["kruskal_p_adjusted"])))  # fmt: skip
+                     p_value(e["kruskal_p_adjusted"])))  # fmt: skip
     lines = ["## Sensitivity", ""]
     first = entries[0]
     verdict = "significant" if first["significant"] else "not significant"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sweeptui.numbers import percent
 from sweeptui.report import analysis_md
 from sweeptui.report.mdtable import number, table
 from sweeptui.store import STATUSES
@@ -38,8 +39,8 @@ def overview(report: dict[str, Any]) -> list[str]:
     bad = counts["crashed"] + counts["killed"] + counts["failed"]
     sentence = (
         f"{total} runs: {counts['finished']} finished, {counts['running']} running, "
-        f"{bad} died ({_pct(bad, total)}). {summary['runs_with_issues']} runs "
-        f"({_pct(summary['runs_with_issues'], total)}) have at least one issue."
+        f"{bad} died ({percent(bad / total)}). {summary['runs_with_issues']} runs "
+        f"({percent(summary['runs_with_issues'] / total)}) have at least one issue."
     )
     lines.append(sentence)
     objective = report.get("objective")
@@ -130,10 +131,6 @@ def warnings_section(report: dict[str, Any]) -> list[str]:
     if total > len(shown):
         lines.append(f"- … and {total - len(shown)} more (see the JSON report).")
     return lines
-
-
-def _pct(part: int, total: int) -> str:
-    return f"{100.0 * part / total:.0f}%" if total else "0%"
 
 
 SECTIONS: list[Section] = [

@@ -1,4 +1,4 @@
-"""Markdown building blocks shared by every report section: tables, numbers, rates."""
+"""Markdown building blocks shared by every report section: tables and numbers."""
 
 from __future__ import annotations
 
@@ -24,15 +24,3 @@ def number(value: Any, digits: int = 4) -> str:
     if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e9):
         return str(int(value))
     return f"{value:.{digits}g}"
-
-
-def rate(value: float | None) -> str:
-    """A share as a whole percentage (``0.756`` -> ``76%``), '—' for missing."""
-    return "—" if value is None else f"{100 * value:.0f}%"
-
-
-def pvalue(value: float | None) -> str:
-    """A p-value to two significant digits; tiny ones as ``< 0.0001``."""
-    if value is None:
-        return "—"
-    return f"{value:.2g}" if value >= 1e-4 else "< 0.0001"

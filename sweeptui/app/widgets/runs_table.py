@@ -20,7 +20,8 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from sweeptui.app.format import badges, number, progress, safe, sparkline, status_text
+from sweeptui.app.format import badges, number, safe, sparkline, status_text
+from sweeptui.numbers import percent
 from sweeptui.snapshot import RunRow, SweepSnapshot
 from sweeptui.textsafe import one_line
 
@@ -214,7 +215,7 @@ class RunsTable(DataTable):
             "run": _KeyedText.of(safe(row.name, self.name_width), row.id),
             "params": safe(params, self.params_width, style="dim"),
             "step": Text(f"{unit}{number(step)}", justify="right"),
-            "done": Text(progress(row.progress), justify="right"),
+            "done": Text(percent(row.progress), justify="right"),
             "last": Text(number(row.last), justify="right"),
             "best": Text(number(row.best), justify="right", style="bold"),
             "trend": sparkline(row.spark, self.spark_width),

@@ -1,0 +1,30 @@
+"""How shares and p-values are written for people.
+
+One spelling for the analysis prose, the report tables and the app, so "76%" and
+"p < 0.0001" read the same everywhere. (General numbers keep a formatter per view:
+Markdown escapes them, the app spells out nan and inf.)
+"""
+
+from __future__ import annotations
+
+MISSING = "—"
+P_FLOOR = 1e-4
+"""p-values below this are written as ``< 0.0001``."""
+
+
+def percent(share: float | None) -> str:
+    """A share as a whole percentage (``0.756`` -> ``76%``), a dash when unknown."""
+    return MISSING if share is None else f"{100 * share:.0f}%"
+
+
+def p_value(value: float | None) -> str:
+    """A p-value to two significant digits, tiny ones as ``< 0.0001``."""
+    if value is None:
+        return MISSING
+    return f"{value:.2g}" if value >= P_FLOOR else f"< {P_FLOOR:g}"
+
+
+def p_relation(value: float | None) -> str:
+    """The p-value with its relation, for prose: ``= 0.013`` or ``< 0.0001``."""
+    written = p_value(value)
+    return written if written.startswith("<") else f"= {written}"
