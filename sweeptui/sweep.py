@@ -53,8 +53,7 @@ class Sweep:
     # -- driving ---------------------------------------------------------------
     def load(self) -> PollResult:
         """Post-hoc: read everything once and judge stalls against the newest file."""
-        result = self.rescan()
-        result = _merge(result, self.poll())
+        result = self.rescan()  # every reader is new here, so this reads everything
         reference = self.store.newest_update()
         result.issues.extend(self.detectors.finalize(reference))
         return result
