@@ -34,6 +34,8 @@ class PollResult:
     warnings: list[SourceWarning] = field(default_factory=list)
     changed_runs: set[str] = field(default_factory=set)
     events: int = 0
+    unowned: list[str] = field(default_factory=list)
+    """Changed paths no reader owns: perhaps a new run, worth a rescan."""
 
 
 class Sweep:
@@ -71,15 +73,18 @@ class Sweep:
         """Read what changed (``None``: every reader). Cheap when nothing did."""
         if changed is None:
             return self._read(self.readers)
-        return self._read(self._owners(list(changed)))
+        unowned: list[str] = []
+        result = self._read(self._owners(list(changed), unowned))
+        result.unowned = unowned
+        return result
 
     def tick(self, now: float | None = None) -> list[Issue]:
         """Time-based checks while watching: stalls against the clock, crash loops."""
         return self.detectors.on_tick(time.time() if now is None else now)
 
     # -- internals ---------------------------------------------------------------
-    def _owners(self, paths: list[Path | str]) -> list[Reader]:
-        """Readers owning any of ``paths``, in reader order.
+    def _owners(self, paths: list[Path | str], unowned: list[str]) -> list[Reader]:
+        """Readers owning any of ``paths``, in reader order; paths nobody owns go to ``unowned``.
 
         Looked up by base path (a path's owners have it or one of its parents as
         base), so a poll costs per changed path rather than per reader; readers
@@ -93,17 +98,19 @@ class Sweep:
             # plain strings: walking Path.parents costs ~30 us a path, too much at
             # a thousand changed files a second
             candidate = os.path.normpath(path)
+            found = False
             while True:
-                positions.update(by_base.get(candidate, ()))
+                owners = by_base.get(candidate, ())
+                positions.update(owners)
+                found = found or bool(owners)
                 parent = os.path.dirname(candidate)
                 if parent == candidate:
                     break
                 candidate = parent
-        if self._custom_owners:
-            as_paths = [Path(path) for path in paths]
-            for position in self._custom_owners:
-                if any(self.readers[position].owns(path) for path in as_paths):
-                    positions.add(position)
+            custom = [p for p in self._custom_owners if self.readers[p].owns(Path(path))]
+            positions.update(custom)
+            if not (found or custom):
+                unowned.append(str(path))
         return [self.readers[position] for position in sorted(positions)]
 
     def _build_index(self) -> None:

@@ -93,8 +93,6 @@ class IngestThread(threading.Thread):
         self._published = 0.0
         self._analysed_version = -1
         self._new_paths_due = 0.0
-        self._bases: set[str] = set()
-        self._reader_count = -1
 
     # -- requests from other threads ----------------------------------------------
     def stop(self, timeout: float = 10.0) -> None:
@@ -161,30 +159,17 @@ class IngestThread(threading.Thread):
             self._publish(now, analyse=analyse)
 
     def _apply_changes(self, now: float) -> bool:
-        paths = [Path(p) for p in self.dirty.drain()]
+        paths = self.dirty.drain()
         if not paths:
             return False
-        known = [p for p in paths if self._owned(p)]
-        changed = False
-        if known:
-            result = self.sweep.poll(known)
-            self._submit_issues(result.issues)
-            changed = result.events > 0
-        if len(known) < len(paths) and now >= self._new_paths_due:
+        result = self.sweep.poll(paths)
+        self._submit_issues(result.issues)
+        changed = result.events > 0
+        # a path no reader owns may be a new run: rescan, at most every new_path_rescan
+        if result.unowned and now >= self._new_paths_due:
             self._new_paths_due = now + self.timing.new_path_rescan
             changed |= self._rescan()
         return changed
-
-    def _owned(self, path: Path) -> bool:
-        """Whether a known reader owns ``path``; an unowned one may be a new run."""
-        bases = self._reader_bases()
-        return any(str(candidate) in bases for candidate in (path, *path.parents))
-
-    def _reader_bases(self) -> set[str]:
-        if len(self.sweep.readers) != self._reader_count:
-            self._reader_count = len(self.sweep.readers)
-            self._bases = {str(reader.base) for reader in self.sweep.readers}
-        return self._bases
 
     def _rescan(self) -> bool:
         started = time.perf_counter()
