@@ -223,8 +223,8 @@ class SweepApp(App):
 
     @on(RunsTable.RowSelected)
     def _row_selected(self, event: RunsTable.RowSelected) -> None:
-        if event.row_key.value is not None and isinstance(self.screen, MainScreen):
-            self.push_screen(RunDetailScreen(event.row_key.value))
+        if isinstance(self.screen, MainScreen):
+            self.push_screen(RunDetailScreen(event.run_id))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

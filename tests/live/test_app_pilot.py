@@ -66,8 +66,8 @@ async def test_filter_sort_detail_help_pause(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: table(app).row_count == 3, what="three runs")
-        for column in table(app).columns.values():  # no header word is cut at 100 columns
-            assert column.get_render_width(table(app)) >= column.label.cell_len + 2
+        header = table(app).render_line(0).text.split()  # no header word is cut at 100 columns
+        assert header == [column.label for column in table(app).columns if column.label]
 
         await pilot.press("slash", "s", "g", "d")
         await wait_for(pilot, lambda: table(app).row_count == 1, what="the filter")

@@ -19,13 +19,22 @@ class SweepHeader(Static):
 
     snapshot: SweepSnapshot | None = None
 
+    _lines = 0
+
     def show(self, snapshot: SweepSnapshot) -> None:
         """Show ``snapshot``."""
         self.snapshot = snapshot
-        self.update(self.render_header())
+        self._redraw()
 
     def watch_paused(self) -> None:
-        self.update(self.render_header())
+        self._redraw()
+
+    def _redraw(self) -> None:
+        text = self.render_header()
+        lines = len(text.plain.splitlines())
+        # a layout pass re-measures the whole screen: only needed when the height changes
+        self.update(text, layout=lines != self._lines)
+        self._lines = lines
 
     def render_header(self) -> Text:
         """The header text for the current snapshot."""
