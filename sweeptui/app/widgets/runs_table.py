@@ -203,8 +203,9 @@ class RunsTable(ScrollView, can_focus=True):
         self.move_cursor(self.cursor_row + delta)
 
     def action_page(self, direction: int) -> None:
-        """Move the cursor and the view one page."""
+        """Move the view and the cursor one page (the cursor keeps its place on screen)."""
         page = max(self._visible_height() - 1, 1)
+        self.scroll_to(y=int(self.scroll_offset.y) + direction * page, animate=False)
         self.move_cursor(self.cursor_row + direction * page)
 
     def action_first(self) -> None:
