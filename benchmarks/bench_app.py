@@ -10,7 +10,7 @@ Run from the repository root: ``PYTHONPATH=. python benchmarks/bench_app.py``
   from ``p`` until the header shows the PAUSED badge (and ``p`` again until it is
   gone): a light redraw. The pane is polled every 2 ms (the probe itself costs ~7 ms).
   Closing help with ``Escape`` is timed separately: a lone Esc byte is held ~100 ms
-  by the terminal input parser (``ESCDELAY``) before it counts as a key.
+  by Textual's input thread before it counts as a key (it may start a key sequence).
   CPU: user + system time of the app process (UI + ingest thread; the writer is
   another process) as a percentage of one core, measured over the first half of the
   period with no key presses, then over the second half while the latency probes run.
@@ -147,8 +147,8 @@ def live(runs: int, seconds: float) -> None:
             screens, escapes, badge = [], [], []
             while writer.poll() is None:
                 # closed with "?" (the same binding as Esc): a lone Esc byte is held by
-                # the terminal input parser for ESCDELAY (100 ms) to tell it from the
-                # start of an escape sequence, so Esc is timed on its own below
+                # Textual's input thread ~100 ms (its ESCDELAY, checked in 100 ms steps)
+                # to tell it from the start of an escape sequence, so Esc is timed apart
                 for close in ("?", "Escape"):
                     screens.append(press_until(pane, "?", lambda: "Issue badges" in pane.screen()))
                     closed = press_until(pane, close, lambda: "Issue badges" not in pane.screen())
@@ -160,7 +160,7 @@ def live(runs: int, seconds: float) -> None:
             probing = (pane.cpu_seconds() - cpu0) / (time.perf_counter() - wall0) * 100
             print(f"live: key-press-to-redraw, help screen open/close (?): {summary(screens)}")
             print(f"live: key-press-to-redraw, help screen closed with Esc: {summary(escapes)} "
-                  f"(includes the terminal's ESCDELAY wait)")
+                  f"(includes the ~100 ms wait for a lone Esc)")
             print(f"live: key-press-to-redraw, pause badge on/off (p): {summary(badge)}")
             print(f"live: CPU {watching:.0f}% of one core (UI + ingest) while {runs} runs append "
                   f"every second; {probing:.0f}% while also opening and closing the help screen")
