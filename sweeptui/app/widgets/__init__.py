@@ -5,6 +5,5 @@ from sweeptui.app.widgets.issue_feed import IssueFeed
 from sweeptui.app.widgets.recommendations import Recommendations
 from sweeptui.app.widgets.risk import ParamRiskPanel
 from sweeptui.app.widgets.runs_table import RunsTable
-from sweeptui.app.widgets.sparkline import SparklineCell
 
-__all__ = ["IssueFeed", "ParamRiskPanel", "Recommendations", "RunsTable", "SparklineCell", "SweepHeader"]
+__all__ = ["IssueFeed", "ParamRiskPanel", "Recommendations", "RunsTable", "SweepHeader"]
