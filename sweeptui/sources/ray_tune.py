@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -313,7 +314,7 @@ class RayExperimentReader(Reader):
         self.statuses: dict[str, tuple[str, float | None, float | None]] = {}
         self._warned: set[str] = set()
 
-    def read(self) -> list[Event]:
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
         """New trials, their new records, and status changes from the experiment state."""
         events: list[Event] = []
         names = self._list(events)
@@ -391,7 +392,7 @@ class RayTrialReader(Reader):
         super().__init__(root, base, settings)
         self.trial = Trial(self, base)
 
-    def read(self) -> list[Event]:
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
         """New params and records; an ``error.txt`` ends the trial as failed."""
         events: list[Event] = []
         self.trial.read(events)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,7 +98,7 @@ class TensorBoardRunReader(Reader):
         self._seen = False
         self._lightning_mtime: float | None = None
 
-    def read(self) -> list[Event]:
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
         """New scalars, hparams and summary values since the last call."""
         warnings: list[Event] = []
         batch = _Batch()
