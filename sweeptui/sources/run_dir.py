@@ -213,8 +213,11 @@ class JsonlLog(MetricLog):
             self._add_one(records[first], start + first, chunk, columns, events, ends, True)
             first += 1
         # a read of a few lines (the live case) is cheaper record by record
-        bulk = len(records) - first >= MIN_SPAN
-        if bulk and add_uniform(records[first:], guard.consumed, columns):
+        if len(records) - first < MIN_SPAN:  # too few for a uniform span: no segments
+            for index in range(first, len(records)):
+                self._add_one(records[index], start + index, chunk, columns, events, ends, False)
+            return
+        if add_uniform(records[first:], guard.consumed, columns):
             guard.count(len(records) - first)  # the usual case: one key set, plain numbers
             return
         for low, high, uniform in segments(records, first):
@@ -536,7 +539,10 @@ class RunDirReader(Reader):
             self._track(listing)
         elif not names:
             return events
-        self._read_config(events, names)
+        # a hint naming only a metric log (the live case) skips the small files outright
+        small_files = names is None or not names.isdisjoint(self.files)
+        if small_files:
+            self._read_config(events, names)
         columns = Columns()
         ends: list[RunEnded] = []
         for name, log in self.logs.items():
@@ -545,13 +551,15 @@ class RunDirReader(Reader):
         batch = columns.build(self.run_id)
         if batch is not None:
             events.append(batch)
-        self._read_summary(events, names)
+        if small_files:
+            self._read_summary(events, names)
         for name, error in self.errors.items():
             if names is None or name in names:
                 ended = error.check(self.run_id, self.settings.error_tail_bytes)
                 if ended is not None:
                     ends.append(ended)
-        self._read_markers(ends, events, names)
+        if small_files:
+            self._read_markers(ends, events, names)
         events.extend(ends)
         return events
 
