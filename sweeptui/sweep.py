@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeptui.detectors.engine import DetectorEngine
-from sweeptui.events import MetricBatch, RunEnded, SourceWarning
+from sweeptui.events import Event, MetricBatch, RunEnded, SourceWarning
 from sweeptui.issues import Issue
 from sweeptui.settings import Settings
 from sweeptui.sources import get_sources
 from sweeptui.sources.base import Reader
 from sweeptui.sources.scan import Scanner
 from sweeptui.store import RunStore
+
+HELD_RECORDS = 4096
+"""Records (and other events) read before they are applied to the store."""
 
 
 @dataclass
@@ -60,21 +63,33 @@ class Sweep:
         result.issues.extend(self.detectors.finalize(reference))
         return result
 
-    def rescan(self) -> PollResult:
-        """Walk the tree for new runs and files; read the new readers."""
+    def rescan(self, reread: bool = False) -> PollResult:
+        """Walk the tree for new runs and files; read the new readers.
+
+        ``reread`` also reads every known reader in full, catching whatever the file
+        events missed and whatever a hinted read (see :meth:`poll`) skipped; the live
+        app asks for it on its periodic rescans.
+        """
+        known = len(self.readers)
         fresh, warnings = self.scanner.scan()
         self.readers.extend(fresh)
         result = PollResult(warnings=list(warnings))
         for warning in warnings:
             self.store.apply(warning)
-        return _merge(result, self._read(fresh))
+        readers = self.readers if reread else self.readers[known:]
+        return _merge(result, self._read([(reader, None) for reader in readers]))
 
     def poll(self, changed: Iterable[Path | str] | None = None) -> PollResult:
-        """Read what changed (``None``: every reader). Cheap when nothing did."""
+        """Read what changed (``None``: every reader, in full). Cheap when nothing did.
+
+        Each owning reader is handed the changed paths it owns, so it may read just
+        those files (see :meth:`sweeptui.sources.base.Reader.read`).
+        """
         if changed is None:
-            return self._read(self.readers)
+            return self._read([(reader, None) for reader in self.readers])
         unowned: list[str] = []
-        result = self._read(self._owners(list(changed), unowned))
+        owners = self._owners(list(changed), unowned)
+        result = self._read([(self.readers[position], paths) for position, paths in owners])
         result.unowned = unowned
         return result
 
@@ -83,37 +98,43 @@ class Sweep:
         return self.detectors.on_tick(time.time() if now is None else now)
 
     # -- internals ---------------------------------------------------------------
-    def _owners(self, paths: list[Path | str], unowned: list[str]) -> list[Reader]:
-        """Readers owning any of ``paths``, in reader order; paths nobody owns go to ``unowned``.
+    def _owners(
+        self, paths: list[Path | str], unowned: list[str]
+    ) -> list[tuple[int, list[Path | str]]]:
+        """(reader position, the paths it owns) for the owners of ``paths``, in reader order.
 
-        Looked up by base path (a path's owners have it or one of its parents as
-        base), so a poll costs per changed path rather than per reader; readers
-        that override :meth:`Reader.owns` are asked directly.
+        Paths nobody owns go to ``unowned``. Looked up by base path (a path's owners
+        have it or one of its parents, up to the root, as base), so a poll costs per
+        changed path rather than per reader; readers that override
+        :meth:`Reader.owns` are asked directly.
         """
         if len(self.readers) != self._indexed:
             self._build_index()
-        by_base = self._by_base
-        positions: set[int] = set()
+        by_base, top = self._by_base, self._top
+        owned: dict[int, list[Path | str]] = {}
         for path in paths:
             # plain strings: walking Path.parents costs ~30 us a path, too much at
             # a thousand changed files a second
             candidate = os.path.normpath(path)
             found = False
             while True:
-                owners = by_base.get(candidate, ())
-                positions.update(owners)
-                found = found or bool(owners)
+                for position in by_base.get(candidate, ()):
+                    owned.setdefault(position, []).append(path)
+                    found = True
                 parent = os.path.dirname(candidate)
-                if parent == candidate:
-                    break
+                if candidate == top or parent == candidate:
+                    break  # no reader's base lies above the root
                 candidate = parent
-            custom = [p for p in self._custom_owners if self.readers[p].owns(Path(path))]
-            positions.update(custom)
-            if not (found or custom):
+            for position in self._custom_owners:
+                if self.readers[position].owns(Path(path)):
+                    owned.setdefault(position, []).append(path)
+                    found = True
+            if not found:
                 unowned.append(str(path))
-        return [self.readers[position] for position in sorted(positions)]
+        return sorted(owned.items())
 
     def _build_index(self) -> None:
+        self._top = os.path.normpath(self.root)
         self._by_base: dict[str, list[int]] = {}
         self._custom_owners: list[int] = []
         for position, reader in enumerate(self.readers):
@@ -123,20 +144,39 @@ class Sweep:
                 self._custom_owners.append(position)
         self._indexed = len(self.readers)
 
-    def _read(self, readers: Iterable[Reader]) -> PollResult:
+    def _read(self, readers: list[tuple[Reader, list[Path | str] | None]]) -> PollResult:
+        """Read each reader (with its hint, or in full for None) and apply the events.
+
+        Events are applied in reader order, a group of readers at a time: reading a
+        few hundred runs and then applying their events keeps each half's code and
+        data warm (measured: a poll of 1,000 one-line changes costs ~15% less than
+        reading and applying run by run). A group ends once it holds
+        :data:`HELD_RECORDS` records, so a large read is applied at once.
+        """
         result = PollResult()
         now = time.time()
+        held: list[list[Event]] = []
+        size = 0
         with _collector_paused():
-            for reader in readers:
+            for reader, changed in readers:
                 try:
-                    events = reader.read()
+                    events = reader.read(changed)
                 except Exception as exc:  # a reader bug must not take the sweep down
                     events = [SourceWarning(str(reader.base), f"reader failed: {exc!r}")]
-                for event in events:
-                    self._apply(event, now, result)
+                held.append(events)
+                size += len(events) + sum(e.records for e in events if type(e) is MetricBatch)
+                if size >= HELD_RECORDS:
+                    self._apply_all(held, now, result)
+                    held, size = [], 0
+            self._apply_all(held, now, result)
         return result
 
-    def _apply(self, event, now: float, result: PollResult) -> None:
+    def _apply_all(self, held: list[list[Event]], now: float, result: PollResult) -> None:
+        for events in held:
+            for event in events:
+                self._apply(event, now, result)
+
+    def _apply(self, event: Event, now: float, result: PollResult) -> None:
         result.events += 1
         run = self.store.apply(event, now)
         if run is None:

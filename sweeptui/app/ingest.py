@@ -151,7 +151,7 @@ class IngestThread(threading.Thread):
             changed |= bool(self._submit_issues(self.sweep.tick(now)))
             self._check_watcher()
         if self._is_due("rescan", now):
-            changed |= self._rescan()
+            changed |= self._rescan(reread=True)
         refresh = self._serve_requests()
         analyse = self._is_due("analysis", now) and self._analysis_stale()
         heartbeat = now - self._published >= self.timing.heartbeat
@@ -171,9 +171,9 @@ class IngestThread(threading.Thread):
             changed |= self._rescan()
         return changed
 
-    def _rescan(self) -> bool:
+    def _rescan(self, reread: bool = False) -> bool:
         started = time.perf_counter()
-        result = self.sweep.rescan()
+        result = self.sweep.rescan(reread)
         # A walk of a huge tree is slow: keep periodic rescans under ~5% of the time.
         spent = time.perf_counter() - started
         self._due["rescan"] = max(self._due.get("rescan", 0.0), self.clock() + RESCAN_COST_FACTOR * spent)

@@ -91,7 +91,9 @@ class DivergenceDetector:
         for name, series in batch.metrics.items():
             if not self._is_loss(name) or not len(series.values):
                 continue
-            state = self._states.setdefault((run.id, name), LossState())
+            state = self._states.get((run.id, name))
+            if state is None:  # not setdefault: that builds a state on every batch
+                state = self._states[run.id, name] = LossState()
             if len(series.values) <= SMALL_BATCH:
                 hit = self._consume_small(name, state, series.steps, series.values, epochs)
             else:

@@ -46,7 +46,10 @@ class DetectorEngine:
     def on_metrics(self, run: Run, batch: MetricBatch) -> list[Issue]:
         """Judge the batch's new points; returns the issues it raised."""
         found: list[Issue | None] = []
-        epochs = EpochLookup(batch, self._epochs.setdefault(run.id, EpochTracker()))
+        carried = self._epochs.get(run.id)
+        if carried is None:  # not setdefault: that builds a tracker on every batch
+            carried = self._epochs[run.id] = EpochTracker()
+        epochs = EpochLookup(batch, carried)
         seen_at = batch_time(run, batch)
         if not self.store.has_issue(run.id, "nan_or_inf_metric"):
             found.append(find_nonfinite(run, batch, epochs, seen_at))

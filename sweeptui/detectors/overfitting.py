@@ -107,7 +107,9 @@ class OverfitDetector:
         self, run: Run, batch: MetricBatch, epochs: EpochLookup, seen_at: float | None
     ) -> Issue | None:
         """Fold the batch in; the issue when the rule first holds in it."""
-        state = self._states.setdefault(run.id, FitState())
+        state = self._states.get(run.id)
+        if state is None:  # not setdefault: that builds a state on every batch
+            state = self._states[run.id] = FitState()
         self._resolve_names(run, state)
         small = _small_points(batch, state.val_name, True)
         small_train = _small_points(batch, state.train_name, False) if small else None

@@ -59,7 +59,9 @@ class StallDetector:
 
     def on_metrics(self, run: Run, batch: MetricBatch) -> None:
         """Record the intervals between this batch's records (or since the previous ingest)."""
-        cadence = self._cadence.setdefault(run.id, Cadence())
+        cadence = self._cadence.get(run.id)
+        if cadence is None:  # not setdefault: that builds a deque on every batch
+            cadence = self._cadence[run.id] = Cadence()
         if len(batch.times):
             self._remember(cadence, _gaps(batch.times, cadence.last_time)[-HISTORY:])
             cadence.last_time = float(batch.times[-1])

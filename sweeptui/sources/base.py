@@ -4,7 +4,8 @@ A *source* is one on-disk layout (a results-array JSON file, a run directory, a
 Ray Tune experiment...). Its matcher looks at one directory listing and may claim
 files or the whole subtree; for what it claims it creates *readers*. A reader owns
 one file or directory, remembers how far it has read, and on each ``read()``
-returns only the new events. Readers never raise on bad input: they return a
+returns only the new events; handed the paths that changed, it may look at just
+those files. Readers never raise on bad input: they return a
 :class:`~sweeptui.events.SourceWarning` and keep their last good state.
 
 Adding a layout is one new module with a ``SOURCE`` spec, listed in
@@ -13,8 +14,9 @@ Adding a layout is one new module with a ``SOURCE`` spec, listed in
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,8 +54,32 @@ class Reader(ABC):
         return path == self.base or self.base in path.parents
 
     @abstractmethod
-    def read(self) -> list[Event]:
-        """Events for everything new since the previous call (cheap when nothing changed)."""
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
+        """Events for everything new since the previous call (cheap when nothing changed).
+
+        ``changed`` is a hint: the paths this reader owns that the file watcher saw
+        change. A reader may then look only at those files; ``None`` means look at
+        everything (first read, ``Sweep.poll()`` without paths, a rereading rescan).
+        A reader that cannot use the hint reads everything. Whatever a hinted read
+        skipped is found by the next full read, which the live app's periodic
+        rescans make (:meth:`sweeptui.sweep.Sweep.rescan` with ``reread``).
+        """
+
+
+def parts_below(base: Path | str, path: Path | str) -> tuple[str, ...] | None:
+    """The parts of ``path`` below ``base``: ``()`` for ``base`` itself, None when outside.
+
+    Both are normalised first (``a/./b`` and ``a//b`` are ``a/b``); plain string work,
+    as it runs for every changed path of a poll.
+    """
+    top = os.path.normpath(base)
+    target = os.path.normpath(path)
+    if target == top:
+        return ()
+    prefix = top if top.endswith(os.sep) else top + os.sep
+    if not target.startswith(prefix):
+        return None
+    return tuple(target[len(prefix) :].split(os.sep))
 
 
 @dataclass

@@ -106,17 +106,19 @@ class Columns:
             return None
         metrics = {name: Series(*self._settled(name, lists)) for name, lists in self.metrics.items()}
         epoch_steps, epoch_values = self._epoch_arrays
-        _settle(self.epoch_steps, epoch_steps)
-        _settle(self.epoch_values, epoch_values)
+        self._epoch_arrays = epoch_steps, epoch_values = (
+            _moved(self.epoch_steps, epoch_steps), _moved(self.epoch_values, epoch_values)
+        )
         epochs = Series(epoch_steps, epoch_values) if epoch_steps else None
-        _settle(self.times, self._time_array)
+        self._time_array = _moved(self.times, self._time_array)
         return MetricBatch(run_id, metrics, self.records, self._time_array, self.mtime, epochs)
 
     def _settled(self, name: str, pending: tuple[list, list]) -> tuple[array, array]:
         """The arrays of ``name`` with its pending lists moved into them."""
         target = self._arrays.get(name)
-        if target is None:
-            target = self._arrays[name] = (array("d"), array("d"))
+        if target is None:  # only record-by-record points (a live read): convert at once
+            target = self._arrays[name] = (_moved(pending[0]), _moved(pending[1]))
+            return target
         _settle(pending[0], target[0])
         _settle(pending[1], target[1])
         return target
@@ -127,6 +129,16 @@ def _settle(pending: list, target: array) -> None:
     if pending:
         target.extend(doubles(pending))
         pending.clear()
+
+
+def _moved(pending: list, target: array | None = None) -> array:
+    """``target`` with ``pending`` moved into it; a new array when ``target`` is empty."""
+    if target:
+        _settle(pending, target)
+        return target
+    converted = doubles(pending)
+    pending.clear()
+    return converted
 
 
 def doubles(values: list) -> array:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ import yaml
 
 from sweeptui.events import Event, RunEnded, RunSeen
 from sweeptui.settings import Settings
-from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, parts_below
 from sweeptui.sources.jsonio import to_float
 from sweeptui.sources.run_dir import KILL_LINE, RunDirReader, Watched, is_error_file
 from sweeptui.store import EPOCH_KEYS, STEP_KEYS, flatten_params
@@ -88,10 +89,19 @@ class HydraJobReader(RunDirReader):
         self.display_name = f"{base.parent.name}/{base.name}"
         self.ended = False
 
-    def read(self) -> list[Event]:
-        """The run-directory events with Hydra's params and name."""
-        events = super().read()
-        changed = self._read_hydra()
+    def _hinted_names(self, changed: Collection[Path | str] | None) -> set[str] | None:
+        """As for any run directory, except that a change under ``.hydra/`` needs a full read."""
+        if changed is not None:
+            for path in changed:
+                parts = parts_below(self.base, path)
+                if parts and parts[0] == HYDRA_DIR:
+                    return None
+        return super()._hinted_names(changed)
+
+    def _read_names(self, names: set[str] | None) -> list[Event]:
+        """The run-directory events with Hydra's params and name (``.hydra/`` on full reads)."""
+        events = super()._read_names(names)
+        changed = self._read_hydra() if names is None else False
         for event in events:
             if isinstance(event, RunSeen):
                 event.source, event.name = NAME, self.display_name
@@ -171,9 +181,21 @@ class HydraSweepReader(Reader):
         self.done_blocks: set[str] = set()
         self.killed = False
 
-    def read(self) -> list[Event]:
-        """Every job's new events, then ends found in the sweep-level logs."""
-        events: list[Event] = []
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
+        """Every job's new events, then ends found in the sweep-level logs.
+
+        When every path in ``changed`` lies inside a known job, only those jobs are
+        read, each with its own paths; anything else (a sweep-level log, a new job)
+        reads everything.
+        """
+        by_job = self._hinted_jobs(changed)
+        if by_job is not None:
+            events: list[Event] = []
+            for name, job in self.jobs.items():
+                if name in by_job:
+                    events.extend(job.read(by_job[name]))
+            return events
+        events = []
         for name in self._job_names():
             if name not in self.jobs:
                 self.jobs[name] = HydraJobReader(self.root, self.base / name, self.settings)
@@ -182,6 +204,20 @@ class HydraSweepReader(Reader):
         for text in self._changed_logs():
             events.extend(self._ends_from(text))
         return events
+
+    def _hinted_jobs(
+        self, changed: Collection[Path | str] | None
+    ) -> dict[str, list[Path | str]] | None:
+        """``changed`` grouped by the known job holding each path; None when one is elsewhere."""
+        if changed is None:
+            return None
+        by_job: dict[str, list[Path | str]] = {}
+        for path in changed:
+            parts = parts_below(self.base, path)
+            if not parts or parts[0] not in self.jobs:
+                return None
+            by_job.setdefault(parts[0], []).append(path)
+        return by_job
 
     def _job_names(self) -> list[str]:
         try:
@@ -235,10 +271,6 @@ class HydraSweepReader(Reader):
                 if ended is not None:
                     events.append(ended)
         return events
-
-    def owns(self, path: Path) -> bool:
-        """Anything under the sweep directory."""
-        return path == self.base or self.base in path.parents
 
 
 def _files(directory: Path) -> list[str]:

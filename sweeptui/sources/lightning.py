@@ -37,20 +37,25 @@ class LightningReader(RunDirReader):
         self.fit_stopped = False
         self.log_sizes: dict[str, int] = {}
 
-    def read(self) -> list[Event]:
+    def _read_names(self, names: set[str] | None) -> list[Event]:
         """The run-directory events, renamed, plus a finish from Lightning's end line."""
-        events = super().read()
+        events = super()._read_names(names)
         for event in events:
             if isinstance(event, RunSeen):
                 event.source, event.name = NAME, self.display_name
-        if not self.fit_stopped and self._fit_stopped():
+        if not self.fit_stopped and self._fit_stopped(names):
             self.fit_stopped = True
             events.append(RunEnded(self.run_id, "finished"))
         return events
 
-    def _fit_stopped(self) -> bool:
-        """Whether a captured log (re-read only when its size changed) has the end line."""
+    def _fit_stopped(self, names: set[str] | None) -> bool:
+        """Whether a captured log (re-read only when its size changed) has the end line.
+
+        Only the logs in ``names`` are looked at (all of them for None).
+        """
         for name, error in self.errors.items():
+            if names is not None and name not in names:
+                continue
             try:
                 size = os.stat(error.file.path).st_size
             except OSError:

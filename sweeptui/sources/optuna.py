@@ -26,6 +26,7 @@ import json
 import math
 import os
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -182,8 +183,11 @@ class JournalReader(Reader):
         self.trial_count = 0
         self.study_trials: dict[int, int] = {}
 
-    def read(self) -> list[Event]:
-        """Replay the new operations; events for every trial they touched."""
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
+        """Replay the new operations; events for every trial they touched.
+
+        One file: the ``changed`` hint narrows nothing.
+        """
         events: list[Event] = []
         chunk = self.tail.read_lines()
         for message in chunk.warnings:
@@ -311,8 +315,11 @@ class SqliteReader(Reader):
         """The database file and its ``-wal`` / ``-journal`` companions."""
         return path.parent == self.base.parent and path.name.startswith(self.base.name)
 
-    def read(self) -> list[Event]:
-        """Query the changed database; events for every trial that changed."""
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
+        """Query the changed database; events for every trial that changed.
+
+        One database: the ``changed`` hint narrows nothing.
+        """
         signature = self._signature()
         if signature is None or signature == self.signature:
             return []

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ import orjson
 
 from sweeptui.events import Event, RunEnded, RunSeen, SourceWarning
 from sweeptui.settings import Settings
-from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, parts_below
 from sweeptui.sources.jsonio import MILLISECONDS_THRESHOLD, parse_json, parse_time, to_float
 from sweeptui.sources.run_dir import Columns, CsvLog, MetricLog, Watched, parse_mapping
 from sweeptui.sources.tail import TailRead
@@ -202,11 +203,18 @@ class Trial:
         self.ended = False
         self.started_at: float | None = None
 
-    def read(self, events: list[Event]) -> None:
-        """New params and metric records of this trial."""
-        self._read_params(events)
+    def read(self, events: list[Event], names: set[str] | None = None) -> None:
+        """New params and metric records of this trial.
+
+        With ``names`` (file names in the trial directory that changed) only those of
+        ``params.json`` and the metric log are looked at; None looks at both.
+        """
+        if names is None or PARAMS_NAME in names or not self.seen:
+            self._read_params(events)
         if self.log is None:
             self.log = self._open_log()
+        elif names is not None and self.log.path.name not in names:
+            return
         if self.log is not None:
             columns = Columns()
             ends: list[RunEnded] = []
@@ -313,8 +321,15 @@ class RayExperimentReader(Reader):
         self.statuses: dict[str, tuple[str, float | None, float | None]] = {}
         self._warned: set[str] = set()
 
-    def read(self) -> list[Event]:
-        """New trials, their new records, and status changes from the experiment state."""
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
+        """New trials, their new records, and status changes from the experiment state.
+
+        When every path in ``changed`` lies inside a known trial directory, only those
+        trials are read; anything else (the experiment state, a new trial) reads all.
+        """
+        by_trial = _hinted_files(self.base, changed, self.trials)
+        if by_trial is not None:
+            return self._read_trials(by_trial)
         events: list[Event] = []
         names = self._list(events)
         if names is None:
@@ -328,6 +343,17 @@ class RayExperimentReader(Reader):
             trial.started_at = started
             trial.read(events)
             trial.end(status, events, ended)
+        return events
+
+    def _read_trials(self, by_trial: dict[str, set[str]]) -> list[Event]:
+        """Read just the trials in ``by_trial``, each only for its changed files."""
+        events: list[Event] = []
+        for name, trial in self.trials.items():
+            files = by_trial.get(name)
+            if files:
+                status, _started, ended = self.statuses.get(name, (None, None, None))
+                trial.read(events, files)
+                trial.end(status, events, ended)
         return events
 
     def _list(self, events: list[Event]) -> list[str] | None:
@@ -391,13 +417,56 @@ class RayTrialReader(Reader):
         super().__init__(root, base, settings)
         self.trial = Trial(self, base)
 
-    def read(self) -> list[Event]:
-        """New params and records; an ``error.txt`` ends the trial as failed."""
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
+        """New params and records; an ``error.txt`` ends the trial as failed.
+
+        ``changed`` naming files of the trial directory narrows the read to them.
+        """
         events: list[Event] = []
-        self.trial.read(events)
-        if (self.base / ERROR_NAME).exists():
+        names = _hinted_names(self.base, changed)
+        self.trial.read(events, names)
+        if (names is None or ERROR_NAME in names) and (self.base / ERROR_NAME).exists():
             self.trial.end("ERROR", events)
         return events
+
+
+def _hinted_names(base: Path, changed: Collection[Path | str] | None) -> set[str] | None:
+    """Names of the files directly in ``base`` that ``changed`` names; None for a full read.
+
+    Paths deeper down (checkpoint directories) are never read and add nothing; the
+    directory itself, or a path outside it, asks for a full read.
+    """
+    if changed is None:
+        return None
+    names: set[str] = set()
+    for path in changed:
+        parts = parts_below(base, path)
+        if not parts:
+            return None
+        if len(parts) == 1:
+            names.add(parts[0])
+    return names
+
+
+def _hinted_files(
+    base: Path, changed: Collection[Path | str] | None, trials: dict[str, Trial]
+) -> dict[str, set[str]] | None:
+    """Per known trial, the names of its files in ``changed``; None for a full read.
+
+    Anything not inside a known trial directory (the experiment state, a new
+    trial, the trial directory itself) asks for a full read.
+    """
+    if changed is None:
+        return None
+    by_trial: dict[str, set[str]] = {}
+    for path in changed:
+        parts = parts_below(base, path)
+        if not parts or len(parts) < 2 or parts[0] not in trials:
+            return None
+        files = by_trial.setdefault(parts[0], set())
+        if len(parts) == 2:
+            files.add(parts[1])
+    return by_trial
 
 
 def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContext) -> Match | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import stat
 from array import array
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,11 @@ class ResultsArrayReader(Reader):
         self._signature: tuple[int, int, int] | None = None
         self._warned: set[object] = set()
 
-    def read(self) -> list[Event]:
-        """Events for runs and points not emitted yet (one stat when nothing changed)."""
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
+        """Events for runs and points not emitted yet (one stat when nothing changed).
+
+        One file: the ``changed`` hint narrows nothing.
+        """
         events: list[Event] = []
         info = self._stat(events)
         if info is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from sweeptui.events import (
 )
 from sweeptui.failures import classify_failure, has_traceback
 from sweeptui.settings import Settings
-from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, parts_below
 from sweeptui.sources.columns import (
     MIN_SPAN,
     TIME_KEYS,
@@ -59,6 +59,8 @@ STATUS_NAME = "status.json"
 MARKER_NAMES = ("DONE", "_SUCCESS", "COMPLETED")
 EXIT_NAMES = ("exit_code", "exitcode")
 OWN_JSON = frozenset((*CONFIG_NAMES, *SUMMARY_NAMES, STATUS_NAME))
+WATCHED_NAMES = frozenset((*OWN_JSON, *MARKER_NAMES, *EXIT_NAMES))
+"""Small files re-read whole when they change."""
 
 END_WORDS = {
     "finished": "finished", "completed": "finished", "done": "finished", "success": "finished",
@@ -84,6 +86,11 @@ def is_error_file(name: str) -> bool:
     return (
         name == "error.txt" or name.endswith((".err", ".log")) or name.startswith("stderr")
     )
+
+
+def _follows(name: str) -> bool:
+    """Whether the run-directory reader follows a file called ``name``."""
+    return is_metric_log(name) or is_error_file(name) or name in WATCHED_NAMES
 
 
 def _end_from(record: dict, run_id: str, time: float | None) -> RunEnded | None:
@@ -206,8 +213,11 @@ class JsonlLog(MetricLog):
             self._add_one(records[first], start + first, chunk, columns, events, ends, True)
             first += 1
         # a read of a few lines (the live case) is cheaper record by record
-        bulk = len(records) - first >= MIN_SPAN
-        if bulk and add_uniform(records[first:], guard.consumed, columns):
+        if len(records) - first < MIN_SPAN:  # too few for a uniform span: no segments
+            for index in range(first, len(records)):
+                self._add_one(records[index], start + index, chunk, columns, events, ends, False)
+            return
+        if add_uniform(records[first:], guard.consumed, columns):
             guard.count(len(records) - first)  # the usual case: one key set, plain numbers
             return
         for low, high, uniform in segments(records, first):
@@ -491,27 +501,65 @@ class RunDirReader(Reader):
         self.marker_done = False
         self._warned: set[str] = set()
 
-    def read(self) -> list[Event]:
-        """Events for everything new in the directory since the previous read."""
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
+        """Events for everything new in the directory since the previous read.
+
+        With ``changed`` naming only files already followed, just those are read: no
+        listing, no stat of the others. A new file to follow, the directory itself or
+        a path outside it makes it a full read; a path the reader never reads (a
+        checkpoint, anything inside a subdirectory) adds nothing.
+        """
+        return self._read_names(self._hinted_names(changed))
+
+    def _hinted_names(self, changed: Collection[Path | str] | None) -> set[str] | None:
+        """The followed files ``changed`` points at, or None when a full read is needed."""
+        if changed is None or not self.seen:
+            return None
+        names: set[str] = set()
+        for path in changed:
+            parts = parts_below(self.base, path)
+            if not parts:  # the directory itself, or not ours: look at everything
+                return None
+            name = parts[0]
+            if len(parts) > 1 or name in names:
+                continue
+            if name in self.logs or name in self.errors or name in self.files:
+                names.add(name)
+            elif _follows(name):
+                return None  # a new file to follow: the listing finds it
+        return names
+
+    def _read_names(self, names: set[str] | None) -> list[Event]:
+        """Read the followed files in ``names`` (None: list the directory, read all)."""
         events: list[Event] = []
-        names = self._list(events)
         if names is None:
+            listing = self._list(events)
+            if listing is None:
+                return events
+            self._track(listing)
+        elif not names:
             return events
-        self._track(names)
-        self._read_config(events)
+        # a hint naming only a metric log (the live case) skips the small files outright
+        small_files = names is None or not names.isdisjoint(self.files)
+        if small_files:
+            self._read_config(events, names)
         columns = Columns()
         ends: list[RunEnded] = []
-        for log in self.logs.values():
-            log.read(columns, events, ends)
+        for name, log in self.logs.items():
+            if names is None or name in names:
+                log.read(columns, events, ends)
         batch = columns.build(self.run_id)
         if batch is not None:
             events.append(batch)
-        self._read_summary(events)
-        for error in self.errors.values():
-            ended = error.check(self.run_id, self.settings.error_tail_bytes)
-            if ended is not None:
-                ends.append(ended)
-        self._read_markers(ends, events)
+        if small_files:
+            self._read_summary(events, names)
+        for name, error in self.errors.items():
+            if names is None or name in names:
+                ended = error.check(self.run_id, self.settings.error_tail_bytes)
+                if ended is not None:
+                    ends.append(ended)
+        if small_files:
+            self._read_markers(ends, events, names)
         events.extend(ends)
         return events
 
@@ -537,7 +585,7 @@ class RunDirReader(Reader):
                 self.logs[name] = CsvLog(path, self.settings, self.run_id)
             elif is_error_file(name):
                 self.errors[name] = ErrorText(path)
-            elif name in OWN_JSON or name in MARKER_NAMES or name in EXIT_NAMES:
+            elif name in WATCHED_NAMES:
                 self.files[name] = Watched(path)
 
     def _warn_once(self, events: list[Event], path: str, message: str) -> None:
@@ -567,9 +615,10 @@ class RunDirReader(Reader):
             watched.accept()
             yield name, parsed
 
-    def _read_config(self, events: list[Event]) -> None:
+    def _read_config(self, events: list[Event], names: set[str] | None) -> None:
         changed = False
-        for name, parsed in self._changed_mappings(CONFIG_NAMES, "config", events):
+        candidates = _chosen(CONFIG_NAMES, names)
+        for name, parsed in self._changed_mappings(candidates, "config", events):
             self.config_parts[name] = parsed
             changed = True
         if self.seen and not changed:
@@ -584,9 +633,10 @@ class RunDirReader(Reader):
         self.seen, self.params = True, params
         events.append(RunSeen(self.run_id, self.base.name, self.run_id, NAME, params))
 
-    def _read_summary(self, events: list[Event]) -> None:
+    def _read_summary(self, events: list[Event], names: set[str] | None) -> None:
         changed: dict[str, float] = {}
-        for _, parsed in self._changed_mappings(SUMMARY_NAMES, "summary", events):
+        candidates = _chosen(SUMMARY_NAMES, names)
+        for _, parsed in self._changed_mappings(candidates, "summary", events):
             for key, value in parsed.items():
                 number = to_float(value) if not isinstance(value, (list, dict)) else None
                 if number is not None and not values_equal(self.summary.get(key), number):
@@ -595,16 +645,18 @@ class RunDirReader(Reader):
             self.summary.update(changed)
             events.append(SummarySeen(self.run_id, changed))
 
-    def _read_markers(self, ends: list[RunEnded], events: list[Event]) -> None:
-        status = self.files.get(STATUS_NAME)
+    def _read_markers(
+        self, ends: list[RunEnded], events: list[Event], names: set[str] | None
+    ) -> None:
+        status = self.files.get(STATUS_NAME) if names is None or STATUS_NAME in names else None
         if status is not None and status.changed():
             self._read_status(status, ends, events)
-        for name in MARKER_NAMES:
+        for name in _chosen(MARKER_NAMES, names):
             if name in self.files and not self.marker_done and self.files[name].changed():
                 self.files[name].accept()
                 self.marker_done = True
                 ends.append(RunEnded(self.run_id, "finished"))
-        for name in EXIT_NAMES:
+        for name in _chosen(EXIT_NAMES, names):
             watched = self.files.get(name)
             if watched is not None and watched.changed():
                 self._read_exit_code(watched, ends, events)
@@ -636,6 +688,13 @@ class RunDirReader(Reader):
             ends.append(RunEnded(self.run_id, "finished", exit_code=0))
         else:
             ends.append(RunEnded(self.run_id, None, exit_code=code))
+
+
+def _chosen(candidates: tuple[str, ...], names: set[str] | None) -> tuple[str, ...]:
+    """``candidates`` in their order, only those in ``names`` (all of them for None)."""
+    if names is None:
+        return candidates
+    return tuple(name for name in candidates if name in names)
 
 
 # -- the matcher -------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ class FileTail:
 
     def __init__(self, path: Path, settings: Settings, chunk_bytes: int = CHUNK_BYTES) -> None:
         self.path = Path(path)
+        self._file = os.fspath(path)  # the string, for the system calls of every read
         self.max_line = max(1, settings.max_line_bytes)
         self.chunk_bytes = chunk_bytes
         self.offset = 0
@@ -86,7 +87,7 @@ class FileTail:
             self._problem = None
             return result
         try:
-            self._read_new(result, max_bytes)
+            self._read_new(result, max_bytes, info.st_size)
         except OSError as exc:
             self._report(result, f"cannot read file: {exc.strerror or exc}")
             return result
@@ -96,7 +97,7 @@ class FileTail:
     # -- state checks -------------------------------------------------------------
     def _stat(self, result: TailRead) -> os.stat_result | None:
         try:
-            info = os.stat(self.path)
+            info = os.stat(self._file)
         except FileNotFoundError:
             self._vanished = self.identity is not None
             result.missing = True
@@ -137,20 +138,26 @@ class FileTail:
         result.first_line = 1
 
     # -- reading --------------------------------------------------------------------
-    def _read_new(self, result: TailRead, max_bytes: int | None) -> None:
+    def _read_new(self, result: TailRead, max_bytes: int | None, size_seen: int) -> None:
+        """Read from the offset up to ``size_seen``, the size the stat saw.
+
+        Bytes written after that stat bring their own change and are read next time.
+        """
         budget = max_bytes if max_bytes is not None else -1
-        with open(self.path, "rb") as handle:
+        # Unbuffered: every read is one system call of exactly the bytes wanted, so a
+        # small append costs two (the byte before the offset, then the new bytes).
+        with open(self._file, "rb", buffering=0) as handle:
             if self._last_byte is not None:
                 # a file rewritten in place to a larger size shows a changed byte here
                 handle.seek(self.offset - 1)
                 if handle.read(1) != self._last_byte:
                     self._start_over(result, "truncated")
             handle.seek(self.offset)
-            while budget != 0:
-                size = self.chunk_bytes if budget < 0 else min(self.chunk_bytes, budget)
-                chunk = handle.read(size)
+            while budget != 0 and self.offset < size_seen:
+                size = min(self.chunk_bytes, size_seen - self.offset)
+                chunk = handle.read(size if budget < 0 else min(size, budget))
                 if not chunk:
-                    break
+                    break  # shrank since the stat: the next read sees the truncation
                 self.offset += len(chunk)
                 self._last_byte = chunk[-1:]
                 self._consume(chunk, result)

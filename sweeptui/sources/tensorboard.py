@@ -34,13 +34,14 @@ from __future__ import annotations
 import os
 import re
 import struct
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeptui.events import Event, MetricBatch, RunSeen, Series, SourceWarning, SummarySeen
 from sweeptui.settings import Settings
 from sweeptui.sources import protowire as pw
-from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, parts_below
 from sweeptui.sources.columns import PointBatch
 from sweeptui.sources.tfrecord import split_records
 
@@ -97,14 +98,44 @@ class TensorBoardRunReader(Reader):
         self._seen = False
         self._lightning_mtime: float | None = None
 
-    def read(self) -> list[Event]:
-        """New scalars, hparams and summary values since the last call."""
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
+        """New scalars, hparams and summary values since the last call.
+
+        When ``changed`` names only event files already followed, just those are
+        read: no walk of the directory, no look at ``hparams.yaml``.
+        """
         warnings: list[Event] = []
         batch = _Batch()
-        for event_file in self._discover():
+        hinted = self._hinted(changed)
+        for event_file in self._discover() if hinted is None else hinted:
             self._read_file(event_file, batch, warnings)
-        params_changed = self._merge_params(batch.hparams, warnings)
+        params_changed = self._merge_params(batch.hparams, warnings, hinted is None)
         return self._events(batch, params_changed, warnings)
+
+    def _hinted(self, changed: Collection[Path | str] | None) -> list[_EventFile] | None:
+        """The followed event files ``changed`` names, in reading order; None for a full read.
+
+        A new event file, ``hparams.yaml`` or the directory itself needs a full read;
+        other files (checkpoints, nested directories) are never read and add nothing.
+        """
+        if changed is None or not self._seen:
+            return None
+        found: dict[Path, _EventFile] = {}
+        for path in changed:
+            parts = parts_below(self.base, path)
+            if not parts or parts == (LIGHTNING_HPARAMS,):
+                return None
+            if not parts[-1].startswith(EVENT_FILE_PREFIX):
+                continue
+            event_file = self.files.get(self.base.joinpath(*parts))
+            if event_file is None:
+                return None
+            found[event_file.path] = event_file
+        return [found[path] for path in sorted(found, key=self._order)]
+
+    def _order(self, path: Path) -> tuple[int, str]:
+        """The reading order of :meth:`_discover`: the run's own files first, then by path."""
+        return (0 if path.parent == self.base else 1, str(path))
 
     # -- discovery -----------------------------------------------------------------
     def _discover(self) -> list[_EventFile]:
@@ -116,12 +147,13 @@ class TensorBoardRunReader(Reader):
                 if name.startswith(EVENT_FILE_PREFIX):
                     path = Path(directory) / name
                     found.append((0 if directory == str(self.base) else 1, str(path), path))
-        for _depth, _key, path in sorted(found):
+        found.sort()
+        for _depth, _key, path in found:
             if path not in self.files:
                 relative = path.parent.relative_to(self.base).as_posix()
                 prefix = "" if relative == "." else relative + "/"
                 self.files[path] = _EventFile(path, prefix)
-        return [self.files[path] for _d, _k, path in sorted(found)]
+        return [self.files[path] for _d, _k, path in found]
 
     # -- reading one file -------------------------------------------------------------
     def _read_file(self, event_file: _EventFile, batch: _Batch, warnings: list[Event]) -> None:
@@ -193,9 +225,12 @@ class TensorBoardRunReader(Reader):
             batch.times.append(wall_time)
 
     # -- params ---------------------------------------------------------------------------
-    def _merge_params(self, hparams: dict[str, object], warnings: list[Event]) -> bool:
+    def _merge_params(
+        self, hparams: dict[str, object], warnings: list[Event], look: bool = True
+    ) -> bool:
+        """Fold hparams in; ``look``: also check ``hparams.yaml`` for a change."""
         changed = False
-        lightning = self._lightning_params(warnings)
+        lightning = self._lightning_params(warnings) if look else None
         if lightning is not None:
             self.params = {**lightning, **self.params}
             changed = True

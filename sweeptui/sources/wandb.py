@@ -43,6 +43,7 @@ import re
 import struct
 import zlib
 from array import array
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,8 +249,12 @@ class WandbRunReader(Reader):
         self.output = ErrorText(files / "output.log")
 
     # -- reading ------------------------------------------------------------------------
-    def read(self) -> list[Event]:
-        """New history, config, summary and end of the run since the last call."""
+    def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
+        """New history, config, summary and end of the run since the last call.
+
+        The transaction log is one file (and the ``files/`` layout a few stats): the
+        ``changed`` hint narrows nothing.
+        """
         warnings: list[Event] = []
         batch = _Batch()
         log = self._find_log()
