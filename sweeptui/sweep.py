@@ -172,9 +172,16 @@ class Sweep:
         return result
 
     def _apply_all(self, held: list[list[Event]], now: float, result: PollResult) -> None:
+        """Apply each reader's events; a failure costs that reader's events, not the group's."""
         for events in held:
-            for event in events:
-                self._apply(event, now, result)
+            try:
+                for event in events:
+                    self._apply(event, now, result)
+            except Exception as exc:  # a store or detector bug must not drop other runs' data
+                where = next((e.run_id for e in events if hasattr(e, "run_id")), "?")
+                warning = SourceWarning(str(where), f"applying events failed: {exc!r}")
+                self.store.apply(warning)
+                result.warnings.append(warning)
 
     def _apply(self, event: Event, now: float, result: PollResult) -> None:
         result.events += 1
