@@ -53,6 +53,14 @@ def print_headless(root: Path, settings: Settings, options: WatchOptions) -> int
     return 0
 
 
+UI_SWITCH_INTERVAL = 0.001
+"""Seconds a busy thread may hold the interpreter while another waits, during ``watch``.
+
+The UI thread takes the interpreter lock back after every write to the terminal; with
+CPython's default (5 ms) each of those hand-overs could wait out a burst of the ingest
+thread, and a frame has many of them."""
+
+
 def watch(root: Path, settings: Settings, options: WatchOptions) -> int:
     """Run the live monitor on ``root`` until quit or a signal; then write the report."""
     if not terminal_usable():
@@ -71,9 +79,12 @@ def watch(root: Path, settings: Settings, options: WatchOptions) -> int:
         on_issue=command, export_target=options.export,
     )  # fmt: skip
     app = SweepApp(ingest, alerts=options.alerts, bell=options.bell, handle_signals=True)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(UI_SWITCH_INTERVAL)
     try:
         app.run()
     finally:
+        sys.setswitchinterval(interval)
         ingest.stop()
         if command is not None:
             command.close()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import Static
 
 from sweeptui.app.format import STATUS_ICON, STATUS_STYLE, bar, duration, safe
+from sweeptui.app.widgets.text_panel import TextPanel
 from sweeptui.snapshot import SweepSnapshot
 from sweeptui.store import STATUSES
 
 
-class SweepHeader(Static):
+class SweepHeader(TextPanel):
     """Two or three lines summarising the sweep; re-rendered on each snapshot."""
 
     paused: reactive[bool] = reactive(False)
@@ -19,22 +19,13 @@ class SweepHeader(Static):
 
     snapshot: SweepSnapshot | None = None
 
-    _lines = 0
-
     def show(self, snapshot: SweepSnapshot) -> None:
         """Show ``snapshot``."""
         self.snapshot = snapshot
-        self._redraw()
+        self.show_text(self.render_header())
 
     def watch_paused(self) -> None:
-        self._redraw()
-
-    def _redraw(self) -> None:
-        text = self.render_header()
-        lines = len(text.plain.splitlines())
-        # a layout pass re-measures the whole screen: only needed when the height changes
-        self.update(text, layout=lines != self._lines)
-        self._lines = lines
+        self.show_text(self.render_header())
 
     def render_header(self) -> Text:
         """The header text for the current snapshot."""

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from sweeptui.app.format import SEVERITY_STYLE, number, safe
+from sweeptui.app.widgets.text_panel import TextPanel
 from sweeptui.issues import SWEEP_RUN_ID, Issue
 from sweeptui.snapshot import SweepSnapshot
 
 FEED_LINES = 200
 
 
-class IssueFeed(Static):
+class IssueFeed(TextPanel):
     """A scrolling list of issues; re-rendered only when the issue count changes."""
 
     def __init__(self, **kwargs) -> None:
@@ -27,7 +27,7 @@ class IssueFeed(Static):
         self.shown_count = snapshot.issue_count
         names = {row.id: row.name for row in snapshot.rows}
         lines = [issue_line(issue, names.get(issue.run)) for issue in snapshot.issues[:FEED_LINES]]
-        self.update(Text("\n").join(lines) if lines else Text("no issues yet", style="green"))
+        self.show_text(Text("\n").join(lines) if lines else Text("no issues yet", style="green"))
 
 
 def issue_line(issue: Issue, run_name: str | None) -> Text:

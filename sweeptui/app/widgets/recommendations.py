@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from sweeptui.app.format import safe
+from sweeptui.app.widgets.text_panel import TextPanel
 from sweeptui.snapshot import Analysis
 
 
-class Recommendations(Static):
+class Recommendations(TextPanel):
     """A bulleted list of hints; empty-state text when there are none."""
+
+    wraps = True
 
     def __init__(self, **kwargs) -> None:
         super().__init__(Text("no recommendations yet", style="dim"), **kwargs)
@@ -22,9 +24,9 @@ class Recommendations(Static):
             return
         self._shown = analysis.recommendations
         if not analysis.recommendations:
-            self.update(Text("no recommendations yet", style="dim"))
+            self.show_text(Text("no recommendations yet", style="dim"))
             return
         lines = [Text("• ").append_text(safe(hint, 200)) for hint in analysis.recommendations]
         for line in lines:
             line.no_wrap = False
-        self.update(Text("\n").join(lines))
+        self.show_text(Text("\n").join(lines))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from sweeptui.app.format import bar, safe
+from sweeptui.app.widgets.text_panel import TextPanel
 from sweeptui.snapshot import Analysis
 
 MAX_PARAMS = 4
@@ -14,7 +14,7 @@ LABEL_WIDTH = 10
 BAR_WIDTH = 10
 
 
-class ParamRiskPanel(Static):
+class ParamRiskPanel(TextPanel):
     """Bars of issue rate per parameter bucket, riskiest parameter first."""
 
     def __init__(self, **kwargs) -> None:
@@ -26,7 +26,7 @@ class ParamRiskPanel(Static):
         if analysis is self._shown:
             return
         self._shown = analysis
-        self.update(render_risk(analysis))
+        self.show_text(render_risk(analysis))
 
 
 def render_risk(analysis: Analysis) -> Text:
