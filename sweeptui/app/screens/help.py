@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import Screen
 from textual.widgets import Static
 
 from sweeptui.app.format import BADGES, SEVERITY_STYLE
@@ -39,8 +39,8 @@ def help_text() -> Text:
     return text
 
 
-class HelpScreen(ModalScreen):
-    """A dismissable help panel."""
+class HelpScreen(Screen):
+    """A dismissable help page (a full screen: the live main screen is not drawn under it)."""
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
