@@ -111,6 +111,7 @@ class RunsTable(ScrollView, can_focus=True):
         self.compact = False
         self.spark_width = SPARK_WIDTH
         self._width_hint = 76
+        self._layout_width = 0
         self.columns: tuple[Column, ...] = ()
         self._all_rows: tuple[RunRow, ...] = ()
         self._arrival: dict[str, int] = {}
@@ -205,7 +206,7 @@ class RunsTable(ScrollView, can_focus=True):
     def action_page(self, direction: int) -> None:
         """Move the view and the cursor one page (the cursor keeps its place on screen)."""
         page = max(self._visible_height() - 1, 1)
-        self.scroll_to(y=int(self.scroll_offset.y) + direction * page, animate=False)
+        self.scroll_to(y=int(self.scroll_offset.y) + direction * page, animate=False, immediate=True)
         self.move_cursor(self.cursor_row + direction * page)
 
     def action_first(self) -> None:
@@ -244,6 +245,8 @@ class RunsTable(ScrollView, can_focus=True):
     # -- drawing -------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
+        if width != self._layout_width:  # resized, or a scrollbar came or went
+            self._relayout()
         if y == 0:
             return self._header(width)
         index = int(self.scroll_offset.y) + y - 1
@@ -340,6 +343,7 @@ class RunsTable(ScrollView, can_focus=True):
         """
         compact, fitted = self.compact, self._fitted
         width = self.scrollable_content_region.width or self._width_hint
+        self._layout_width = self.scrollable_content_region.width
         status = 1 if compact else 10
         fixed = status + 8 + 4 + 8 + 8 + self.spark_width
         issues = min(24, fitted["issues"])
@@ -382,9 +386,9 @@ class RunsTable(ScrollView, can_focus=True):
         top = int(self.scroll_offset.y)
         height = self._visible_height()
         if row < top:
-            self.scroll_to(y=row, animate=False)
+            self.scroll_to(y=row, animate=False, immediate=True)
         elif row >= top + height:
-            self.scroll_to(y=row - height + 1, animate=False)
+            self.scroll_to(y=row - height + 1, animate=False, immediate=True)
 
     def _cells(self, row: RunRow) -> dict[str, Text]:
         step = row.epoch if row.epoch is not None else row.step
