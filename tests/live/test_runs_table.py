@@ -32,6 +32,12 @@ async def test_keys_move_the_cursor_and_the_header_stays(tmp_path: Path) -> None
         table = app.screen.query_one(RunsTable)
         await wait_for(pilot, lambda: table.row_count == 120, what="all runs")
         assert table.selected_run() == "run_000"
+        await pilot.press("end")  # at once: the view follows even before the layout settles
+        assert table.scroll_offset.y > 0
+
+        header = app.screen.query_one(SweepHeader)  # two lines from the first snapshot on
+        await wait_for(pilot, lambda: header.region.height >= 2, what="the header's layout")
+        await pilot.press("home")
 
         await pilot.press("end")
         assert table.selected_run() == "run_119"

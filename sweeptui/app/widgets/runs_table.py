@@ -206,7 +206,7 @@ class RunsTable(ScrollView, can_focus=True):
     def action_page(self, direction: int) -> None:
         """Move the view and the cursor one page (the cursor keeps its place on screen)."""
         page = max(self._visible_height() - 1, 1)
-        self.scroll_to(y=int(self.scroll_offset.y) + direction * page, animate=False, immediate=True)
+        self._scroll_y(int(self.scroll_offset.y) + direction * page)
         self.move_cursor(self.cursor_row + direction * page)
 
     def action_first(self) -> None:
@@ -241,6 +241,8 @@ class RunsTable(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._relayout()
         self._update_virtual_size()
+        if self.order:  # a shorter table must not hide the cursor
+            self._scroll_into_view(self.cursor_row)
 
     # -- drawing -------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
@@ -386,9 +388,15 @@ class RunsTable(ScrollView, can_focus=True):
         top = int(self.scroll_offset.y)
         height = self._visible_height()
         if row < top:
-            self.scroll_to(y=row, animate=False, immediate=True)
+            self._scroll_y(row)
         elif row >= top + height:
-            self.scroll_to(y=row - height + 1, animate=False, immediate=True)
+            self._scroll_y(row - height + 1)
+
+    def _scroll_y(self, y: int) -> None:
+        # immediate: the next key must see the new position; force: right after rows
+        # arrive, Textual may not yet have decided the table needs a scrollbar, and
+        # would otherwise ignore the scroll
+        self.scroll_to(y=y, animate=False, immediate=True, force=True)
 
     def _cells(self, row: RunRow) -> dict[str, Text]:
         step = row.epoch if row.epoch is not None else row.step
