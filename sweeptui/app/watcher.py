@@ -23,7 +23,6 @@ from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
-    FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
@@ -51,11 +50,13 @@ NETWORK_FS = frozenset(
 
 DEFAULT_POLL_SECONDS = 2.0
 WATCHED_EVENTS = [
-    FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileDeletedEvent, FileClosedEvent,
+    FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileDeletedEvent,
     DirCreatedEvent, DirMovedEvent, DirDeletedEvent,
 ]  # fmt: skip
 """Writes, creations, moves and deletions. Opens and reads are left out: our own reads
-of 10,000 run directories would otherwise flood (and overflow) the inotify queue."""
+of 10,000 run directories would otherwise flood (and overflow) the inotify queue. Closes
+after writing are left out too: each append already raised a modification (a truncating
+open does as well), so they only doubled the events of every log line."""
 LIMIT_ERRNOS = (errno.ENOSPC, errno.EMFILE)
 """inotify's 'watch limit reached' (ENOSPC) and 'too many instances' (EMFILE)."""
 

@@ -118,3 +118,29 @@ def test_dirty_paths_drain_once() -> None:
     assert dirty.drain() == {"/a", "/b"}
     assert dirty.drain() == set()
     assert not dirty.wakeup.is_set()
+
+
+def test_appends_rewrites_truncations_and_markers_are_all_recorded(tmp_path: Path) -> None:
+    """Closes after writing are not watched: every kind of write must still be seen."""
+    log = tmp_path / "run" / "metrics.jsonl"
+    log.parent.mkdir()
+    log.write_text('{"step": 0}\n')
+    marker = tmp_path / "run" / "DONE"
+    writes = {
+        "append": lambda: log.open("a").write('{"step": 1}\n'),
+        "rewrite in place": lambda: log.write_text('{"step": 0, "loss": 2.0}\n'),
+        "truncate to empty": lambda: log.open("w").close(),
+        "empty marker created": lambda: marker.touch(),
+    }
+    dirty = DirtyPaths()
+    watcher = SweepWatcher(tmp_path, dirty, mounts=[Mount("/", "ext4")])
+    watcher.start()
+    try:
+        for what, write in writes.items():
+            time.sleep(0.3)  # late events of the previous write must not count for this one
+            dirty.drain()
+            write()
+            target = marker if what.startswith("empty marker") else log
+            assert str(target) in _wait_for_path(dirty, target), what
+    finally:
+        watcher.stop()
