@@ -261,3 +261,24 @@ def test_huge_millisecond_times_become_seconds(tmp_path: Path) -> None:
     sweep = check_against_reference(tmp_path, lines)
     (run,) = list(sweep.store)
     assert run.last_update == BASE_TIME + 29 and run.last_update < MILLISECONDS_THRESHOLD
+
+
+def test_metrics_keep_the_order_the_records_first_hold_them(tmp_path: Path) -> None:
+    entries = []
+    for step in range(1, 40):
+        record = {"val_loss": 1.0 / step, "training_iteration": step, "train_loss": 2.0 / step}
+        if step >= 10:
+            record["zeta"] = 0.5
+        if step >= 20:
+            record["alpha"] = 0.25
+        if step >= 30:  # both turn NaN at one step: the first held is named
+            record["val_loss"] = record["train_loss"] = math.nan
+        entries.append(record)
+    lines = as_lines(entries)
+    write_trial(tmp_path / "trial_a_2024-01-01_00-00-00", lines)
+    sweep = Sweep(tmp_path)
+    sweep.load()
+    (run,) = list(sweep.store)
+    assert list(run.metrics) == ["val_loss", "train_loss", "zeta", "alpha"]
+    (issue,) = [issue for issue in sweep.store.issues if issue.type == "nan_or_inf_metric"]
+    assert issue.metric == "val_loss" and issue.step == 30

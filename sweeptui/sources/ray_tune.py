@@ -248,7 +248,7 @@ def add_results(records: list[dict], first_position: int, columns: Columns) -> N
     stamps = _times(_gather(records, TIME_KEY))
     if stamps:
         columns.extend_times(stamps)
-    for key in set().union(*records) - BOOKKEEPING:
+    for key in _metric_keys(records):
         values = _gather(records, key)
         converted = _plain(values)
         if converted is not None:
@@ -269,6 +269,26 @@ def add_results(records: list[dict], first_position: int, columns: Columns) -> N
         else:
             columns.column(key)  # a key seen with no number still makes its (empty) column
     columns.records += len(records)
+
+
+def _metric_keys(records: list[dict]) -> list[str]:
+    """Every key but Ray's bookkeeping, in the order the records first hold them.
+
+    The order is the order metrics reach the store and the detectors in (which of
+    two metrics turning NaN at one step is named, for one), so it must not depend on
+    set iteration.
+    """
+    found = set().union(*records) - BOOKKEEPING
+    ordered = [key for key in records[0] if key in found]
+    missing = found.difference(ordered)
+    for record in records if missing else ():
+        for key in record:
+            if key in missing:
+                ordered.append(key)
+                missing.discard(key)
+        if not missing:
+            break
+    return ordered
 
 
 def _gather(records: list[dict], key: str) -> list:
