@@ -270,7 +270,10 @@ def plain_doubles(values: list) -> array | None:
     except TypeError:
         return None
     points = np.frombuffer(converted, dtype=np.float64)
-    suspects = np.flatnonzero((points == 0.0) | (points == 1.0))
+    zero_or_one = (points == 0.0) | (points == 1.0)
+    if not zero_or_one.any():
+        return converted
+    suspects = np.flatnonzero(zero_or_one)
     if suspects.size > MAX_SUSPECTS:
         return converted if set(map(type, values)) <= NUMBERS else None
     if any(type(values[index]) is bool for index in suspects.tolist()):

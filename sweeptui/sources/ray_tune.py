@@ -50,7 +50,7 @@ from sweeptui.sources.run_dir import (
     Watched,
     parse_mapping,
 )
-from sweeptui.sources.tail import FileTail, LineBlock, TailRead
+from sweeptui.sources.tail import LineBlock, TailRead
 
 NAME = "ray-tune"
 STATE_PREFIX = "experiment_state-"
@@ -89,6 +89,8 @@ def trial_name(directory: str) -> str:
 # -- one trial --------------------------------------------------------------------------------
 BISECT_LINES = 32
 """Lines below which a span orjson rejects as a whole is parsed line by line."""
+FEW_RECORDS = 16
+"""Below this many records (a live read) value-by-value rules cost less than numpy calls."""
 
 
 class ResultLog(MetricLog):
@@ -103,7 +105,7 @@ class ResultLog(MetricLog):
 
     def __init__(self, path: Path, settings: Settings, run_id: str) -> None:
         super().__init__(path, settings, run_id)
-        self.tail = FileTail(path, settings, split=False)
+        self.tail.split = False
 
     def read(self, columns: Columns, events: list[Event], ends: list[RunEnded]) -> None:
         """Add every new complete record to ``columns`` (``MetricLog.read`` over blocks)."""
@@ -237,20 +239,21 @@ def add_results(records: list[dict], first_position: int, columns: Columns) -> N
 
     The hot path of a large experiment, column by column: each column is gathered
     by one C-level pass and converted to doubles at once when it holds only plain
-    numbers; a column holding anything else (bools, strings, nulls, a missing key)
-    takes the value-by-value rules. Record ``i`` sits at its ``training_iteration``,
-    or at its position ``first_position + i + 1`` when that is missing or not a
-    number.
+    numbers; a column holding anything else (bools, strings, nulls, a missing key),
+    or any column of a few records, takes the value-by-value rules. Record ``i``
+    sits at its ``training_iteration``, or at its position ``first_position + i + 1``
+    when that is missing or not a number.
     """
     if not records:
         return
-    steps = _steps(records, first_position)
-    stamps = _times(_gather(records, TIME_KEY))
+    few = len(records) < FEW_RECORDS
+    steps = _steps(records, first_position, few)
+    stamps = _times(_gather(records, TIME_KEY), few)
     if stamps:
         columns.extend_times(stamps)
     for key in _metric_keys(records):
         values = _gather(records, key)
-        converted = _plain(values)
+        converted = None if few else _plain(values)
         if converted is not None:
             columns.extend(key, steps, converted)
             continue
@@ -307,10 +310,10 @@ def _plain(values: list) -> array | None:
         return None
 
 
-def _steps(records: list[dict], first_position: int) -> array:
+def _steps(records: list[dict], first_position: int, few: bool) -> array:
     """Each record's ``training_iteration``; its position when missing, not a number or NaN."""
     values = _gather(records, STEP_KEY)
-    converted = _plain(values)
+    converted = None if few else _plain(values)
     if converted is not None and not np.isnan(np.frombuffer(converted, dtype=np.float64)).any():
         return converted
     steps = []
@@ -324,9 +327,9 @@ def _steps(records: list[dict], first_position: int) -> array:
     return doubles(steps)
 
 
-def _times(stamps: list) -> array:
+def _times(stamps: list, few: bool) -> array:
     """The wall-clock seconds of the records that have a usable ``timestamp``."""
-    converted = _plain(stamps)
+    converted = None if few else _plain(stamps)
     if converted is not None:
         points = np.frombuffer(converted, dtype=np.float64)
         if (np.abs(points) <= MILLISECONDS_THRESHOLD).all():  # finite seconds: as they are
@@ -398,10 +401,12 @@ class Trial:
 
     def _open_log(self) -> MetricLog | None:
         settings = self.reader.settings
-        if (self.directory / RESULT_NAME).exists():
-            return ResultLog(self.directory / RESULT_NAME, settings, self.run_id)
-        if (self.directory / PROGRESS_NAME).exists():
-            return ProgressLog(self.directory / PROGRESS_NAME, settings, self.run_id)
+        results = self.directory / RESULT_NAME
+        if results.exists():
+            return ResultLog(results, settings, self.run_id)
+        progress = self.directory / PROGRESS_NAME
+        if progress.exists():
+            return ProgressLog(progress, settings, self.run_id)
         return None
 
     def end(self, status: str | None, events: list[Event], time: float | None = None) -> None:
