@@ -207,7 +207,8 @@ class FileTail:
             else:
                 self._emit(result, parts)
         else:  # no line in a chunk can be too long: hand the complete lines over unsplit
-            end = chunk.rfind(b"\n", start) + 1 or start
+            last = chunk.rfind(b"\n", start)
+            end = start if last < 0 else last + 1
             if end > start:
                 block = chunk[start:end]
                 result.blocks.append(LineBlock(block, _newlines(block)))
