@@ -282,3 +282,34 @@ def test_metrics_keep_the_order_the_records_first_hold_them(tmp_path: Path) -> N
     assert list(run.metrics) == ["val_loss", "train_loss", "zeta", "alpha"]
     (issue,) = [issue for issue in sweep.store.issues if issue.type == "nan_or_inf_metric"]
     assert issue.metric == "val_loss" and issue.step == 30
+
+
+def test_a_rewritten_log_resumes_after_what_was_read(tmp_path: Path) -> None:
+    lines = as_lines([plain_record(step) for step in range(1, 61)])
+    directory = write_trial(tmp_path / "trial_a_2024-01-01_00-00-00", lines[:50])
+    sweep = Sweep(tmp_path)
+    sweep.rescan()
+    replacement = directory / "result.json.tmp"  # the same records and ten more, swapped in
+    replacement.write_text("".join(line + "\n" for line in lines))
+    replacement.replace(directory / "result.json")
+    sweep.poll()
+    (run,) = list(sweep.store)
+    assert run.metrics["train_loss"].steps.tolist() == [float(step) for step in range(1, 61)]
+    assert run.records == 60
+    messages = [warning.message for warning in sweep.store.warnings]
+    assert "replaced; resumed after 50 records" in messages
+
+
+def test_a_log_replaced_by_a_new_one_is_read_from_its_start(tmp_path: Path) -> None:
+    directory = write_trial(tmp_path / "trial_a_2024-01-01_00-00-00",
+                            as_lines([plain_record(step) for step in range(1, 41)]))
+    sweep = Sweep(tmp_path)
+    sweep.rescan()
+    fresh = [{**plain_record(step), "train_loss": 5.0} for step in range(1, 31)]
+    replacement = directory / "result.json.tmp"
+    replacement.write_text("".join(line + "\n" for line in as_lines(fresh)))
+    replacement.replace(directory / "result.json")
+    sweep.poll()
+    (run,) = list(sweep.store)
+    assert run.metrics["train_loss"].values.tolist()[40:] == [5.0] * 30
+    assert "replaced by a new file" in [warning.message for warning in sweep.store.warnings]
