@@ -4,6 +4,10 @@ Usage (from the repository root)::
 
     PYTHONPATH=. python benchmarks/bench_ray.py [--trials 1000] [--iterations 100] [--keep DIR]
 
+``--keep DIR`` writes the experiment to ``DIR/exp`` and keeps it; a later run with the
+same ``--keep DIR`` reuses it as it is (``--trials`` and ``--iterations`` are then
+ignored: delete the directory to write a new shape).
+
 It writes a synthetic experiment directory in Ray Tune's exact layout (modelled on the
 real fixture in ``tests/fixtures/ray``: ``experiment_state-*.json`` whose ``trial_data``
 holds JSON strings, trial directories with ``params.json``, ``result.json``,
@@ -166,14 +170,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--iterations", type=int, default=100)
-    parser.add_argument("--keep", type=Path, help="write the experiment here and keep it")
+    parser.add_argument("--keep", type=Path,
+                        help="write the experiment here and keep it (reused when present)")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-ray-"))
     try:
         began = time.perf_counter()
-        experiment = write_experiment(root, args.trials, args.iterations)
-        print(f"wrote {args.trials} trials x {args.iterations} iterations "
-              f"in {time.perf_counter() - began:.1f}s: {experiment}")
+        experiment = root / "exp"
+        if experiment.is_dir():
+            trials = sum(1 for entry in experiment.iterdir() if entry.is_dir())
+            print(f"reusing {experiment} ({trials} trial directories)")
+        else:
+            write_experiment(root, args.trials, args.iterations)
+            print(f"wrote {args.trials} trials x {args.iterations} iterations "
+                  f"in {time.perf_counter() - began:.1f}s: {experiment}")
         mine = load_in_child("sweeptui", experiment)
         print(f"sweeptui load_sweep:          {format_result(mine)}")
         try:

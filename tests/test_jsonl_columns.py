@@ -141,3 +141,18 @@ def test_keys_changing_every_few_lines_keep_their_order(tmp_path: Path) -> None:
     sweep.load()
     assert same(points_of(sweep, "run"), expected_points(records))
     assert list(sweep.store.runs["run"].metrics) == ["train_loss", "val_loss", "lr"]
+
+
+def test_a_bool_hidden_among_zeros_and_ones_is_not_a_point(tmp_path: Path) -> None:
+    many = [{"step": i, "flag": i % 2, "loss": 0.5} for i in range(60)]
+    many[37]["flag"] = True  # among 60 zeros and ones: every type is looked at
+    few = [{"step": i, "flag": 0.5 if i % 9 else 1, "loss": 0.5} for i in range(60)]
+    few[45]["flag"] = False  # among a few: only the zeros and ones are looked at
+    write_log(tmp_path / "many", many, {})
+    write_log(tmp_path / "few", few, {})
+    sweep = Sweep(tmp_path)
+    sweep.load()
+    for run_id, records, flagged in (("many", many, 37.0), ("few", few, 45.0)):
+        points = points_of(sweep, run_id)
+        assert same(points, expected_points(records))
+        assert flagged not in [step for step, _ in points["flag"]]

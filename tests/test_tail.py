@@ -203,3 +203,60 @@ def test_same_record_allows_an_added_column_only() -> None:
     assert same_record({"step": 0.0, "loss": 1.0}, {"step": 0.0, "loss": 1.0, "acc": 0.5})
     assert not same_record({"step": 0.0, "loss": 1.0}, {"step": 0.0, "loss": 2.0})
     assert not same_record({"a": 1.0, "b": 2.0}, {"a": 1.0, "c": 2.0})
+
+
+# -- lines handed over as blocks (split=False) -----------------------------------------------
+def block_lines(read) -> list[bytes]:
+    """The lines of a block-mode read, split here; checks each block's line count."""
+    lines: list[bytes] = []
+    for block in read.blocks:
+        assert block.data.endswith(b"\n")
+        parts = block.data.split(b"\n")[:-1]
+        assert len(parts) == block.lines
+        lines.extend(parts)
+    assert read.lines == [] and read.count == len(lines)
+    return lines
+
+
+def test_blocks_hold_the_same_lines_at_every_chunk_size(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    lines = [f"line-{i}-{'x' * (i % 11)}".encode() for i in range(300)]
+    log.write_bytes(b"\n".join(lines) + b"\npartial")
+    for chunk_bytes in (1, 5, 50, 4096):
+        tail = FileTail(log, Settings(), chunk_bytes=chunk_bytes, split=False)
+        read = tail.read_lines()
+        assert block_lines(read) == lines, chunk_bytes
+        assert tail.pending == b"partial" and tail.lines_done == 300
+
+
+def test_blocks_continue_a_partial_line_and_number_the_next_read(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    log.write_bytes(b'{"a": 1}\n{"a": 2, "b')
+    tail = FileTail(log, Settings(), chunk_bytes=8, split=False)
+    assert block_lines(tail.read_lines()) == [b'{"a": 1}']
+    append(log, b'": 3}\n{"a": 4}\n')
+    read = tail.read_lines()
+    assert block_lines(read) == [b'{"a": 2, "b": 3}', b'{"a": 4}']
+    assert read.first_line == 2 and read.line_number(1) == 3
+
+
+def test_blocks_stop_at_max_bytes_like_lines(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    log.write_bytes(b"".join(f"{i:04d}\n".encode() for i in range(100)))
+    tail = FileTail(log, Settings(), chunk_bytes=50, split=False)
+    first = tail.read_lines(max_bytes=100)
+    assert first.more and first.count == 20
+    rest = tail.read_lines()
+    assert rest.first_line == 21
+    assert block_lines(first) + block_lines(rest) == [f"{i:04d}".encode() for i in range(100)]
+
+
+def test_blocks_skip_overlong_lines_with_their_numbers(tmp_path: Path) -> None:
+    log = tmp_path / "m.jsonl"
+    log.write_bytes(b"short-1\n" + b"y" * 5000 + b"\nshort-2\nshort-3\n" + b"w" * 150 + b"\nend\n")
+    for chunk_bytes in (64, 200):
+        tail = FileTail(log, Settings(max_line_bytes=100), chunk_bytes=chunk_bytes, split=False)
+        read = tail.read_lines()
+        assert block_lines(read) == [b"short-1", b"short-2", b"short-3", b"end"]
+        assert read.skipped_lines == [2, 5]
+        assert [read.line_number(i) for i in range(4)] == [1, 3, 4, 6]

@@ -23,6 +23,10 @@ NOT_METRICS = frozenset(("step", "epoch", "status", "event", "exit_code", *TIME_
 MIN_SPAN = 8
 """Spans shorter than this are cheaper record by record than column by column."""
 
+MAX_SUSPECTS = 32
+"""Zeros and ones :func:`plain_doubles` checks one by one for a hidden bool; past
+this many it checks the type of every value at once."""
+
 NUMBERS = frozenset((int, float))
 NUMBERS_OR_NULL = frozenset((int, float, type(None)))
 
@@ -270,15 +274,21 @@ def plain_doubles(values: list) -> array | None:
     """``values`` as doubles when every one is an int or a float; else None.
 
     ``array('d')`` rejects nulls, strings, lists and dicts itself but takes bools as
-    0 and 1, so the types are looked at only when a 0 or 1 is there to hide a bool.
-    An integer beyond float range raises OverflowError.
+    0 and 1, so the types are looked at only where a 0 or 1 could hide a bool (all of
+    them when there are many). An integer beyond float range raises OverflowError.
     """
     try:
         converted = array("d", values)
     except TypeError:
         return None
     points = np.frombuffer(converted, dtype=np.float64)
-    if ((points == 0.0) | (points == 1.0)).any() and not set(map(type, values)) <= NUMBERS:
+    zero_or_one = (points == 0.0) | (points == 1.0)
+    if not zero_or_one.any():
+        return converted
+    suspects = np.flatnonzero(zero_or_one)
+    if suspects.size > MAX_SUSPECTS:
+        return converted if set(map(type, values)) <= NUMBERS else None
+    if any(type(values[index]) is bool for index in suspects.tolist()):
         return None
     return converted
 

@@ -23,18 +23,35 @@ from __future__ import annotations
 
 import os
 import re
+from array import array
 from collections.abc import Collection
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from sweeptui.events import Event, RunEnded, RunSeen, SourceWarning
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, parts_below
-from sweeptui.sources.jsonio import MILLISECONDS_THRESHOLD, parse_json, parse_time, to_float
-from sweeptui.sources.run_dir import Columns, CsvLog, MetricLog, Watched, parse_mapping
-from sweeptui.sources.tail import TailRead
+from sweeptui.sources.columns import doubles, plain_doubles
+from sweeptui.sources.jsonio import (
+    MILLISECONDS_THRESHOLD,
+    parse_json,
+    parse_json_fallback,
+    parse_time,
+    to_float,
+)
+from sweeptui.sources.run_dir import (
+    READ_BYTES,
+    Columns,
+    CsvLog,
+    MetricLog,
+    Watched,
+    parse_mapping,
+)
+from sweeptui.sources.tail import LineBlock, TailRead
 
 NAME = "ray-tune"
 STATE_PREFIX = "experiment_state-"
@@ -71,8 +88,42 @@ def trial_name(directory: str) -> str:
 
 
 # -- one trial --------------------------------------------------------------------------------
+BISECT_LINES = 32
+"""Lines below which a span orjson rejects as a whole is parsed line by line."""
+FEW_RECORDS = 16
+"""Below this many records (a live read) value-by-value rules cost less than numpy calls."""
+
+
 class ResultLog(MetricLog):
-    """``result.json``: one JSON object per reported result (bare NaN tokens allowed)."""
+    """``result.json``: one JSON object per reported result (bare NaN tokens allowed).
+
+    The tail hands complete lines over as blocks of bytes; a block is parsed by one
+    orjson call as a JSON array (its newlines turned into commas). A span orjson
+    rejects (bare ``NaN`` tokens, a bad line) is halved until the halves parse, and
+    spans of a few lines go line by line, so every line gets exactly the fate it
+    would get alone: a record, or a warning naming its line.
+    """
+
+    def __init__(self, path: Path, settings: Settings, run_id: str) -> None:
+        super().__init__(path, settings, run_id)
+        self.tail.split = False
+
+    def read(self, columns: Columns, events: list[Event], ends: list[RunEnded]) -> None:
+        """Add every new complete record to ``columns`` (``MetricLog.read`` over blocks)."""
+        more = True
+        while more:
+            chunk = self.tail.read_lines(READ_BYTES)
+            more = chunk.more
+            for message in chunk.warnings:
+                self.warn(events, message)
+            if chunk.reset is not None:
+                self.on_reset()
+                message = self.guard.reset(chunk.reset)
+                if message:
+                    self.warn(events, message)
+            if chunk.blocks:
+                columns.mtime = chunk.mtime
+                self.ingest(chunk, columns, events, ends)
 
     def ingest(
         self, chunk: TailRead, columns: Columns, events: list[Event], ends: list[RunEnded]
@@ -80,14 +131,25 @@ class ResultLog(MetricLog):
         """Parse the new lines and add their metrics at their ``training_iteration``.
 
         Lines go one by one only while the rewrite guard checks records (the first one,
-        or after a reset); the rest are parsed in one call and added column by column.
+        or after a reset); the rest of each block is parsed in bulk.
         """
-        guard, lines = self.guard, chunk.lines
-        records: list[dict] = []
         index = 0
-        while index < len(lines) and guard.active:
-            record = self._parse(lines[index], chunk, index, events)
-            index += 1
+        for block in chunk.blocks:
+            records = self._ingest_block(block, index, chunk, events)
+            add_results(records, self.guard.consumed - len(records), columns)
+            index += block.lines
+
+    def _ingest_block(
+        self, block: LineBlock, first: int, chunk: TailRead, events: list[Event]
+    ) -> list[dict]:
+        """The records of one block to add; ``first`` is the index of its first line."""
+        guard, data = self.guard, block.data
+        records: list[dict] = []
+        begin, index = 0, first
+        while guard.active and begin < len(data):
+            end = data.index(b"\n", begin)
+            record = self._parse(data[begin:end], chunk, index, events)
+            begin, index = end + 1, index + 1
             if record is None:
                 continue
             admit, message = guard.admit(record)
@@ -95,27 +157,66 @@ class ResultLog(MetricLog):
                 self.warn(events, message)
             if admit:
                 records.append(record)
-        bulk = self._parse_many(lines, index, chunk, events)
-        guard.count(len(bulk))
-        records.extend(bulk)
-        add_results(records, guard.consumed - len(records), columns)
+        if begin < len(data):
+            commas = data.replace(b"\n", b",")
+            bulk = self._parse_span(data, commas, begin, len(data), index, chunk, events,
+                                    block.lines - (index - first))
+            guard.count(len(bulk))
+            records.extend(bulk)
+        return records
 
-    def _parse_many(
-        self, lines: list[bytes], start: int, chunk: TailRead, events: list[Event]
+    def _parse_span(
+        self,
+        data: bytes,
+        commas: bytes,
+        begin: int,
+        end: int,
+        first: int,
+        chunk: TailRead,
+        events: list[Event],
+        lines: int,
     ) -> list[dict]:
-        """``lines[start:]`` as records: one orjson call, line by line only on failure."""
-        if start >= len(lines):
-            return []
+        """Records of the ``lines`` complete lines in ``data[begin:end]`` (line ``first`` on).
+
+        ``commas`` is ``data`` with its newlines replaced, so the span is one JSON
+        array. Its elements stand for its lines only when there are as many of them
+        as lines; then each non-object element is warned about as its line would be.
+        """
         try:
-            parsed = orjson.loads(b"[" + b",".join(line for line in lines[start:]
-                                                   if line.strip()) + b"]")
-        except orjson.JSONDecodeError:  # NaN tokens or a bad line: find them one by one
-            parsed = [self._parse(lines[i], chunk, i, events) for i in range(start, len(lines))]
-            return [record for record in parsed if record is not None]
-        good = [record for record in parsed if type(record) is dict]
-        if len(good) != len(parsed):
-            self.warn(events, f"{len(parsed) - len(good)} lines are not JSON objects; skipped")
-        return good
+            parsed = orjson.loads(b"".join((b"[", memoryview(commas)[begin : end - 1], b"]")))
+        except orjson.JSONDecodeError:
+            parsed = None
+        if parsed is not None and len(parsed) == lines:
+            if set(map(type, parsed)) == {dict}:
+                return parsed
+            return self._objects(parsed, first, chunk, events)
+        if lines <= BISECT_LINES:
+            return self._parse_lines(data[begin:end], first, chunk, events)
+        middle = data.index(b"\n", (begin + end) // 2 - 1) + 1
+        if middle >= end:
+            middle = data.rindex(b"\n", begin, end - 1) + 1
+        head = data.count(b"\n", begin, middle)
+        return self._parse_span(data, commas, begin, middle, first, chunk, events, head) + (
+            self._parse_span(data, commas, middle, end, first + head, chunk, events, lines - head)
+        )
+
+    def _objects(self, parsed: list, first: int, chunk: TailRead, events: list[Event]) -> list:
+        """The dicts of ``parsed`` (one element a line); a warning for each other line."""
+        kept = []
+        for offset, value in enumerate(parsed):
+            if type(value) is dict:
+                kept.append(value)
+            else:
+                self.bad_line(events, chunk, first + offset, "not a JSON object")
+        return kept
+
+    def _parse_lines(
+        self, data: bytes, first: int, chunk: TailRead, events: list[Event]
+    ) -> list[dict]:
+        """The exact path: each line of ``data`` on its own."""
+        parsed = (self._parse(line, chunk, first + offset, events)
+                  for offset, line in enumerate(data.split(b"\n")[:-1]))
+        return [record for record in parsed if record is not None]
 
     def _parse(self, line: bytes, chunk: TailRead, index: int, events: list[Event]) -> Any:
         if not line.strip():
@@ -124,7 +225,7 @@ class ResultLog(MetricLog):
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
             try:
-                record, _ = parse_json(line)
+                record, _ = parse_json_fallback(line)
             except ValueError:
                 self.bad_line(events, chunk, index, "not valid JSON")
                 return None
@@ -137,37 +238,105 @@ class ResultLog(MetricLog):
 def add_results(records: list[dict], first_position: int, columns: Columns) -> None:
     """Ray results: numeric fields other than Ray's bookkeeping, at their iteration.
 
-    The hot path of a large experiment, column by column: one pass per metric key
-    instead of a Python-level loop over every field of every record.
+    The hot path of a large experiment, column by column: each column is gathered
+    by one C-level pass and converted to doubles at once when it holds only plain
+    numbers; a column holding anything else (bools, strings, nulls, a missing key),
+    or any column of a few records, takes the value-by-value rules. Record ``i``
+    sits at its ``training_iteration``, or at its position ``first_position + i + 1``
+    when that is missing or not a number.
     """
     if not records:
         return
-    steps = [record.get(STEP_KEY) for record in records]
-    for offset, step in enumerate(steps):
-        if (type(step) is not int and type(step) is not float) or step != step:
-            number = to_float(step)
-            steps[offset] = number if number is not None and number == number else float(
-                first_position + offset + 1
-            )
-    for record in records:
-        stamp = _record_time(record.get(TIME_KEY))
-        if stamp is not None:
-            columns.times.append(stamp)
-    for key in set().union(*records) - BOOKKEEPING:
-        values = [record.get(key) for record in records]
-        column = columns.column(key)
-        if all(type(value) is float or type(value) is int for value in values):
-            column[0].extend(steps)
-            column[1].extend(values)
+    few = len(records) < FEW_RECORDS
+    steps = _steps(records, first_position, few)
+    stamps = _times(_gather(records, TIME_KEY), few)
+    if stamps:
+        columns.extend_times(stamps)
+    for key in _metric_keys(records):
+        values = _gather(records, key)
+        converted = None if few else _plain(values)
+        if converted is not None:
+            columns.extend(key, steps, converted)
             continue
+        kept_steps, kept_values = [], []
         for step, value in zip(steps, values, strict=True):
             number = value if type(value) is float or type(value) is int else (
                 to_float(value) if type(value) is str else None
             )
             if number is not None:
-                column[0].append(step)
-                column[1].append(number)
+                kept_steps.append(step)
+                kept_values.append(number)
+        if kept_values:
+            column = columns.column(key)
+            column[0].extend(kept_steps)
+            column[1].extend(kept_values)
+        else:
+            columns.column(key)  # a key seen with no number still makes its (empty) column
     columns.records += len(records)
+
+
+def _metric_keys(records: list[dict]) -> list[str]:
+    """Every key but Ray's bookkeeping, in the order the records first hold them.
+
+    The order is the order metrics reach the store and the detectors in (which of
+    two metrics turning NaN at one step is named, for one), so it must not depend on
+    set iteration.
+    """
+    found = set().union(*records) - BOOKKEEPING
+    ordered = [key for key in records[0] if key in found]
+    missing = found.difference(ordered)
+    for record in records if missing else ():
+        for key in record:
+            if key in missing:
+                ordered.append(key)
+                missing.discard(key)
+        if not missing:
+            break
+    return ordered
+
+
+def _gather(records: list[dict], key: str) -> list:
+    """``record.get(key)`` of every record, in one C-level pass when all hold the key."""
+    try:
+        return list(map(itemgetter(key), records))
+    except KeyError:
+        return [record.get(key) for record in records]
+
+
+def _plain(values: list) -> array | None:
+    """``values`` as doubles when all are ints or floats (no bools); else None."""
+    try:
+        return plain_doubles(values)
+    except OverflowError:  # an integer beyond float range: the value-by-value rules
+        return None
+
+
+def _steps(records: list[dict], first_position: int, few: bool) -> array:
+    """Each record's ``training_iteration``; its position when missing, not a number or NaN."""
+    values = _gather(records, STEP_KEY)
+    converted = None if few else _plain(values)
+    if converted is not None and not np.isnan(np.frombuffer(converted, dtype=np.float64)).any():
+        return converted
+    steps = []
+    for offset, step in enumerate(values):
+        if (type(step) is not int and type(step) is not float) or step != step:
+            number = to_float(step)
+            step = number if number is not None and number == number else float(
+                first_position + offset + 1
+            )
+        steps.append(step)
+    return doubles(steps)
+
+
+def _times(stamps: list, few: bool) -> array:
+    """The wall-clock seconds of the records that have a usable ``timestamp``."""
+    converted = None if few else _plain(stamps)
+    if converted is not None:
+        points = np.frombuffer(converted, dtype=np.float64)
+        if (np.abs(points) <= MILLISECONDS_THRESHOLD).all():  # finite seconds: as they are
+            return converted
+    found = (_record_time(stamp) for stamp in stamps)
+    return array("d", [stamp for stamp in found if stamp is not None])
 
 
 def _record_time(stamp: Any) -> float | None:
@@ -240,10 +409,12 @@ class Trial:
 
     def _open_log(self) -> MetricLog | None:
         settings = self.reader.settings
-        if (self.directory / RESULT_NAME).exists():
-            return ResultLog(self.directory / RESULT_NAME, settings, self.run_id)
-        if (self.directory / PROGRESS_NAME).exists():
-            return ProgressLog(self.directory / PROGRESS_NAME, settings, self.run_id)
+        results = self.directory / RESULT_NAME
+        if results.exists():
+            return ResultLog(results, settings, self.run_id)
+        progress = self.directory / PROGRESS_NAME
+        if progress.exists():
+            return ProgressLog(progress, settings, self.run_id)
         return None
 
     def end(self, status: str | None, events: list[Event], time: float | None = None) -> None:

@@ -4,6 +4,8 @@
 since the last call, in chunks, hands back complete lines, keeps a partial last line
 until its newline arrives, skips absurdly long lines without holding them, and notices
 truncation and replacement (a new inode, or a file that vanished and came back).
+A reader that parses many lines at once can ask for the complete lines as blocks of
+bytes instead of a list (``split=False``), which saves a bytes object per line.
 
 :class:`RewriteGuard` is the reader-side half of a reset: it remembers how many
 records were consumed and the first one, and after a reset decides whether the new
@@ -17,7 +19,9 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from sweeptui.settings import Settings
 from sweeptui.sources.jsonio import values_equal
@@ -26,16 +30,27 @@ CHUNK_BYTES = 1024 * 1024
 """Bytes read per system call: huge files are never loaded at once."""
 
 
+class LineBlock(NamedTuple):
+    """Complete lines as one bytes object: each line ends with its newline."""
+
+    data: bytes
+    lines: int
+
+
 @dataclass(slots=True)
 class TailRead:
     """What one :meth:`FileTail.read_lines` call found.
 
-    ``lines`` are complete lines without their newline. ``reset`` is ``"truncated"``
-    or ``"replaced"`` when the file had to be read again from its start. ``more`` is
-    True when the read stopped at ``max_bytes`` and more data is waiting.
+    ``lines`` are complete lines without their newline; a tail made with
+    ``split=False`` leaves it empty and hands the same lines over in ``blocks``
+    instead, in order (line indexes count across the blocks). ``reset`` is
+    ``"truncated"`` or ``"replaced"`` when the file had to be read again from its
+    start. ``more`` is True when the read stopped at ``max_bytes`` and more data is
+    waiting.
     """
 
     lines: list[bytes] = field(default_factory=list)
+    blocks: list[LineBlock] = field(default_factory=list)
     first_line: int = 1
     skipped_lines: list[int] = field(default_factory=list)
     reset: str | None = None
@@ -43,6 +58,11 @@ class TailRead:
     missing: bool = False
     more: bool = False
     mtime: float | None = None
+
+    @property
+    def count(self) -> int:
+        """Complete lines read: ``lines`` plus the lines of ``blocks``."""
+        return len(self.lines) + sum(block.lines for block in self.blocks)
 
     def line_number(self, index: int) -> int:
         """1-based line number in the file of ``lines[index]``."""
@@ -54,13 +74,20 @@ class TailRead:
 
 
 class FileTail:
-    """Reads the complete new lines of one append-only file, one stat when idle."""
+    """Reads the complete new lines of one append-only file, one stat when idle.
 
-    def __init__(self, path: Path, settings: Settings, chunk_bytes: int = CHUNK_BYTES) -> None:
+    With ``split=False`` the lines come back as :class:`LineBlock` s in
+    :attr:`TailRead.blocks` rather than one by one in :attr:`TailRead.lines`.
+    """
+
+    def __init__(
+        self, path: Path, settings: Settings, chunk_bytes: int = CHUNK_BYTES, split: bool = True
+    ) -> None:
         self.path = Path(path)
         self._file = os.fspath(path)  # the string, for the system calls of every read
         self.max_line = max(1, settings.max_line_bytes)
         self.chunk_bytes = chunk_bytes
+        self.split = split
         self.offset = 0
         self.identity: tuple[int, int] | None = None
         self.lines_done = 0
@@ -165,7 +192,7 @@ class FileTail:
                     budget = max(0, budget - len(chunk))
             if budget == 0:
                 result.more = bool(handle.read(1))
-        self.lines_done = result.first_line - 1 + len(result.lines) + len(result.skipped_lines)
+        self.lines_done = result.first_line - 1 + result.count + len(result.skipped_lines)
 
     def _consume(self, chunk: bytes, result: TailRead) -> None:
         start = 0
@@ -179,16 +206,31 @@ class FileTail:
             start = self._finish_buffered(chunk, result)
             if start < 0:
                 return
-        parts = chunk[start:].split(b"\n")
-        tail = parts.pop()
-        if parts and self.max_line < self.chunk_bytes and max(map(len, parts)) > self.max_line:
-            self._drop_long(parts, result)
-        else:
-            result.lines.extend(parts)
+        if self.split or self.max_line < self.chunk_bytes:
+            parts = chunk[start:].split(b"\n")
+            tail = parts.pop()
+            if parts and self.max_line < self.chunk_bytes and max(map(len, parts)) > self.max_line:
+                self._drop_long(parts, result)
+            else:
+                self._emit(result, parts)
+        else:  # no line in a chunk can be too long: hand the complete lines over unsplit
+            last = chunk.rfind(b"\n", start)
+            end = start if last < 0 else last + 1
+            if end > start:
+                block = chunk[start:end]
+                result.blocks.append(LineBlock(block, _newlines(block)))
+            tail = chunk[end:]
         if len(tail) > self.max_line:
-            self._start_skipping(result, len(result.lines))
+            self._start_skipping(result, result.count)
         else:
             self._buffer += tail
+
+    def _emit(self, result: TailRead, lines: list[bytes]) -> None:
+        """Hand complete lines over: to ``lines``, or as a block when not splitting."""
+        if self.split:
+            result.lines.extend(lines)
+        elif lines:
+            result.blocks.append(LineBlock(b"\n".join(lines) + b"\n", len(lines)))
 
     def _finish_buffered(self, chunk: bytes, result: TailRead) -> int:
         """Complete the buffered partial line; the offset after its newline, or -1."""
@@ -196,7 +238,7 @@ class FileTail:
         end = len(chunk) if newline < 0 else newline
         if len(self._buffer) + end > self.max_line:
             self._buffer.clear()
-            self._start_skipping(result, len(result.lines))
+            self._start_skipping(result, result.count)
             if newline < 0:
                 return -1
             self._skipping = False
@@ -204,17 +246,21 @@ class FileTail:
         self._buffer += chunk[:end]
         if newline < 0:
             return -1
-        result.lines.append(bytes(self._buffer))
+        self._emit(result, [bytes(self._buffer)])
         self._buffer.clear()
         return newline + 1
 
     def _drop_long(self, parts: list[bytes], result: TailRead) -> None:
+        kept: list[bytes] = []
         for part in parts:
             if len(part) > self.max_line:
-                self._start_skipping(result, len(result.lines))
+                self._emit(result, kept)
+                kept = []
+                self._start_skipping(result, result.count)
                 self._skipping = False  # its newline is already here
             else:
-                result.lines.append(part)
+                kept.append(part)
+        self._emit(result, kept)
 
     def _start_skipping(self, result: TailRead, emitted: int) -> None:
         number = result.first_line + emitted + len(result.skipped_lines)
@@ -223,6 +269,11 @@ class FileTail:
             f"line {number} is longer than {self.max_line} bytes; skipped"
         )
         self._skipping = True
+
+
+def _newlines(data: bytes) -> int:
+    """Newline bytes in ``data`` (numpy counts them several times faster than bytes.count)."""
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
 
 
 _UNSET: Any = object()
@@ -300,4 +351,4 @@ def same_record(old: Any, new: Any) -> bool:
     return values_equal(old, new)
 
 
-__all__ = ["CHUNK_BYTES", "FileTail", "RewriteGuard", "TailRead", "same_record"]
+__all__ = ["CHUNK_BYTES", "FileTail", "LineBlock", "RewriteGuard", "TailRead", "same_record"]
