@@ -9,6 +9,8 @@ Run from the repository root: ``PYTHONPATH=. python benchmarks/bench_app.py``
   shows the help screen (and from ``?`` again until it is gone): a screen switch; and
   from ``p`` until the header shows the PAUSED badge (and ``p`` again until it is
   gone): a light redraw. The pane is polled every 2 ms (the probe itself costs ~7 ms).
+  Append latency: a record with a new step appended to a run the writer leaves alone
+  (sorted first by name, so it is on screen) until its step shows in the table.
   Closing help with ``Escape`` is timed separately: a lone Esc byte is held ~100 ms
   by Textual's input thread before it counts as a key (it may start a key sequence).
   CPU: user + system time of the app process (UI + ingest thread; the writer is
@@ -64,6 +66,16 @@ def make_sweep(root: Path, runs: int, points: int = 10, finished: bool = False) 
         (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
         if finished:
             (run / "DONE").write_text("")
+
+
+PROBE_STEP = 900001
+"""Steps the append probe writes: numbers no other cell shows."""
+
+
+def append_record(run: Path, step: int) -> None:
+    """One JSONL record at ``step`` appended to ``run``'s log."""
+    with open(run / "metrics.jsonl", "a") as log:
+        log.write(json.dumps({"step": step, "train_loss": 0.5, "val_loss": 0.6, "time": time.time()}) + "\n")
 
 
 class Pane:
@@ -132,10 +144,17 @@ def live(runs: int, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sweep = Path(tmp) / "sweep"
         make_sweep(sweep, runs)
+        probe = sweep / "a_probe"  # not written by the writer; first when sorted by name
+        probe.mkdir()
+        (probe / "config.json").write_text("{}")
+        append_record(probe, 0)
         pane = Pane(Path(tmp) / "tmux.sock", sweep)
         try:
-            loaded = pane.wait(lambda: f"{runs} runs" in pane.screen())
+            loaded = pane.wait(lambda: f"{runs + 1} runs" in pane.screen())
             print(f"live: {runs} runs on screen {loaded:.1f}s after start")
+            while "sort: name" not in pane.screen():  # the probe run first, on screen
+                pane.tmux("send-keys", "-t", "bench", "s")
+                time.sleep(0.2)
             writer = subprocess.Popen([sys.executable, "-c", WRITER, str(sweep), str(runs), str(seconds)])
             time.sleep(2)
             # First half: nobody touches the keyboard, so the CPU figure is the cost of
@@ -144,8 +163,13 @@ def live(runs: int, seconds: float) -> None:
             time.sleep(max(1.0, (seconds - 2) / 2))
             watching = (pane.cpu_seconds() - cpu0) / (time.perf_counter() - wall0) * 100
             cpu0, wall0 = pane.cpu_seconds(), time.perf_counter()
-            screens, escapes, badge = [], [], []
+            screens, escapes, badge, appends = [], [], [], []
             while writer.poll() is None:
+                step = PROBE_STEP + len(appends)
+                start = time.perf_counter()
+                append_record(probe, step)
+                pane.wait(lambda step=step: str(step) in pane.table(), timeout=60)
+                appends.append(time.perf_counter() - start)
                 # closed with "?" (the same binding as Esc): a lone Esc byte is held by
                 # Textual's input thread ~100 ms (its ESCDELAY, checked in 100 ms steps)
                 # to tell it from the start of an escape sequence, so Esc is timed apart
@@ -162,6 +186,7 @@ def live(runs: int, seconds: float) -> None:
             print(f"live: key-press-to-redraw, help screen closed with Esc: {summary(escapes)} "
                   f"(includes the ~100 ms wait for a lone Esc)")
             print(f"live: key-press-to-redraw, pause badge on/off (p): {summary(badge)}")
+            print(f"live: a line appended to a run's log until it shows: {summary(appends)}")
             print(f"live: CPU {watching:.0f}% of one core (UI + ingest) while {runs} runs append "
                   f"every second; {probing:.0f}% while also opening and closing the help screen")
         finally:
