@@ -44,7 +44,6 @@ from sweeptui.sources.jsonio import (
     to_float,
 )
 from sweeptui.sources.run_dir import (
-    READ_BYTES,
     Columns,
     CsvLog,
     MetricLog,
@@ -107,23 +106,6 @@ class ResultLog(MetricLog):
     def __init__(self, path: Path, settings: Settings, run_id: str) -> None:
         super().__init__(path, settings, run_id)
         self.tail.split = False
-
-    def read(self, columns: Columns, events: list[Event], ends: list[RunEnded]) -> None:
-        """Add every new complete record to ``columns`` (``MetricLog.read`` over blocks)."""
-        more = True
-        while more:
-            chunk = self.tail.read_lines(READ_BYTES)
-            more = chunk.more
-            for message in chunk.warnings:
-                self.warn(events, message)
-            if chunk.reset is not None:
-                self.on_reset()
-                message = self.guard.reset(chunk.reset)
-                if message:
-                    self.warn(events, message)
-            if chunk.blocks:
-                columns.mtime = chunk.mtime
-                self.ingest(chunk, columns, events, ends)
 
     def ingest(
         self, chunk: TailRead, columns: Columns, events: list[Event], ends: list[RunEnded]

@@ -138,7 +138,7 @@ class MetricLog:
                 message = self.guard.reset(chunk.reset)
                 if message:
                     self.warn(events, message)
-            if chunk.lines:
+            if chunk.lines or chunk.blocks:
                 columns.mtime = chunk.mtime
                 self.ingest(chunk, columns, events, ends)
 
