@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from sweeptui.store import Run, RunStore
 
 _PREFERENCES: tuple[tuple[str, str, str], ...] = (
-    (r"(val|valid|validation|eval|dev)[_/.-]?loss", "min", "validation loss"),
+    (r"(val|valid|validation|eval|dev)[_/.-]?(epoch[_/.-]?)?loss", "min", "validation loss"),
     (r"loss[_/.-]?(val|valid|validation|eval)", "min", "validation loss"),
     (r"(best|final|min)[_/.-]?(val|valid|validation|eval)[_/.-]?loss", "min", "validation loss"),
     (r"(final[_/.-]?)?test[_/.-]?loss", "min", "test loss"),
-    (r"(val|valid|validation|eval)[_/.-]?(acc|accuracy)", "max", "validation accuracy"),
+    (r"(val|valid|validation|eval)[_/.-]?(epoch[_/.-]?)?(acc|accuracy)", "max", "validation accuracy"),
     (r"(final[_/.-]?)?test[_/.-]?(acc|accuracy)", "max", "test accuracy"),
-    (r"(train|training)?[_/.-]?loss", "min", "training loss"),
+    (r"(train|training)?[_/.-]?(epoch[_/.-]?)?loss", "min", "training loss"),
     (r"value|objective", "min", "objective value"),
 )
 

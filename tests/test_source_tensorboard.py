@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sweeptui.events import MetricBatch, RunSeen, SourceWarning, SummarySeen
+from sweeptui.objective import choose_objective
 from sweeptui.settings import Settings
 from sweeptui.sources import get_sources
 from sweeptui.sources.tensorboard import TensorBoardRunReader
@@ -55,8 +56,8 @@ def test_crc32c_known_answer() -> None:
 def test_load_sweep_finds_every_run_with_hparams_and_series(sweep_dir: Path) -> None:
     sweep = load_sweep(sweep_dir)
     runs = sweep.store.runs
-    assert sorted(runs) == ["crashed", "early_stopped", "healthy", "killed", "nan", "overfit",
-                            "tf2_style"]
+    assert sorted(runs) == ["crashed", "early_stopped", "healthy", "keras_overfit", "killed", "nan",
+                            "overfit", "tf2_style"]
     assert {run.source for run in runs.values()} == {"tensorboard"}
     healthy = runs["healthy"]
     assert healthy.params == {"lr": 0.01, "hidden": 32, "n_train": 200, "epochs": 12,
@@ -190,3 +191,25 @@ def test_detectors_flag_the_bad_runs(sweep_dir: Path) -> None:
     assert "nan_or_inf_metric" in runs["nan"].issue_types
     assert "overfitting_suspect" in runs["overfit"].issue_types
     assert runs["healthy"].issue_types == [] and runs["tf2_style"].issue_types == []
+
+
+def test_a_keras_run_is_one_run_with_both_splits(sweep_dir: Path) -> None:
+    """Keras writes <run>/train and <run>/validation: one run, as the same training logged
+    through one writer (the ``overfit`` run) would be, so overfitting is seen."""
+    runs = load_sweep(sweep_dir).store.runs
+    keras, plain = runs["keras_overfit"], runs["overfit"]
+    assert not any(run_id.startswith("keras_overfit/") for run_id in runs)
+    assert set(keras.metrics) == {"train/epoch_loss", "validation/epoch_loss"}
+    for ours, theirs in (("train/epoch_loss", "train_loss"), ("validation/epoch_loss", "val_loss")):
+        assert list(keras.metrics[ours].steps) == list(plain.metrics[theirs].steps)
+        assert list(keras.metrics[ours].values) == list(plain.metrics[theirs].values)
+    assert "overfitting_suspect" in keras.issue_types
+
+
+def test_keras_split_names_are_read_as_validation_and_training_losses(sweep_dir: Path) -> None:
+    for name in ("healthy", "crashed", "early_stopped", "killed", "nan", "overfit", "tf2_style"):
+        shutil.rmtree(sweep_dir / name)
+    store = load_sweep(sweep_dir).store
+    objective = choose_objective(store)
+    assert (objective.metric, objective.goal) == ("validation/epoch_loss", "min")
+    assert "validation loss" in objective.reason

@@ -25,16 +25,17 @@ _SUFFIXES = ("", "_epoch", "_mean", "_avg")
 VALIDATION_LOSS_NAMES: tuple[str, ...] = tuple(
     name
     for prefix in _VAL_PREFIXES
-    for base in (f"{prefix}_loss", f"loss_{prefix}")
+    for base in (f"{prefix}_loss", f"loss_{prefix}", f"{prefix}_epoch_loss")
     for name in (base + suffix for suffix in _SUFFIXES)
 )
-"""Normalised names read as a validation loss, most specific first."""
+"""Normalised names read as a validation loss, most specific first (``validation_epoch_loss``
+is Keras's ``epoch_loss`` of its validation split)."""
 
 TRAINING_LOSS_NAMES: tuple[str, ...] = (
     *(
         base + suffix
         for prefix in _TRAIN_PREFIXES
-        for base in (f"{prefix}_loss", f"loss_{prefix}")
+        for base in (f"{prefix}_loss", f"loss_{prefix}", f"{prefix}_epoch_loss")
         for suffix in _SUFFIXES
     ),
     "loss",

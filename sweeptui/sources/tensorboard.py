@@ -7,7 +7,11 @@ writes a nested, timestamped subdirectory with its own event file holding the
 directories merge into their parent run (hparams -> params, their scalars ->
 summary values; scalars of other nested directories become series named
 ``<subdir>/<tag>``). A PyTorch Lightning ``hparams.yaml`` beside the event files
-is read as params too.
+is read as params too. Keras's ``TensorBoard`` callback writes a run as two
+directories of event files, ``<run>/train`` and ``<run>/validation``, both with
+the same tags (``epoch_loss``...): such a ``<run>`` is one run, with the series
+``train/epoch_loss`` and ``validation/epoch_loss`` (so the overfitting detector
+sees both sides, as it would in one log).
 
 Each event file is a TFRecord stream (:mod:`sweeptui.sources.tfrecord`) of
 ``Event`` protobuf messages, decoded here by hand (:mod:`sweeptui.sources.protowire`)
@@ -61,6 +65,8 @@ _DTYPE_FORMATS = {1: "<f", 2: "<d", 3: "<i", 4: "<B", 5: "<h", 6: "<b", 9: "<q",
                   17: "<H", 19: "<e", 22: "<I", 23: "<Q"}
 _DT_BFLOAT16 = 14
 _RUN_DIR_NAME = re.compile(r"^events\.out\.tfevents\.")
+KERAS_SPLITS = ("train", "validation")
+"""Subdirectories Keras's TensorBoard callback writes per run, one per split."""
 
 
 @dataclass
@@ -532,9 +538,24 @@ def _list_or_struct_text(number: int, raw: memoryview) -> str:
 
 
 # -- matching ------------------------------------------------------------------------------
+def _holds_event_files(directory: Path) -> bool:
+    try:
+        return any(_RUN_DIR_NAME.match(name) for name in os.listdir(directory))
+    except OSError:
+        return False
+
+
+def is_keras_run(directory: Path, subdirs: list[str]) -> bool:
+    """A Keras run: a ``train`` or ``validation`` subdirectory holding event files."""
+    return any(split in subdirs and _holds_event_files(directory / split) for split in KERAS_SPLITS)
+
+
 def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContext) -> Match | None:
-    """A directory holding event files is a run; it owns its subtree (add_hparams dirs)."""
-    if not any(_RUN_DIR_NAME.match(name) for name in files):
+    """A directory holding event files is a run; it owns its subtree (add_hparams dirs).
+
+    So is a Keras run directory, whose event files are all in its split subdirectories.
+    """
+    if not any(_RUN_DIR_NAME.match(name) for name in files) and not is_keras_run(directory, subdirs):
         return None
     reader = TensorBoardRunReader(ctx.root, directory, ctx.settings)
     return Match(readers=[reader], claimed=set(files), prune=True)
@@ -542,6 +563,6 @@ def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContex
 
 SOURCE = SourceSpec(
     name="tensorboard",
-    description="TensorBoard event files (scalars, hparams; add_hparams subdirectories merged)",
+    description="TensorBoard event files (scalars, hparams; add_hparams and Keras split dirs merged)",
     match=match,
 )
