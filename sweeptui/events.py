@@ -83,6 +83,9 @@ class RunEnded:
     error: str | None = None
     exit_code: int | None = None
     time: float | None = None
+    stopped_early: bool = False
+    """The sweep tool ended the run on purpose before its planned length (a pruner, an
+    early-stopping scheduler, a stopper): a short run that is no problem."""
 
 
 @dataclass(slots=True)

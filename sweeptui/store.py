@@ -132,6 +132,8 @@ class Run:
     exit_code: int | None = None
     failure: Failure | None = None
     ended_at: float | None = None
+    stopped_early: bool = False
+    """Ended on purpose by the sweep tool before its planned length (see ``RunEnded``)."""
     issue_types: list[str] = field(default_factory=list)
 
     @property
@@ -328,6 +330,7 @@ class RunStore:
             run.last_ingest = now
 
     def _end(self, run: Run, event: RunEnded) -> None:
+        run.stopped_early = run.stopped_early or event.stopped_early
         if event.error:
             run.error = event.error
         if event.exit_code is not None:

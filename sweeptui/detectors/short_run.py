@@ -64,8 +64,7 @@ class ShortRunDetector:
     ) -> Issue | None:
         if run.status != "finished" or run.failure is not None:
             return None
-        # A pruned trial (Optuna's PRUNED state) was stopped early on purpose.
-        if run.summary.get("pruned"):
+        if run.stopped_early:  # pruned or stopped by a scheduler: short on purpose
             return None
         if self.store.has_issue(run.id, ISSUE_TYPE):
             return None

@@ -8,7 +8,8 @@ Both describe studies of trials; each trial becomes one run:
 - the intermediate values are the metric series, step = the reported step, named by the
   study's objective name (``study:metric_names``) or ``value``;
 - the final values go to the summary (``value`` or the objective names);
-- states: COMPLETE -> finished; PRUNED -> finished with ``pruned = 1`` in the summary
+- states: COMPLETE -> finished; PRUNED -> finished, stopped early on purpose (and
+  ``pruned = 1`` in the summary)
   (a normal outcome, never a crash); FAIL -> crashed; RUNNING / WAITING -> running (a
   trial whose worker was killed stays RUNNING: the stall and vanish detectors judge it).
 
@@ -138,7 +139,8 @@ def _end_events(trial: TrialState, run_id: str) -> list[Event]:
     if trial.state == "FAIL":
         events.append(RunEnded(run_id, "crashed", "trial state FAIL", time=trial.completed))
     else:
-        events.append(RunEnded(run_id, "finished", time=trial.completed))
+        pruned = trial.state == "PRUNED"
+        events.append(RunEnded(run_id, "finished", time=trial.completed, stopped_early=pruned))
     return events
 
 
