@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,15 @@ class Reader(ABC):
         skipped is found by the next full read, which the live app's periodic
         rescans make (:meth:`sweeptui.sweep.Sweep.rescan` with ``reread``).
         """
+
+    def read_parts(self, changed: Collection[Path | str] | None = None) -> Iterable[list[Event]]:
+        """The events of one :meth:`read`, in order, as lists that may arrive one by one.
+
+        The sweep applies each list as it comes, so a reader of many runs can hand
+        over one run's events while it still reads the next (see
+        :mod:`sweeptui.sources.forked`). The default is :meth:`read` as one list.
+        """
+        return (self.read(changed),)
 
 
 def parts_below(base: Path | str, path: Path | str) -> tuple[str, ...] | None:

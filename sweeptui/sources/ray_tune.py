@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 from array import array
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from sweeptui.events import Event, RunEnded, RunSeen, SourceWarning
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, parts_below
 from sweeptui.sources.columns import doubles, plain_doubles
+from sweeptui.sources.forked import forked_map, worker_count
 from sweeptui.sources.jsonio import (
     MILLISECONDS_THRESHOLD,
     parse_json,
@@ -69,6 +70,9 @@ BOOKKEEPING = frozenset({
 """Fields Ray adds to every result: not metrics."""
 STATUS_MAP = {"TERMINATED": "finished", "ERROR": "crashed"}
 DATE_SUFFIX = re.compile(r"_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}$")
+PARALLEL_MIN_TRIALS = 64
+"""Trials a one-shot load must find before it reads them in child processes: below
+this, forking costs more than the parsing it spreads."""
 
 
 def is_state_file(name: str) -> bool:
@@ -480,23 +484,63 @@ class RayExperimentReader(Reader):
         When every path in ``changed`` lies inside a known trial directory, only those
         trials are read; anything else (the experiment state, a new trial) reads all.
         """
+        return [event for part in self.read_parts(changed) for event in part]
+
+    def read_parts(self, changed: Collection[Path | str] | None = None) -> Iterator[list[Event]]:
+        """The events of :meth:`read`: the experiment's own, then each trial's in turn.
+
+        During a one-shot load of many trials (:data:`PARALLEL_MIN_TRIALS`) the trials
+        are read in forked child processes (:mod:`sweeptui.sources.forked`); each
+        child's result is taken over in trial order, so the events and the state
+        left for later reads are those of a serial read.
+        """
         by_trial = _hinted_files(self.base, changed, self.trials)
         if by_trial is not None:
-            return self._read_trials(by_trial)
+            yield self._read_trials(by_trial)
+            return
         events: list[Event] = []
         names = self._list(events)
         if names is None:
-            return events
+            yield events
+            return
         self._read_state(names, events)
         for name in names:
             if name not in self.trials and self._is_trial(name):
                 self.trials[name] = Trial(self, self.base / name)
-        for name, trial in self.trials.items():
-            status, started, ended = self.statuses.get(name, (None, None, None))
-            trial.started_at = started
-            trial.read(events)
-            trial.end(status, events, ended)
-        return events
+        yield events
+        pending = list(self.trials)
+        workers = worker_count(len(pending)) if len(pending) >= PARALLEL_MIN_TRIALS else 0
+        done = 0
+        if workers:
+            for trial_events, state in forked_map(self._read_trial_alone, pending, workers):
+                vars(self.trials[pending[done]]).update(state)
+                done += 1
+                yield trial_events
+        for name in pending[done:]:
+            trial_events = []
+            self._read_trial(name, trial_events)
+            yield trial_events
+
+    def _read_trial(self, name: str, events: list[Event]) -> None:
+        """One trial's new records, then its end when the experiment state has one."""
+        trial = self.trials[name]
+        status, started, ended = self.statuses.get(name, (None, None, None))
+        trial.started_at = started
+        trial.read(events)
+        trial.end(status, events, ended)
+
+    def _read_trial_alone(self, name: str) -> tuple[list[Event], dict[str, Any]]:
+        """In a child process: one trial's events and the trial's state after reading.
+
+        The state (tail offsets, rewrite guard, files accepted, end emitted) is every
+        attribute but the back reference to this reader; the parent takes it over so
+        its next read continues where the child stopped.
+        """
+        events: list[Event] = []
+        self._read_trial(name, events)
+        state = dict(vars(self.trials[name]))
+        del state["reader"]
+        return events, state
 
     def _read_trials(self, by_trial: dict[str, set[str]]) -> list[Event]:
         """Read just the trials in ``by_trial``, each only for its changed files."""

@@ -276,7 +276,17 @@ def _newlines(data: bytes) -> int:
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
 
 
-_UNSET: Any = object()
+class _Unset:
+    """The guard's "no record yet" marker: one instance, still that one after a pickle
+    round trip (a guard read in a child process comes back to the parent)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "_UNSET"
+
+
+_UNSET: Any = _Unset()
 
 
 class RewriteGuard:

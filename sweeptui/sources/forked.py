@@ -1,0 +1,101 @@
+"""Reading independent parts of a sweep in forked child processes during a one-shot load.
+
+A post-hoc load of a large experiment spends most of its time parsing files that do
+not depend on each other (one trial's ``result.json`` and the next). :func:`one_shot_load`
+marks the stretch of a load where a reader may hand such parts to child processes, and
+:func:`forked_map` runs a function over the parts in a pool of forked children and
+yields the results in order, so the caller applies them exactly as a serial read would
+while the children parse the next parts.
+
+Children are forked, never spawned: a child starts as a copy of the reader and needs
+nothing but the index of its part, and returns plain picklable results. Forking is only
+safe in a process with a single thread, so the live app (watcher and ingest threads)
+always reads serially. Any pool problem ends the parallel part early: the caller reads
+the parts it did not get serially, so a failure costs time, never data.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+MAX_WORKERS = 4
+"""Child processes at most, whatever the core count (each holds a copy of the reader)."""
+TASKS_PER_WORKER = 32
+"""Parts are sent to the children in about this many batches per child: fewer batches
+cost less messaging, more keep the children evenly busy and results flowing early."""
+
+_state = threading.local()
+_work: Callable[[Any], Any] | None = None
+"""The function the children run; set before forking so they inherit it."""
+
+
+@contextmanager
+def one_shot_load() -> Iterator[None]:
+    """Allow readers to read parts in child processes until the block ends."""
+    previous = getattr(_state, "allowed", False)
+    _state.allowed = True
+    try:
+        yield
+    finally:
+        _state.allowed = previous
+
+
+def worker_count(parts: int) -> int:
+    """Child processes to read ``parts`` independent parts with; 0 means read serially.
+
+    Non-zero only inside :func:`one_shot_load`, in a single-threaded process where the
+    fork start method exists, on a machine with more than one usable core.
+    """
+    if not getattr(_state, "allowed", False) or parts < 2:
+        return 0
+    if threading.active_count() != 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    cores = _usable_cores()
+    if cores < 2:
+        return 0
+    return min(cores, MAX_WORKERS, parts)
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def forked_map(work: Callable[[Any], Any], items: Sequence[Any], workers: int) -> Iterator[Any]:
+    """``work(item)`` for each item, computed in ``workers`` forked children, in order.
+
+    The children inherit ``work`` (and whatever it refers to) through the fork; only
+    the items and the results are sent between processes. The iteration stops early,
+    without raising, when the pool fails (a child died, a result would not pickle, or
+    ``work`` raised): the caller then handles the items it did not get itself.
+    """
+    global _work
+    _work = work
+    pool = None
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        chunk = max(1, len(items) // (workers * TASKS_PER_WORKER))
+        yield from pool.map(_run, items, chunksize=chunk)
+    except Exception:  # any pool failure: the caller reads the rest serially
+        return
+    finally:
+        _work = None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run(item: Any) -> Any:
+    """The child side: run the inherited function on one item."""
+    assert _work is not None, "forked_map children inherit the function through fork"
+    return _work(item)
+
+
+__all__ = ["MAX_WORKERS", "forked_map", "one_shot_load", "worker_count"]
