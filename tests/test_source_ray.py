@@ -103,3 +103,24 @@ def test_a_running_experiment_is_read_incrementally_and_half_written_state_waits
     os.utime(state_file)
     sweep.poll()
     assert run.status == "finished" and len(run.metrics["val_loss"]) == len(full)
+
+
+def _plan_longer_run(trial: Path, epochs: int) -> None:
+    params = json.loads((trial / "params.json").read_text())
+    (trial / "params.json").write_text(json.dumps({**params, "epochs": epochs}))
+
+
+def test_a_trial_tune_stopped_is_not_a_short_run(tmp_path: Path) -> None:
+    """Tune marks the last result of a trial its stopper or scheduler ended with done:
+    such a trial is short on purpose (ASHA stops most trials of a sweep early)."""
+    early = trial_dir(copy_fixture("ray", tmp_path), "early")
+    _plan_longer_run(early, 40)  # 5 of 40 epochs: short by any measure
+    run = run_where(load(tmp_path), "kind=early_")
+    assert run.status == "finished" and run.stopped_early
+    assert "short_run" not in run.issue_types
+
+    lines = (early / "result.json").read_text().splitlines()
+    lines[-1] = lines[-1].replace('"done": true', '"done": false')  # as if it just stopped
+    (early / "result.json").write_text("\n".join(lines) + "\n")
+    run = run_where(load(tmp_path), "kind=early_")
+    assert not run.stopped_early and "short_run" in run.issue_types

@@ -110,6 +110,8 @@ class ResultLog(MetricLog):
     def __init__(self, path: Path, settings: Settings, run_id: str) -> None:
         super().__init__(path, settings, run_id)
         self.tail.split = False
+        self.last_done = False
+        """The newest record's ``done``: Tune sets it when a stopper or a scheduler ends the trial."""
 
     def ingest(
         self, chunk: TailRead, columns: Columns, events: list[Event], ends: list[RunEnded]
@@ -123,6 +125,8 @@ class ResultLog(MetricLog):
         for block in chunk.blocks:
             records = self._ingest_block(block, index, chunk, events)
             add_results(records, self.guard.consumed - len(records), columns)
+            if records:
+                self.last_done = records[-1].get("done") is True
             index += block.lines
 
     def _ingest_block(
@@ -334,12 +338,25 @@ def _record_time(stamp: Any) -> float | None:
 class ProgressLog(CsvLog):
     """``progress.csv``: Ray's CSV copy of the results, used when ``result.json`` is absent."""
 
+    last_done = False
+    """The newest row's ``done`` (see :attr:`ResultLog.last_done`)."""
+    _done_column: int | None = None
+
     def _set_header(self, cells: list[str]) -> None:
         renamed = ["step" if cell.strip() == STEP_KEY else cell for cell in cells]
         super()._set_header(renamed)
         self.metric_columns = [
             (position, name) for position, name in self.metric_columns if name not in BOOKKEEPING
         ]
+        names = [cell.strip() for cell in renamed]
+        self._done_column = names.index("done") if "done" in names else None
+
+    def _add_row(
+        self, cells: list[str], position: int, columns: Columns, ends: list[RunEnded]
+    ) -> None:
+        super()._add_row(cells, position, columns, ends)
+        if self._done_column is not None and self._done_column < len(cells):
+            self.last_done = cells[self._done_column].strip() == "True"
 
 
 class Trial:
@@ -411,7 +428,8 @@ class Trial:
             return
         if ended == "finished":
             self.ended = True
-            events.append(RunEnded(self.run_id, "finished", time=time))
+            stopped = bool(getattr(self.log, "last_done", False))  # by a stopper or scheduler
+            events.append(RunEnded(self.run_id, "finished", time=time, stopped_early=stopped))
             return
         self.ended = True
         text = self._error_text()
