@@ -162,8 +162,11 @@ def child(kind: str, directory: Path) -> None:
         points = sum(frame.size for frame in frames.values())
     ended = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # worker processes of a parallel load (the largest one; zero when it read serially)
+    worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"load_s": ended - imported, "import_s": imported - began,
-                      "peak_mb": peak_mb, "trials": count, "points": points}))
+                      "peak_mb": peak_mb, "worker_mb": worker_mb, "trials": count,
+                      "points": points}))
 
 
 def main() -> None:
@@ -203,8 +206,9 @@ def main() -> None:
 def format_result(result: dict) -> str:
     if "error" in result:
         return f"failed: {result['error']}"
+    workers = f" (+ up to {result['worker_mb']:.0f} MB per worker process)" if result["worker_mb"] else ""
     return (f"{result['load_s']:.2f}s load (+{result['import_s']:.2f}s import), "
-            f"peak RSS {result['peak_mb']:.0f} MB, {result['trials']} trials, "
+            f"peak RSS {result['peak_mb']:.0f} MB{workers}, {result['trials']} trials, "
             f"{result['points']} values")
 
 
