@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import resource
 from pathlib import Path
 
@@ -150,3 +151,27 @@ def assert_an_empty_log_starts_its_guard_after_a_parallel_load(
     (run,) = [run for run in sweep.store if run.id == run_id]
     assert run.records == 5
     assert any("resumed after 5 records" in w.message for w in sweep.store.warnings)
+
+
+def test_a_worker_dying_mid_load_costs_time_not_data(
+    tmp_path: Path, tmp_path_factory, monkeypatch
+) -> None:
+    """A child process that dies (killed, out of memory) breaks the pool: the trials not
+    yet taken over are read serially, so the store is still the serial one."""
+    build_experiment(tmp_path)
+    serial = Sweep(tmp_path)
+    serial.load()
+    monkeypatch.setattr(ray_tune, "PARALLEL_MIN_TRIALS", 2)
+    read_alone = ray_tune.RayExperimentReader._read_trial_alone
+    died = tmp_path_factory.mktemp("marks") / "a worker died"  # outside the sweep
+
+    def dies_on_one_trial(self, name):  # an injected fault: runs in the child only
+        if name == "extra_plain_05":
+            died.touch()
+            os._exit(9)
+        return read_alone(self, name)
+
+    monkeypatch.setattr(ray_tune.RayExperimentReader, "_read_trial_alone", dies_on_one_trial)
+    survived = parallel_load(tmp_path)
+    assert died.exists()
+    assert store_state(survived) == store_state(serial)
