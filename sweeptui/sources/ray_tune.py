@@ -539,12 +539,13 @@ class RayExperimentReader(Reader):
             self._read_trial(name, trial_events)
             yield trial_events
 
-    def _read_trial(self, name: str, events: list[Event]) -> None:
-        """One trial's new records, then its end when the experiment state has one."""
+    def _read_trial(self, name: str, events: list[Event], files: set[str] | None = None) -> None:
+        """One trial's new records (only ``files`` when given), then its end when the
+        experiment state has one."""
         trial = self.trials[name]
         status, started, ended = self.statuses.get(name, (None, None, None))
         trial.started_at = started
-        trial.read(events)
+        trial.read(events, files)
         trial.end(status, events, ended)
 
     def _read_trial_alone(self, name: str) -> tuple[list[Event], dict[str, Any]]:
@@ -563,12 +564,10 @@ class RayExperimentReader(Reader):
     def _read_trials(self, by_trial: dict[str, set[str]]) -> list[Event]:
         """Read just the trials in ``by_trial``, each only for its changed files."""
         events: list[Event] = []
-        for name, trial in self.trials.items():
+        for name in self.trials:
             files = by_trial.get(name)
             if files:
-                status, _started, ended = self.statuses.get(name, (None, None, None))
-                trial.read(events, files)
-                trial.end(status, events, ended)
+                self._read_trial(name, events, files)
         return events
 
     def _list(self, events: list[Event]) -> list[str] | None:
@@ -676,7 +675,7 @@ def _hinted_files(
     by_trial: dict[str, set[str]] = {}
     for path in changed:
         parts = parts_below(base, path)
-        if not parts or len(parts) < 2 or parts[0] not in trials:
+        if parts is None or len(parts) < 2 or parts[0] not in trials:
             return None
         files = by_trial.setdefault(parts[0], set())
         if len(parts) == 2:
