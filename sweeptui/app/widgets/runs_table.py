@@ -194,7 +194,6 @@ class RunsTable(ScrollView, can_focus=True):
         self.compact = total_width < COMPACT_WIDTH
         self.spark_width = 6 if self.compact else SPARK_WIDTH
         self._width_hint = max(total_width - 4, 20)
-        self._haystacks.clear()
         self._fitted = dict(FITTED_MINIMUM)
         self._relayout()
 
