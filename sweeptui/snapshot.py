@@ -51,6 +51,8 @@ class RunRow:
     spark: tuple[float, ...]
     issues: tuple[str, ...]
     last_update: float | None
+    stopped_early: bool = False
+    """Finished on purpose before its planned length (pruned, stopped by a scheduler)."""
 
     def param(self, key: str) -> Any:
         """The value of varying parameter ``key`` (None when the run lacks it)."""
@@ -161,7 +163,7 @@ class SnapshotBuilder:
         self.objective: Objective | None = None
         self.analysis = Analysis()
         self._rows: dict[str, RunRow] = {}
-        self._issues_seen = 0
+        self._issue_serial = 0
         self._varying: tuple[str, ...] = ()
         self._objective_runs = -1
         self._varying_runs = -1
@@ -179,8 +181,7 @@ class SnapshotBuilder:
                 self._rows[run_id] = make_row(run, self.objective, self._varying)
         if analyse:
             self.analysis = self.analyze(store, self.objective)
-        fresh = tuple(store.issues[self._issues_seen :])
-        self._issues_seen = len(store.issues)
+        fresh, self._issue_serial = store.issues_since(self._issue_serial)
         return SweepSnapshot(
             version=store.version,
             taken_at=now,
@@ -191,7 +192,7 @@ class SnapshotBuilder:
             counts=tuple(store.status_counts().items()),
             issues=tuple(reversed(store.issues[-MAX_FEED:])),
             issue_count=len(store.issues),
-            new_issues=fresh,
+            new_issues=tuple(fresh),
             warnings=tuple(f"{w.path}: {w.message}" for w in store.warnings[-20:]),
             warning_count=store.warning_count,
             elapsed=elapsed(store, now),
@@ -236,6 +237,7 @@ def make_row(run: Run, objective: Objective | None, varying: tuple[str, ...]) ->
         spark=tuple(float(v) for v in _spark_series(run, objective)),
         issues=tuple(run.issue_types),
         last_update=run.last_update,
+        stopped_early=run.verdict.stopped_early,
     )
 
 
@@ -417,6 +419,9 @@ class RunDetail:
     exit_code: int | None
     error_tail: str | None
     objective: str | None
+    status_reason: str = ""
+    """One line: the evidence the status stands on (see :mod:`sweeptui.lifecycle`)."""
+    stopped_early: bool = False
 
 
 ERROR_TAIL_LINES = 40
@@ -446,6 +451,8 @@ def make_detail(store: RunStore, run_id: str, objective: Objective | None) -> Ru
         exit_code=run.exit_code,
         error_tail=error,
         objective=objective.metric if objective else None,
+        status_reason=run.status_reason,
+        stopped_early=run.verdict.stopped_early,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sweeptui.lifecycle import status_mark
 from sweeptui.numbers import percent
 from sweeptui.report import analysis_md
 from sweeptui.report.mdtable import number, table
@@ -65,16 +66,41 @@ def overview(report: dict[str, Any]) -> list[str]:
 
 
 def status_section(report: dict[str, Any]) -> list[str]:
-    """Runs per status with percentages."""
+    """Runs per status with percentages, and what the statuses stand on."""
     summary = report["summary"]
     if not summary["runs"]:
         return []
+    counts = dict(summary["status_counts"])
+    early = summary.get("stopped_early", 0)
+    counts["finished"] -= early
     rows = [
-        (status, summary["status_counts"][status], f"{summary['status_percent'][status]:.1f}%")
+        (status, counts[status], percent(counts[status] / summary["runs"]))
         for status in STATUSES
-        if summary["status_counts"][status]
+        if counts[status]
     ]
-    return ["## Run status", "", *table(("status", "runs", "share"), rows)]
+    if early:
+        row = (status_mark("finished", True), early, percent(early / summary["runs"]))
+        rows.insert(1 if counts["running"] else 0, row)
+    lines = ["## Run status", "", *table(("status", "runs", "share"), rows)]
+    evidence = summary.get("status_evidence")
+    if evidence:
+        lines.extend(["", _evidence_sentence(evidence)])
+    return lines
+
+
+def _evidence_sentence(evidence: dict[str, Any]) -> str:
+    """``"17 statuses come from explicit evidence (17 error text); 103 are inferred (...)."``"""
+
+    def parts(by: dict[str, int]) -> str:
+        ranked = sorted(by.items(), key=lambda item: (-item[1], item[0]))
+        return ", ".join(f"{count} {cell(basis, 40)}" for basis, count in ranked)
+
+    explicit, inferred = evidence["explicit"], evidence["inferred"]
+    said = f"{explicit} from explicit evidence ({parts(evidence['explicit_by'])})" if explicit else (
+        "none from explicit evidence (no end marker, exit code, error text or tool state)"
+    )
+    guessed = f"{inferred} inferred ({parts(evidence['inferred_by'])})" if inferred else "none inferred"
+    return f"Statuses: {said}; {guessed}. Each run's reason is in the JSON report (`status_reason`)."
 
 
 def leaderboard_section(report: dict[str, Any]) -> list[str]:
@@ -89,7 +115,7 @@ def leaderboard_section(report: dict[str, Any]) -> list[str]:
             entry["rank"],
             cell(entry["name"], 40),
             number(entry["objective"]),
-            entry["status"],
+            status_mark(entry["status"], entry.get("stopped_early", False)),
             *(number(entry["params"].get(p)) for p in params),
             ", ".join(entry["issues"]) or "—",
         )

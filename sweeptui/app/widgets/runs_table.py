@@ -307,7 +307,8 @@ class RunsTable(ScrollView, can_focus=True):
             return True
         cached = self._haystacks.get(row.id)
         if cached is None or cached[0] is not row:
-            words = [row.name, row.status, *row.issues, *(f"{k}={v}" for k, v in row.params)]
+            early = ["stopped"] if row.stopped_early else []
+            words = [row.name, row.status, *early, *row.issues, *(f"{k}={v}" for k, v in row.params)]
             cached = self._haystacks[row.id] = (row, " ".join(words).lower())
         return all(word in cached[1] for word in self.filter_text.split())
 
@@ -402,7 +403,7 @@ class RunsTable(ScrollView, can_focus=True):
         unit = "ep " if row.epoch is not None else ""
         params = " ".join(f"{_key(k, self.compact)}={_value(v)}" for k, v in row.params)
         return {
-            "status": status_text(row.status, short=self.compact),
+            "status": status_text(row.status, short=self.compact, stopped_early=row.stopped_early),
             "run": safe(row.name, NAME_LIMIT),
             "params": safe(params, PARAMS_LIMIT, style="dim"),
             "step": Text(f"{unit}{number(step)}"),
