@@ -119,6 +119,9 @@ class SweepSnapshot:
     """Seconds until the running runs are done, when every one has a known length."""
     analysis: Analysis = field(default_factory=Analysis)
     notes: tuple[str, ...] = ()
+    issues_added: int = 0
+    """Issues ever found, withdrawn ones included: never goes down, so a view counting
+    new issues by it misses none when snapshots are coalesced or an issue is withdrawn."""
 
     @property
     def total(self) -> int:
@@ -199,6 +202,7 @@ class SnapshotBuilder:
             eta=eta(store, now),
             analysis=self.analysis,
             notes=tuple(notes),
+            issues_added=store.issues_added,
         )
 
     def _refresh_objective(self) -> bool:

@@ -442,6 +442,11 @@ class RunStore:
         self.version += 1
         return gone
 
+    @property
+    def issues_added(self) -> int:
+        """Issues ever added, withdrawn ones included (a count that never goes down)."""
+        return self._next_serial
+
     def issues_since(self, serial: int) -> tuple[list[Issue], int]:
         """(issues added after ``serial``, the newest serial): new issues for a view."""
         start = bisect.bisect_right(self._serials, serial)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from sweeptui.report.markdown import render_markdown
 from sweeptui.report.model import build_report
 from sweeptui.settings import Settings
@@ -276,3 +278,49 @@ def test_every_json_run_has_its_reason_and_markdown_counts_the_evidence(tmp_path
     text = render_markdown(report)
     assert ("Statuses: 2 from explicit evidence (1 end marker, 1 error text); "
             "6 inferred (5 expected length reached, 1 silence).") in text  # fmt: skip
+
+
+# -- the analysis stands on the statuses --------------------------------------------------------
+
+NAN_ERROR = "Traceback (most recent call last):\nValueError: loss is NaN\n"
+SHAPE_ERROR = "Traceback (most recent call last):\nRuntimeError: shape mismatch in attention block\n"
+
+
+def planted_dirs(root: Path, seed: int, runs: int, *, markers: bool) -> None:
+    """A sequential sweep with planted causes: lr >= 0.01 dies (NaN) at epoch 2, swin_small
+    crashes at epoch 3; the rest complete their 8 epochs with a DONE file or without one."""
+    rng = np.random.default_rng(seed)
+    start = NOW - 86400
+    for index in range(runs):
+        lr = float(10 ** rng.uniform(-5, -1))
+        model = str(rng.choice(["resnet18", "vit_small", "swin_small"]))
+        batch = int(rng.choice([32, 64, 128]))
+        params = {"lr": lr, "model": model, "batch_size": batch}
+        error, logged = None, 8
+        if model == "swin_small":
+            error, logged = SHAPE_ERROR, 3
+        elif lr >= 0.01:
+            error, logged = NAN_ERROR, 2
+        marker = "DONE" if markers and error is None else None
+        spec = Spec(f"run-{index:03d}", logged, start + index * 30, interval=3.0, epochs=8,
+                    params=params, error=error, marker=marker)  # fmt: skip
+        write_spec(root, spec)
+
+
+def significant(sweep: Sweep) -> set[tuple[str, str, tuple[str, ...]]]:
+    from sweeptui.analysis import analyze
+    from sweeptui.objective import choose_objective
+
+    result = analyze(sweep.store, choose_objective(sweep.store)).to_dict()
+    return {(e["param"], str(e["bucket"]), tuple(sorted(e["findings"])))
+            for e in result["param_effects"] if e["significant"]}  # fmt: skip
+
+
+def test_the_analysis_of_a_marker_free_sweep_finds_the_same_causes(tmp_path: Path) -> None:
+    planted_dirs(tmp_path / "marked", 4, 150, markers=True)
+    planted_dirs(tmp_path / "bare", 4, 150, markers=False)
+    marked, bare = load_at(tmp_path / "marked", NOW), load_at(tmp_path / "bare", NOW)
+    assert statuses(marked) == statuses(bare)
+    found = significant(bare)
+    assert found == significant(marked)
+    assert {param for param, _, _ in found} == {"lr", "model"}

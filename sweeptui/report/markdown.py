@@ -73,19 +73,20 @@ def status_section(report: dict[str, Any]) -> list[str]:
     counts = dict(summary["status_counts"])
     early = summary.get("stopped_early", 0)
     counts["finished"] -= early
-    rows = [
-        (status, counts[status], percent(counts[status] / summary["runs"]))
-        for status in STATUSES
-        if counts[status]
-    ]
+    rows = [(status, counts[status], _share(counts[status], summary["runs"])) for status in STATUSES
+            if counts[status]]  # fmt: skip
     if early:
-        row = (status_mark("finished", True), early, percent(early / summary["runs"]))
+        row = (status_mark("finished", True), early, _share(early, summary["runs"]))
         rows.insert(1 if counts["running"] else 0, row)
     lines = ["## Run status", "", *table(("status", "runs", "share"), rows)]
     evidence = summary.get("status_evidence")
     if evidence:
         lines.extend(["", _evidence_sentence(evidence)])
     return lines
+
+
+def _share(part: int, total: int) -> str:
+    return f"{100.0 * part / total:.1f}%"
 
 
 def _evidence_sentence(evidence: dict[str, Any]) -> str:

@@ -479,7 +479,7 @@ class ErrorText:
         if verdict == self.verdict:  # a growing log with the same failure: said already
             return None
         self.verdict = verdict
-        return RunEnded(run_id, None, error=text)
+        return RunEnded(run_id, None, error=text, evidence=self.file.path.name)
 
 
 # -- the reader ----------------------------------------------------------------------------------
