@@ -165,9 +165,11 @@ def explicit_verdict(run: Run) -> Verdict:
 
 
 def run_length(run: Run) -> tuple[float, str]:
-    """How far a run got: epochs when it logs them, else steps, else records (counted from 1)."""
-    if run.epochs is not None and len(run.epochs):
-        return run.epochs.values_counted(), "epochs"
+    """How far a run got: epochs when its epoch advances, else steps, else records
+    (counted from 1)."""
+    epochs = run.epochs_done()
+    if epochs is not None:
+        return epochs, "epochs"
     longest = max(
         (series for series in run.metrics.values() if len(series)),
         key=lambda series: series.last_step,
@@ -188,8 +190,9 @@ def done_of_expected(run: Run) -> tuple[float, float, str] | None:
     if expected is None or expected.count <= 0:
         return None
     if expected.unit == "epoch":
-        if run.epochs is not None and len(run.epochs):
-            return run.epochs.values_counted(), expected.count, "epochs"
+        epochs = run.epochs_done()
+        if epochs is not None:
+            return epochs, expected.count, "epochs"
         return (expected.count, expected.count, "epochs") if _steps_end_at(run, expected.count) else None
     length, unit = run_length(run)
     if unit != "steps":
