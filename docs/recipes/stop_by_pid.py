@@ -7,6 +7,7 @@ script as JSON on stdin; for a NaN or a divergence it sends SIGTERM to that proc
 run stops burning GPU hours on a result nobody can use. Deaths need no action.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -24,8 +25,6 @@ try:
     pid = int(pid_file.read_text().split()[0])
 except (OSError, ValueError, IndexError):
     sys.exit(f"{issue['run']}: no readable pid file at {pid_file}")
-try:
+with contextlib.suppress(ProcessLookupError):  # already gone
     os.kill(pid, signal.SIGTERM)
-except ProcessLookupError:
-    pass  # already gone
 print(f"{issue['run']}: {issue['message']}; sent SIGTERM to {pid}")
