@@ -32,6 +32,7 @@ from sweeptui.events import Event, MetricBatch, RunEnded, RunSeen, Series, Sourc
 NAME = "mlflow"
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_TAG = "mlflow.parentRunId"
+EPOCH_KEY = "epoch"
 ENDS = {"FINISHED": "finished", "FAILED": "crashed", "KILLED": "killed"}
 """MLflow's end statuses as sweeptui's; RUNNING and SCHEDULED are not ends."""
 FILE_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
@@ -142,16 +143,19 @@ def run_events(run: RunState, storage: str, warn_path: str, include_deleted: boo
 
 
 def _batch(run: RunState, run_id: str) -> MetricBatch:
+    """The new points as one batch; an ``epoch`` metric (Lightning's MLflow logger logs one)
+    is the epoch column, as in any metric log."""
     metrics: dict[str, Series] = {}
     for key, (steps, values) in run.points.items():
         order = sorted(range(len(steps)), key=steps.__getitem__)  # stable: logging order per step
         metrics[key] = Series(array("d", [steps[i] for i in order]), array("d", [values[i] for i in order]))
         run.metric_count += len(steps)
+    epochs = metrics.pop(EPOCH_KEY, None)
     times = array("d", (run.stamps[step] for step in sorted(run.stamps)))
     records = max(len(steps) for steps, _ in run.points.values())
     run.points = {}
     run.stamps = {}
-    return MetricBatch(run_id, metrics, records, times=times)
+    return MetricBatch(run_id, metrics, records, times=times, epochs=epochs)
 
 
 def _end_events(run: RunState, run_id: str, warn_path: str) -> list[Event]:
