@@ -67,3 +67,14 @@ def duration(seconds: float) -> str:
     if seconds < 2 * YEAR:
         return f"{seconds / MONTH:.0f} months"
     return f"{seconds / YEAR:.1f} years"
+
+
+def run_hours(hours: float | None) -> str:
+    """Run-hours to a readable precision: ``412``, ``23``, ``4.8``, ``0.37``, ``0``; a dash when unknown."""
+    if hours is None:
+        return MISSING
+    if hours >= 19.95:
+        return f"{hours:.0f}"
+    if hours >= 0.995:
+        return f"{hours:.1f}"
+    return f"{hours:.2g}" if hours > 0 else "0"
