@@ -699,7 +699,10 @@ class RunDirReader(Reader):
                               self._config_time()))
 
     def _config_time(self) -> float | None:
-        """When the config was written: the run's start, for a run that never logs a metric."""
+        """When the config was written, for a run with no metric log (yet): the only time
+        a run that dies during start-up leaves to judge its silence by."""
+        if self.logs:
+            return None
         for name in CONFIG_NAMES:
             watched = self.files.get(name)
             if watched is not None:
