@@ -22,6 +22,7 @@ from typing import Any
 from sweeptui.issues import Issue, Severity
 from sweeptui.objective import Objective, choose_objective
 from sweeptui.report.model import varying_params
+from sweeptui.settings import Settings
 from sweeptui.store import STATUSES, Run, RunStore
 
 SPARK_POINTS = 40
@@ -301,17 +302,17 @@ def eta(store: RunStore, now: float) -> float | None:
 # -- the slower panels -----------------------------------------------------------------
 
 
-def analyze_sweep(store: RunStore, objective: Objective | None) -> Analysis:
+def analyze_sweep(store: RunStore, objective: Objective | None, settings: Settings | None = None) -> Analysis:
     """Parameter risk and recommendations: the integration point for the analysis layer.
 
     Uses :func:`sweeptui.analysis.analyze` when that module exists (its result is
     adapted by :func:`_from_analysis`); otherwise a simple per-parameter issue rate.
     """
     try:
-        from sweeptui.analysis import analyze
+        from sweeptui.analysis import AnalysisOptions, analyze
     except ImportError:
         return simple_analysis(store)
-    return _from_analysis(analyze(store, objective))
+    return _from_analysis(analyze(store, objective, AnalysisOptions().with_settings(settings)))
 
 
 def _from_analysis(result: Any) -> Analysis:
