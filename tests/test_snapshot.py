@@ -45,9 +45,10 @@ def test_rows_counts_and_new_issues(tmp_path: Path) -> None:
 def test_eta_needs_every_running_run_to_know_its_length(tmp_path: Path) -> None:
     write_run(tmp_path, "a", {"epochs": 10}, healthy(5), start=1000.0)  # epochs 0..4, 4 s spent
     sweep = _loaded(tmp_path)
-    # 5 of 10 epochs in 4 s: 4 s more, counted from the last record at t=1004.
-    assert eta(sweep.store, now=1004.0) == 4.0
-    assert eta(sweep.store, now=1006.0) == 2.0
+    # 5 of 10 epochs, one a second from the first record at t=1000 (epoch 0) to t=1004
+    # (epoch 4): epochs 5..9 end at t=1009, 5 s after the last record.
+    assert eta(sweep.store, now=1004.0) == 5.0
+    assert eta(sweep.store, now=1006.0) == 3.0
     assert eta(sweep.store, now=1010.0) is None  # overdue: silent longer than the estimate
     write_run(tmp_path, "b", {"lr": 1}, healthy(2), start=1000.0)  # no expected length
     sweep.rescan()
