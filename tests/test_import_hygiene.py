@@ -30,3 +30,14 @@ def test_core_modules_do_not_import_textual():
 def test_cli_module_imports_no_heavy_libraries():
     modules = _loaded_after("import sweeptui.cli")
     assert not {"pandas", "textual", "numpy", "scipy"} & modules
+
+
+def test_report_of_a_sweep_does_not_import_scipy_stats(tmp_path):
+    """scipy.stats costs about half a second to import; the analysis uses scipy.special."""
+    from sweeptui.simulate import generate_benchmark_sweep
+
+    generate_benchmark_sweep(tmp_path / "sweep", runs=40, steps=20, seed=1)
+    argv = ["report", str(tmp_path / "sweep"), "--format", "json", "-o", str(tmp_path / "r.json")]
+    modules = _loaded_after(f"from sweeptui.cli import main\nmain({argv!r})")
+    assert "sweeptui.analysis" in modules
+    assert not {"scipy.stats", "textual"} & modules
