@@ -13,14 +13,13 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from sweeptui.analysis.buckets import ParamBuckets, format_number
 from sweeptui.analysis.families import FAMILIES
 from sweeptui.analysis.findings import range_findings, recommendation
 from sweeptui.analysis.frame import ISSUE_PREFIX, RunsFrame, is_seed
 from sweeptui.analysis.options import AnalysisOptions
-from sweeptui.analysis.stats import fisher_greater, holm
+from sweeptui.analysis.stats import fisher_greater, holm, mann_whitney_p
 from sweeptui.numbers import counted, p_relation, percent
 
 # order of recommendation kinds: fix crashes first, then avoid what fails, then refine
@@ -211,8 +210,8 @@ def _better_than(
     rest = objective[finite & np.isin(labels, list(others))]
     if mine.size < 2 or rest.size < 2:
         return None
-    result = stats.mannwhitneyu(mine, rest, alternative="less" if goal == "min" else "greater")
-    return float(result.pvalue), float(np.median(mine)), float(np.median(rest))
+    p = mann_whitney_p(mine, rest, "less" if goal == "min" else "greater")
+    return p, float(np.median(mine)), float(np.median(rest))
 
 
 def _prefer(name: str, best: dict, test: tuple[float, float, float], p_adjusted: float, goal: str) -> dict:
