@@ -40,3 +40,14 @@ def noun(count: float | None, plural: str) -> str:
 def counted(count: int, plural: str) -> str:
     """``"1 run"``, ``"3 runs"``: a whole count with its noun."""
     return f"{count} {noun(count, plural)}"
+
+
+def run_hours(hours: float | None) -> str:
+    """Run-hours to a readable precision: ``412``, ``23``, ``4.8``, ``0.37``, ``0``; a dash when unknown."""
+    if hours is None:
+        return MISSING
+    if hours >= 19.95:
+        return f"{hours:.0f}"
+    if hours >= 0.995:
+        return f"{hours:.1f}"
+    return f"{hours:.2g}" if hours > 0 else "0"

@@ -93,6 +93,8 @@ class Analysis:
     risks: tuple[ParamRisk, ...] = ()
     recommendations: tuple[str, ...] = ()
     computed_at: float | None = None
+    lost_hours: float | None = None
+    """Run-hours lost to failure so far (see :mod:`sweeptui.analysis.cost`); None when no run is timed."""
     headlines: tuple[str, ...] = ()
     """One short title per recommendation (same order), for one-line summaries."""
 
@@ -361,7 +363,9 @@ def _from_analysis(result: Any) -> Analysis:
     risks.sort(key=lambda risk: -risk.spread)
     texts = tuple(_recommendation_text(item) for item in result.recommendations)
     titles = tuple(_recommendation_title(item) for item in result.recommendations)
-    return Analysis(tuple(risks), texts, time.time(), titles)
+    compute = result.compute or {}
+    lost = compute["lost_run_hours"] if compute.get("known_runs") else None
+    return Analysis(tuple(risks), texts, time.time(), lost, titles)
 
 
 def _risk(param: str, buckets: list[RiskBucket]) -> ParamRisk:

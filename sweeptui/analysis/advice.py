@@ -16,7 +16,7 @@ import numpy as np
 
 from sweeptui.analysis.buckets import ParamBuckets, format_number
 from sweeptui.analysis.families import FAMILIES
-from sweeptui.analysis.findings import range_findings, recommendation
+from sweeptui.analysis.findings import bucket_mask, range_findings, recommendation, saved_hours
 from sweeptui.analysis.frame import ISSUE_PREFIX, RunsFrame, is_seed
 from sweeptui.analysis.options import AnalysisOptions
 from sweeptui.analysis.stats import fisher_greater, holm, mann_whitney_p
@@ -34,17 +34,36 @@ def recommendations(
     risks: list[dict[str, Any]], groups: list[dict[str, Any]], sensitivity: list[dict[str, Any]],
     options: AnalysisOptions, goal: str | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Every action the evidence supports, strongest first (ties: crashes, then NaN, then overfitting)."""
+    """Every action the evidence supports, the most run-hours saved first, then strongest first
+    (ties: crashes, then NaN, then overfitting)."""
     found: list[dict[str, Any]] = []
     cause = crash_loop_cause(frame, buckets)
     found.extend(_crash_loop(frame, cause))
     found.extend(rec for rec in range_findings(frame, buckets, effects) if not _explained_by_pair(rec, risks))
-    found.extend(_avoid_pairs(risks))
+    found.extend(_avoid_pairs(frame, buckets, risks))
     found.extend(_prefer_groups(frame, buckets, effects, groups, options, goal))
     found.extend(_focus(sensitivity))
     found.extend(_sweep_wide(frame, buckets, effects, options, cause))
-    found.sort(key=lambda rec: (_TIER[rec["kind"]], -round(rec["strength"], 9), _family_rank(rec)))
+    found.sort(key=lambda rec: (-round(rec["saved_run_hours"], 6), _TIER[rec["kind"]],
+                                -round(rec["strength"], 9), _family_rank(rec)))  # fmt: skip
     return found
+
+
+def add_savings(
+    frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]],
+    risks: list[dict[str, Any]],
+) -> None:  # fmt: skip
+    """``saved_run_hours`` on every bucket and risky pair: the lost hours of its runs."""
+    for entry in effects:
+        entry["saved_run_hours"] = saved_hours(frame, bucket_mask(buckets[entry["param"]], [entry["bucket"]]))
+    for risk in risks:
+        risk["saved_run_hours"] = saved_hours(frame, _joint_mask(buckets, risk))
+
+
+def _joint_mask(buckets: dict[str, ParamBuckets], risk: dict[str, Any]) -> np.ndarray:
+    first, second = risk["conditions"]
+    return (bucket_mask(buckets[first["param"]], [first["bucket"]])
+            & bucket_mask(buckets[second["param"]], [second["bucket"]]))  # fmt: skip
 
 
 def _family_rank(rec: dict[str, Any]) -> int:
@@ -135,10 +154,13 @@ def _crash_loop(frame: RunsFrame, cause: dict[str, Any] | None) -> list[dict[str
     title = "Stop the sweep and fix the crash first"
     if cause is not None:
         title += f" (likely cause: {cause['condition']})"
-    return [recommendation("stop", title, text, evidence, params, 1e9)]
+    saved = saved_hours(frame, frame.df["died"].to_numpy())
+    return [recommendation("stop", title, text, evidence, params, 1e9, saved=saved)]
 
 
-def _avoid_pairs(risks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _avoid_pairs(
+    frame: RunsFrame, buckets: dict[str, ParamBuckets], risks: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     found = []
     for risk in risks[:3]:
         first, second = risk["only_first"], risk["only_second"]
@@ -153,8 +175,9 @@ def _avoid_pairs(risks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         evidence["only_first_rate"], evidence["only_second_rate"] = first["issue_rate"], second["issue_rate"]
         evidence["family"] = family
         params = [c["param"] for c in risk["conditions"]]
+        saved = saved_hours(frame, _joint_mask(buckets, risk))
         found.append(recommendation("avoid_combination", f"Avoid the combination {risk['label']}", text,
-                                    evidence, params, risk["excess_issue_runs"], family))  # fmt: skip
+                                    evidence, params, risk["excess_issue_runs"], family, saved))  # fmt: skip
     return found
 
 
@@ -167,7 +190,8 @@ def _prefer_groups(
     frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict], groups: list[dict],
     options: AnalysisOptions, goal: str | None,
 ) -> list[dict]:  # fmt: skip
-    """For a categorical param with a value that significantly fails: the value to use instead.
+    """For a categorical param with a value that significantly fails: the value to use instead
+    (which saves the lost hours of the failing values' runs).
 
     The candidate is the remaining value that holds the best run, so the advice agrees with
     the leaderboard; it is made only when a one-sided Mann-Whitney test finds its runs'
@@ -190,12 +214,13 @@ def _prefer_groups(
         others = {g["label"] for g in rows} - {best["label"]}
         test = _better_than(frame, buckets[name], best["label"], others, goal)
         if test is not None:
-            candidates.append((name, best, test))
+            saved = saved_hours(frame, bucket_mask(buckets[name], sorted(bad)))
+            candidates.append((name, best, test, saved))
     if not candidates:
         return []
-    adjusted = holm(np.array([test[0] for _, _, test in candidates]))
-    return [_prefer(name, best, test, float(p_adj), goal)
-            for (name, best, test), p_adj in zip(candidates, adjusted, strict=True)
+    adjusted = holm(np.array([test[0] for _, _, test, _ in candidates]))
+    return [_prefer(name, best, test, float(p_adj), saved)
+            for (name, best, test, saved), p_adj in zip(candidates, adjusted, strict=True)
             if p_adj < options.alpha]  # fmt: skip
 
 
@@ -214,7 +239,7 @@ def _better_than(
     return p, float(np.median(mine)), float(np.median(rest))
 
 
-def _prefer(name: str, best: dict, test: tuple[float, float, float], p_adjusted: float, goal: str) -> dict:
+def _prefer(name: str, best: dict, test: tuple[float, float, float], p_adjusted: float, saved: float) -> dict:
     _, median, rest_median = test
     text = (f"{name} = {best['label']} holds the best run ({best['best_run']}, "
             f"{format_number(best['best_objective'])}) and its runs score better than the other "
@@ -227,7 +252,8 @@ def _prefer(name: str, best: dict, test: tuple[float, float, float], p_adjusted:
                 "test": "mann_whitney_one_sided",
                 "example_runs": [best["best_run"]] if best["best_run"] else []}  # fmt: skip
     strength = best["runs"] * (1 - best["issue_rate"])
-    return recommendation("prefer", f"Prefer {name} = {best['label']}", text, evidence, [name], strength)
+    return recommendation("prefer", f"Prefer {name} = {best['label']}", text, evidence, [name], strength,
+                          saved=saved)  # fmt: skip
 
 
 def _focus(sensitivity: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -297,7 +323,8 @@ def _sweep_wide(
         evidence = {"runs": total, "issue_runs": count, "issue_rate": count / total, "issue_type": issue_type,
                     "explained_runs": int((flags & covered).sum()),
                     "example_runs": df["run_id"].to_numpy()[loose][:5].tolist()}  # fmt: skip
-        found.append(recommendation("sweep_wide", title, text, evidence, [], count, family))
+        found.append(recommendation("sweep_wide", title, text, evidence, [], count, family,
+                                    saved_hours(frame, loose)))  # fmt: skip
     return found
 
 
