@@ -79,7 +79,9 @@ class Sweep:
         for warning in warnings:
             self.store.apply(warning)
         readers = self.readers if reread else self.readers[known:]
-        return _merge(result, self._read([(reader, None) for reader in readers]))
+        result = _merge(result, self._read([(reader, None) for reader in readers]))
+        self.store.distinguish_names()
+        return result
 
     def poll(self, changed: Iterable[Path | str] | None = None) -> PollResult:
         """Read what changed (``None``: every reader, in full). Cheap when nothing did.

@@ -6,9 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from sweeptui.objective import choose_objective
-from sweeptui.report import build_report, render
-from tests.tool_fixtures import copy_fixture, load, run_where
+from tests.tool_fixtures import copy_fixture, load, report_everything, run_where
 
 
 def test_every_job_below_a_stray_multirun_yaml_is_found(tmp_path: Path) -> None:
@@ -43,6 +41,4 @@ def test_two_csvs_and_no_log_say_why_none_was_read(tmp_path: Path) -> None:
     assert run.metrics == {}
     (warning,) = [w for w in sweep.store.warnings if w.path.endswith("09-20-45/3")]
     assert "predictions.csv, resnet_cifar.csv" in warning.message and "ambiguous" in warning.message
-    report = build_report(sweep.store, choose_objective(sweep.store))
-    assert "ambiguous" in render(report, "md")
-    render(report, "json")
+    assert "ambiguous" in report_everything(sweep, tmp_path)
