@@ -78,6 +78,9 @@ class Settings:
     """Results-array files larger than this are not parsed."""
     error_tail_bytes: int = 64 * 1024
     """How much of the end of an error log is read for crash classification."""
+    include_deleted: bool = False
+    """Read runs and experiments the tool marked deleted (MLflow's ``lifecycle_stage: deleted``,
+    ``mlruns/.trash/``); they are not part of the sweep otherwise."""
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -92,12 +95,26 @@ class Settings:
             name = key.replace("-", "_")
             if name not in known:
                 raise ValueError(f"unknown setting {key!r}; known: {', '.join(known)}")
+            if known[name].type in ("bool", bool):
+                changes[name] = _boolean(key, raw)
+                continue
             kind = int if known[name].type in ("int", int) else float
             try:
                 changes[name] = kind(raw)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"setting {key!r} needs a number, got {raw!r}") from exc
         return dataclasses.replace(self, **changes)
+
+
+def _boolean(key: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word in ("true", "yes", "on", "1"):
+        return True
+    if word in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"setting {key!r} needs true or false, got {raw!r}")
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

@@ -11,7 +11,17 @@ from planted import planted_store
 from scipy import stats
 
 from sweeptui.analysis import analyze
-from sweeptui.analysis.stats import fisher_greater, fisher_min_p, holm, tarone_count, tarone_holm
+from sweeptui.analysis.stats import (
+    fisher_greater,
+    fisher_min_p,
+    holm,
+    hypergeom_pmf,
+    hypergeom_sf,
+    kruskal_p,
+    spearman,
+    tarone_count,
+    tarone_holm,
+)
 from sweeptui.events import MetricBatch, RunEnded, RunSeen, Series
 from sweeptui.objective import choose_objective
 from sweeptui.report import build_report, render
@@ -135,6 +145,26 @@ def test_vectorised_one_sided_fisher_matches_scipy():
     ours = fisher_greater(*(np.array(column) for column in zip(*tables, strict=True)))
     for (a, n, c, m), p in zip(tables, ours, strict=True):
         assert math.isclose(p, stats.fisher_exact([[a, n - a], [c, m - c]], alternative="greater").pvalue)
+
+
+def test_rank_tests_and_hypergeometric_tail_give_scipy_stats_values_exactly():
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        size = int(rng.integers(3, 40))
+        tied = rng.integers(0, 4, size).astype(float)  # many ties
+        x = tied if trial % 2 else rng.normal(size=size)
+        y = rng.normal(size=size) if trial % 3 else rng.integers(0, 5, size).astype(float)
+        if np.ptp(x) > 0 and np.ptp(y) > 0:
+            expected = stats.spearmanr(x, y)
+            assert spearman(x, y) == (expected.statistic, expected.pvalue)
+        samples = [rng.integers(0, 6, int(rng.integers(1, 15))).astype(float) for _ in range(3)]
+        if np.ptp(np.concatenate(samples)) > 0:
+            assert kruskal_p(samples) == stats.kruskal(*samples).pvalue
+    total = rng.integers(1, 200, 2000)
+    good, drawn = rng.integers(0, total + 1), rng.integers(0, total + 1)
+    k = rng.integers(-2, 202, 2000)  # below, inside and above the support
+    assert np.array_equal(hypergeom_sf(k, total, good, drawn), stats.hypergeom.sf(k, total, good, drawn))
+    assert np.array_equal(hypergeom_pmf(k, total, good, drawn), stats.hypergeom.pmf(k, total, good, drawn))
 
 
 def test_learning_rate_buckets_are_log_spaced_with_readable_labels():
