@@ -83,6 +83,11 @@ class DetectorEngine:
             [failure_issue(run), self.short_runs.check(run, stamp), self.crash_loop.check()]
         )
 
+    def hold_sweep_checks(self, held: bool) -> list[Issue]:
+        """Hold the sweep-level judgement while a read is applied; on release, judge it once."""
+        self.crash_loop.held = held
+        return [] if held else self._record([self.crash_loop.check()])
+
     def on_tick(self, now: float) -> list[Issue]:
         """Live checks: every run without an end marker judged at ``now``."""
         return self._time_checks(now)
