@@ -316,8 +316,9 @@ class Lifecycle:
             return []
         seen = {run.id: last_seen(run) for run in runs}
         newest = _two_newest(seen.values())
-        if newest[0] is not None and newest[0] > now:
-            now = newest[0]  # files stamped ahead of this clock: judge against the sweep itself
+        newest_record = max((r.last_update for r in runs if r.last_update is not None), default=now)
+        if newest_record > now:
+            now = newest_record  # records stamped ahead of this clock: judge against the sweep
         quiet = {
             run.id
             for run in open_runs
