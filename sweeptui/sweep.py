@@ -252,9 +252,11 @@ def _merge(first: PollResult, second: PollResult) -> PollResult:
 
 
 def load_sweep(
-    root: Path | str, settings: Settings | None = None, source: str | None = None
-) -> Sweep:
-    """Read a whole sweep directory post-hoc (the ``report`` command's engine)."""
+    root: Path | str, settings: Settings | None = None, source: str | None = None,
+    now: float | None = None,
+) -> Sweep:  # fmt: skip
+    """Read a whole sweep directory post-hoc (the ``report`` command's engine), judging
+    every run at ``now`` (default: the clock)."""
     sweep = Sweep(root, settings, source)
-    sweep.load()
+    sweep.load(now)
     return sweep
