@@ -71,6 +71,11 @@ class Settings:
     early_death_records: int = 5
     """Without any length to compare with, a dead run with at most this many records died early."""
 
+    # -- analysis -----------------------------------------------------------------
+    alpha: float = 0.01
+    """Family-wise error rate of the analysis's corrected tests: an adjusted p-value below it
+    is significant. Strict by default, so that a finding is not noise."""
+
     # -- readers ------------------------------------------------------------------
     max_line_bytes: int = 8 * 1024 * 1024
     """Longer lines in a metric log are skipped with a warning (protects memory)."""
@@ -78,6 +83,9 @@ class Settings:
     """Results-array files larger than this are not parsed."""
     error_tail_bytes: int = 64 * 1024
     """How much of the end of an error log is read for crash classification."""
+    include_deleted: bool = False
+    """Read runs and experiments the tool marked deleted (MLflow's ``lifecycle_stage: deleted``,
+    ``mlruns/.trash/``); they are not part of the sweep otherwise."""
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -92,12 +100,26 @@ class Settings:
             name = key.replace("-", "_")
             if name not in known:
                 raise ValueError(f"unknown setting {key!r}; known: {', '.join(known)}")
+            if known[name].type in ("bool", bool):
+                changes[name] = _boolean(key, raw)
+                continue
             kind = int if known[name].type in ("int", int) else float
             try:
                 changes[name] = kind(raw)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"setting {key!r} needs a number, got {raw!r}") from exc
         return dataclasses.replace(self, **changes)
+
+
+def _boolean(key: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word in ("true", "yes", "on", "1"):
+        return True
+    if word in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"setting {key!r} needs true or false, got {raw!r}")
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ CORE = [
     "sweeptui.analysis", "sweeptui.snapshot", "sweeptui.cli",
     # the app's background machinery: threads and files, no widgets
     "sweeptui.app.watcher", "sweeptui.app.ingest", "sweeptui.app.alerts", "sweeptui.app.export",
-    "sweeptui.app.run",
+    "sweeptui.app.run", "sweeptui.sources.mlflow_local",
 ]  # fmt: skip
 
 
@@ -25,6 +25,12 @@ def _loaded_after(statement: str) -> set[str]:
 def test_core_modules_do_not_import_textual():
     modules = _loaded_after("\n".join(f"import {name}" for name in CORE))
     assert not any(name == "textual" or name.startswith("textual.") for name in modules)
+
+
+def test_no_reader_imports_the_tool_it_reads():
+    modules = _loaded_after("\n".join(f"import {name}" for name in CORE))
+    tools = {"mlflow", "optuna", "ray", "wandb", "tensorboard", "tensorflow", "lightning", "hydra"}
+    assert not {name.split(".")[0] for name in modules} & tools
 
 
 def test_cli_module_imports_no_heavy_libraries():
