@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sweeptui.issues import Issue, Severity
-from sweeptui.objective import Objective, choose_objective
+from sweeptui.objective import Objective, choose_objective, unknown_metric
 from sweeptui.report.model import varying_params
 from sweeptui.settings import Settings
 from sweeptui.store import STATUSES, Run, RunStore
@@ -171,6 +171,8 @@ class SnapshotBuilder:
         self._varying: tuple[str, ...] = ()
         self._objective_runs = -1
         self._varying_runs = -1
+        self._metric_note: str | None = None
+        """Why ``--metric`` ranks nothing (no run logs it), checked with each analysis."""
         self._skew = 0.0
         """How far the records' clock has been seen ahead of ours (see :meth:`sweep_clock`)."""
 
@@ -200,6 +202,8 @@ class SnapshotBuilder:
                 self._rows[run_id] = make_row(run, self.objective, self._varying)
         if analyse:
             self.analysis = self.analyze(store, self.objective)
+            problem = unknown_metric(store, self.metric) if self.metric else None
+            self._metric_note = f"--metric: {problem}" if problem else None
         fresh = tuple(store.issues[self._issues_seen :])
         self._issues_seen = len(store.issues)
         return SweepSnapshot(
@@ -218,7 +222,7 @@ class SnapshotBuilder:
             elapsed=elapsed(store, clock),
             eta=eta(store, clock),
             analysis=self.analysis,
-            notes=tuple(notes),
+            notes=(*notes, self._metric_note) if self._metric_note else tuple(notes),
         )
 
     def _refresh_objective(self) -> bool:
