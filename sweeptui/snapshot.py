@@ -123,6 +123,9 @@ class SweepSnapshot:
     """Seconds until the running runs are done, when every one has a known length."""
     analysis: Analysis = field(default_factory=Analysis)
     notes: tuple[str, ...] = ()
+    quiet: float | None = None
+    """Seconds since the sweep's newest record, once that is over :data:`QUIET_AFTER`
+    (a sweep gone quiet, or one read long after it ran); None otherwise."""
 
     @property
     def total(self) -> int:
@@ -220,6 +223,7 @@ class SnapshotBuilder:
             warnings=tuple(f"{w.path}: {w.message}" for w in store.warnings[-20:]),
             warning_count=store.warning_count,
             elapsed=elapsed(store, clock),
+            quiet=quiet(store, clock),
             eta=eta(store, clock),
             analysis=self.analysis,
             notes=(*notes, self._metric_note) if self._metric_note else tuple(notes),
@@ -289,17 +293,31 @@ def _objective_label(objective: Objective | None) -> str | None:
     return None if objective is None else f"{objective.metric} ({objective.goal})"
 
 
+QUIET_AFTER = 3600.0
+"""Seconds without any record after which the header stops counting elapsed time."""
+
+
 def elapsed(store: RunStore, now: float) -> float | None:
     """Seconds since the sweep's first record, None before any; ``now`` is the sweep's clock.
 
-    Once no run is running, the sweep's span: its first record to its newest.
+    Once no run is running, or nothing was written for :data:`QUIET_AFTER` (a sweep read
+    long after it ran), the sweep's span: its first record to its newest.
     """
     starts = [run.first_update for run in store if run.first_update is not None]
     if not starts:
         return None
     newest = store.newest_update() or now
-    end = max(now, newest) if store.status_counts().get("running") else newest
+    live = store.status_counts().get("running") and quiet(store, now) is None
+    end = max(now, newest) if live else newest
     return max(end - min(starts), 0.0)
+
+
+def quiet(store: RunStore, now: float) -> float | None:
+    """Seconds since the newest record when that is over :data:`QUIET_AFTER`, else None."""
+    newest = store.newest_update()
+    if newest is None or now - newest <= QUIET_AFTER:
+        return None
+    return now - newest
 
 
 def eta(store: RunStore, now: float) -> float | None:
