@@ -44,6 +44,7 @@ class MainScreen(Screen):
 
     view = "all"
     """The panel shown alone (one of :data:`VIEWS`), or ``"all"``."""
+    _table_height: int | str | None = None
 
     def compose(self) -> ComposeResult:
         yield SweepHeader(id="header")
@@ -115,11 +116,12 @@ class MainScreen(Screen):
         body = screen_height - header.outer_size.height - 1  # the footer
         if screen_height < SHORT:
             body -= 1  # the summary line
-        wanted = table_rows(table.row_count, body)
-        if self.view == "all" and table.styles.height != wanted:
+        if self.query_one("#filter").has_class("-visible"):
+            body -= 3
+        wanted = table_rows(table.row_count, body) if self.view == "all" else "1fr"
+        if wanted != self._table_height:  # a new height means a layout pass: only when it changes
+            self._table_height = wanted
             table.styles.height = wanted
-        elif self.view != "all":
-            table.styles.height = "1fr"
 
     # -- views ---------------------------------------------------------------------------
     def action_cycle_view(self) -> None:
@@ -143,6 +145,7 @@ class MainScreen(Screen):
         box = self.query_one("#filter", Input)
         box.add_class("-visible")
         box.focus()
+        self._fit_heights(self.app.size.height)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -154,6 +157,7 @@ class MainScreen(Screen):
         box = self.query_one("#filter", Input)
         if not event.value.strip():
             box.remove_class("-visible")
+            self._fit_heights(self.app.size.height)
         self.query_one(RunsTable).focus()
 
     def close_filter(self) -> bool:
@@ -163,6 +167,7 @@ class MainScreen(Screen):
             return False
         box.value = ""
         box.remove_class("-visible")
+        self._fit_heights(self.app.size.height)
         self.query_one(RunsTable).focus()
         return True
 
