@@ -94,6 +94,9 @@ class MainScreen(Screen):
         recommendations.show(snapshot.analysis)
         if self.summary is not None:
             self.summary.show_text(summary_line(snapshot.analysis))
+        # an empty panel gives its width to the others
+        self.set_class(not snapshot.issue_count, "-no-issues")
+        self.set_class(not snapshot.analysis.recommendations, "-no-advice")
         table.border_title = f"runs: {table.row_count}/{snapshot.total}  sort: {table.sort_key}"
         self._fit_heights(self.app.size.height)
 
