@@ -105,4 +105,4 @@ async def test_a_panel_with_something_to_show_gets_more_room(tmp_path: Path) -> 
         append_points(tmp_path / "run_00", [math.nan])
         await wait_for(pilot, lambda: app.snapshot.issue_count == 1, what="the NaN issue")
         await pilot.pause()
-        assert feed.outer_size.width >= 2 * advice.outer_size.width - 1  # the feed has news
+        assert feed.outer_size.width > 1.8 * advice.outer_size.width  # the feed has news: 2fr to 1fr

@@ -65,6 +65,8 @@ class MainScreen(Screen):
     """The widgets a snapshot updates, once composed (snapshots may arrive earlier)."""
     summary: TextPanel | None = None
     """The one-line summary of the top recommendation (shown on short terminals)."""
+    filter_box: Input | None = None
+    """The filter box (it takes rows from the table while open)."""
 
     def on_mount(self) -> None:
         self.query_one("#feed-box").border_title = "issues (newest first)"
@@ -76,6 +78,7 @@ class MainScreen(Screen):
             self.query_one(ParamRiskPanel), self.query_one(Recommendations),
         )  # fmt: skip
         self.summary = self.query_one("#summary", TextPanel)
+        self.filter_box = self.query_one("#filter", Input)
         self.query_one(RunsTable).focus()
         self._fit_table(self.app.size.width)
         snapshot = getattr(self.app, "snapshot", None)
@@ -119,7 +122,7 @@ class MainScreen(Screen):
         body = screen_height - header.outer_size.height - 1  # the footer
         if screen_height < SHORT:
             body -= 1  # the summary line
-        if self.query_one("#filter").has_class("-visible"):
+        if self.filter_box is not None and self.filter_box.has_class("-visible"):
             body -= 3
         wanted = table_rows(table.row_count, body) if self.view == "all" else "1fr"
         if wanted != self._table_height:  # a new height means a layout pass: only when it changes
