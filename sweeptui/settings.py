@@ -87,6 +87,10 @@ class Settings:
     """Read runs and experiments the tool marked deleted (MLflow's ``lifecycle_stage: deleted``,
     ``mlruns/.trash/``); they are not part of the sweep otherwise."""
 
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"setting 'alpha' is a significance level between 0 and 1, got {self.alpha}")
+
     @classmethod
     def field_names(cls) -> list[str]:
         """The names accepted by :meth:`with_overrides`."""
