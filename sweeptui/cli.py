@@ -53,7 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("directory", type=Path, help="the sweep's root directory")
+    common.add_argument(
+        "directory", type=_target, metavar="DIRECTORY|URL",
+        help="the sweep's root directory, or an MLflow tracking server (http://host:5000)",
+    )  # fmt: skip
+    common.add_argument(
+        "--experiment", metavar="NAME",
+        help="with a tracking server URL: the MLflow experiment that is the sweep (default: all)",
+    )  # fmt: skip
     common.add_argument("--metric", help="objective metric (default: the validation-loss-like one)")
     common.add_argument("--goal", choices=("min", "max"), help="whether lower or higher is better")
     common.add_argument("--source", help="read only this layout (see `sweeptui sources`)")
@@ -137,6 +144,7 @@ def _watch_options(args: argparse.Namespace):
     return WatchOptions(
         metric=args.metric, goal=args.goal, source=args.source, poll=args.poll, export=args.export,
         bell=args.bell, alerts=not args.no_alerts, on_issue=args.on_issue,
+        experiment=getattr(args, "experiment", None),
     )  # fmt: skip
 
 
@@ -145,7 +153,7 @@ def run_watch(args: argparse.Namespace) -> int:
     from sweeptui.app.run import watch
 
     settings = settings_from_args(args)
-    root = _existing_directory(args.directory)
+    root = _existing_target(args.directory)
     options = _watch_options(args)
     _with_usage_errors(lambda: get_source_or_fail(options.source))
     return watch(root, settings, options)
@@ -178,10 +186,22 @@ def load_from_args(args: argparse.Namespace):
     from sweeptui.sweep import load_sweep
 
     settings = settings_from_args(args)
-    root = _existing_directory(args.directory)
-    sweep = _with_usage_errors(lambda: load_sweep(root, settings, args.source))
+    root = _existing_target(args.directory)
+    sweep = _with_usage_errors(lambda: load_sweep(root, settings, args.source, args.experiment))
+    _server_problem(sweep)
     objective = choose_objective(sweep.store, args.metric, args.goal)
     return sweep, objective
+
+
+def _server_problem(sweep) -> None:
+    """A tracking server that did not answer, or lacks the experiment, is a usage error."""
+    from sweeptui.sources.mlflow_server import ServerReader
+
+    for reader in sweep.readers:
+        if isinstance(reader, ServerReader) and reader.problem is not None:
+            raise UsageError(f"cannot read the MLflow tracking server: {reader.problem}")
+        if isinstance(reader, ServerReader) and reader.missing_experiment:
+            raise UsageError(f"no experiment named {reader.experiment!r} on {reader.url}")
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -243,6 +263,15 @@ def _fail_on(report: dict, threshold: str | None) -> int:
         print(f"sweeptui: {len(failing)} issues at {threshold} severity or worse", file=sys.stderr)
         return EXIT_ISSUES
     return EXIT_OK
+
+
+def _target(text: str) -> Path | str:
+    """A directory as a Path; a tracking server's URL stays a string."""
+    return text if text.startswith(("http://", "https://")) else Path(text)
+
+
+def _existing_target(target: Path | str) -> Path | str:
+    return target if isinstance(target, str) else _existing_directory(target)
 
 
 def _existing_directory(path: Path) -> Path:

@@ -55,6 +55,8 @@ class IngestTiming:
 
 
 Emit = Callable[[object], None]
+REMOTE_RESCAN = 0.5
+"""Seconds between reads of a remote sweep's readers (each polls its server when due)."""
 RESCAN_COST_FACTOR = 20.0
 
 
@@ -204,7 +206,7 @@ class IngestThread(threading.Thread):
         return self.sweep.store.version != self._analysed_version
 
     def _publish(self, now: float, analyse: bool) -> None:
-        snapshot = self.builder.build(self.notes, analyse=analyse)
+        snapshot = self.builder.build([*self.notes, *self.sweep.notes()], analyse=analyse)
         if analyse:
             self._analysed_version = self.sweep.store.version
         self._published = now
@@ -234,3 +236,13 @@ class IngestThread(threading.Thread):
             action()
         except Exception as exc:  # one bad cycle must not end live monitoring
             self.emit(IngestError(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+
+
+def make_ingest(sweep: Sweep, emit: Emit = lambda item: None, **options) -> IngestThread:
+    """The ingest thread for ``sweep``: file events for a directory; for a remote sweep (a
+    tracking server) no file watcher, its readers asked often (they poll when due)."""
+    if not sweep.remote:
+        return IngestThread(sweep, emit, **options)
+    options.pop("poll", None)
+    timing = options.pop("timing", None) or IngestTiming(rescan=REMOTE_RESCAN)
+    return IngestThread(sweep, emit, watch=False, timing=timing, **options)
