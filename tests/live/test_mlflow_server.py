@@ -70,7 +70,8 @@ class Server:
         while not self.healthy():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                pytest.fail(f"mlflow server did not start: {(self.directory / 'server.log').read_text()[-2000:]}")
+                log_tail = (self.directory / "server.log").read_text()[-2000:]
+                pytest.fail(f"mlflow server did not start: {log_tail}")
             time.sleep(0.3)
 
     def healthy(self) -> bool:
@@ -153,9 +154,8 @@ def test_a_sweep_is_followed_while_it_is_logged_and_reported(server: Server) -> 
     assert runs["nan"].status == "finished" and "nan_or_inf_metric" in runs["nan"].issue_types
     assert runs["crashed"].status == "crashed" and "crashed" in runs["crashed"].issue_types
     assert runs["killed"].status == "running" and runs["killed"].params["lr"] == 0.01
-    assert {"stalled", "killed"} & set(
-        issue.type for issue in sweep.tick(runs["killed"].last_update + 3600) if issue.run == runs["killed"].id
-    )
+    later = sweep.tick(runs["killed"].last_update + 3600)
+    assert {"stalled", "killed"} & {issue.type for issue in later if issue.run == runs["killed"].id}
 
     reader = reader_of(sweep)
     reader.next_poll = 0.0
