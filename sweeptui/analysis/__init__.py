@@ -4,8 +4,9 @@
 every varying param (:mod:`.buckets`) and derives every section from that table:
 ``param_effects`` and ``risk_factors`` (:mod:`.effects`), ``crash_epochs``,
 ``groups``, ``sensitivity`` and ``best_configs`` (:mod:`.outcomes`),
-``recommendations`` and ``caveats`` (:mod:`.advice`) and ``next_sweep``
-(:mod:`.nextsweep`). It feeds the report and the live app; nothing here imports
+``recommendations`` and ``caveats`` (:mod:`.advice`), ``next_sweep``
+(:mod:`.nextsweep`) and ``compute``, the run-hours lost to failure (:mod:`.cost`).
+It feeds the report and the live app; nothing here imports
 Textual.
 """
 
@@ -16,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from sweeptui.analysis.advice import caveats, recommendations
+from sweeptui.analysis.advice import add_savings, caveats, recommendations
 from sweeptui.analysis.buckets import ParamBuckets, bucket_param
+from sweeptui.analysis.cost import compute_section
 from sweeptui.analysis.effects import param_effects, risk_factors
 from sweeptui.analysis.frame import RunsFrame, build_frame
 from sweeptui.analysis.nextsweep import next_sweep
@@ -28,7 +30,7 @@ from sweeptui.store import RunStore
 
 SECTION_KEYS = (
     "param_effects", "risk_factors", "crash_epochs", "groups", "sensitivity",
-    "best_configs", "recommendations", "caveats", "next_sweep",
+    "best_configs", "recommendations", "caveats", "next_sweep", "compute",
 )  # fmt: skip
 
 
@@ -45,6 +47,7 @@ class SweepAnalysis:
     recommendations: list[dict[str, Any]] = field(default_factory=list)
     caveats: list[dict[str, Any]] = field(default_factory=list)
     next_sweep: dict[str, Any] = field(default_factory=dict)
+    compute: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The sections under their report keys (see ``docs/report-schema.md``)."""
@@ -61,6 +64,7 @@ def analyze(
     goal = objective.goal if objective is not None else None
     effects = param_effects(frame, buckets, options, goal)
     risks = risk_factors(frame, buckets, effects, options)
+    add_savings(frame, buckets, effects, risks)
     group_rows = groups(frame, buckets, goal)
     sensitive = sensitivity(frame, buckets, options, goal)
     return SweepAnalysis(
@@ -70,9 +74,10 @@ def analyze(
         groups=group_rows,
         sensitivity=sensitive,
         best_configs=best_configs(frame, buckets, goal),
-        recommendations=recommendations(frame, buckets, effects, risks, group_rows, sensitive, options),
+        recommendations=recommendations(frame, buckets, effects, risks, group_rows, sensitive, options, goal),
         caveats=caveats(frame, effects, options, objective is not None),
         next_sweep=next_sweep(frame, buckets, effects, sensitive, objective, options),
+        compute=compute_section(frame.costs),
     )
 
 

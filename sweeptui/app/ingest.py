@@ -13,6 +13,7 @@ Textual: the app turns what is emitted into messages.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -24,7 +25,8 @@ from pathlib import Path
 from sweeptui.app.alerts import IssueCommand
 from sweeptui.app.export import export_report
 from sweeptui.app.watcher import DirtyPaths, SweepWatcher
-from sweeptui.snapshot import SnapshotBuilder, make_detail
+from sweeptui.snapshot import SnapshotBuilder, analyze_sweep, make_detail
+from sweeptui.store import RunStore
 from sweeptui.sweep import Sweep
 
 
@@ -82,7 +84,8 @@ class IngestThread(threading.Thread):
         self.emit = emit
         self.timing = timing or IngestTiming()
         self.clock = clock
-        self.builder = SnapshotBuilder(sweep.store, metric, goal, clock=clock)
+        analyze = functools.partial(analyze_sweep, settings=sweep.settings)
+        self.builder = SnapshotBuilder(sweep.store, metric, goal, analyze=analyze, clock=clock)
         self.dirty = DirtyPaths()
         self.watcher = SweepWatcher(sweep.root, self.dirty, poll) if watch else None
         self.on_issue = on_issue
@@ -199,7 +202,8 @@ class IngestThread(threading.Thread):
             if kind == "detail":
                 self.emit(make_detail(self.sweep.store, str(payload), self.builder.objective))
             elif kind == "export":
-                self.emit(export_report(self.sweep.store, self.builder.objective, self.export_target))
+                self.emit(export_report(self.sweep.store, self.builder.objective, self.export_target,
+                                        settings=self.sweep.settings))  # fmt: skip
             refresh = refresh or kind == "refresh"
 
     def _analysis_stale(self) -> bool:
@@ -214,8 +218,8 @@ class IngestThread(threading.Thread):
 
     def _submit_issues(self, issues: list) -> list:
         if issues and self.on_issue is not None:
-            runs = self.sweep.store.runs
-            self.on_issue.submit((i, runs[i.run].name if i.run in runs else None) for i in issues)
+            store = self.sweep.store
+            self.on_issue.submit((i, *_run_about(store, i.run)) for i in issues)
         return issues
 
     def _is_due(self, kind: str, now: float) -> bool:
@@ -236,6 +240,17 @@ class IngestThread(threading.Thread):
             action()
         except Exception as exc:  # one bad cycle must not end live monitoring
             self.emit(IngestError(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+
+
+def _run_about(store: RunStore, run_id: str) -> tuple[str | None, str | None]:
+    """The run's name and its directory (or file) as an absolute path, for ``--on-issue``
+    (for a run on a tracking server: its store and experiment as the run id shows them)."""
+    run = store.runs.get(run_id)
+    if run is None:
+        return None, None
+    if isinstance(store.root, str):
+        return run.name, run.path
+    return run.name, str((store.root / run.path).resolve())
 
 
 def make_ingest(sweep: Sweep, emit: Emit = lambda item: None, **options) -> IngestThread:
