@@ -76,7 +76,8 @@ def _directory_option() -> argparse.ArgumentParser:
     )  # fmt: skip
     parent.add_argument(
         "--experiment", metavar="NAME",
-        help="with a tracking server URL: the MLflow experiment that is the sweep (default: all)",
+        help="the MLflow experiment that is the sweep, on a tracking server or in a local store "
+        "(default: every experiment found)",
     )  # fmt: skip
     return parent
 
@@ -248,6 +249,8 @@ def settings_from_args(args: argparse.Namespace):
     assignments = list(args.assignments)
     if getattr(args, "include_deleted", False):
         assignments.append("include_deleted=true")
+    if getattr(args, "experiment", None):
+        assignments.append(f"experiment={args.experiment}")
     return _with_usage_errors(lambda: load_settings(args.config, assignments))
 
 

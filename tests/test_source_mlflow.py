@@ -286,3 +286,13 @@ def test_report_on_an_unreachable_server_is_a_usage_error() -> None:
     out = subprocess.run([sys.executable, "-m", "sweeptui", "report", url, "--experiment", "x"],
                          capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 2 and "cannot read the MLflow tracking server" in out.stderr
+
+
+def test_one_experiment_is_one_sweep_when_named(sweep_dir: Path) -> None:
+    sweep = Sweep(sweep_dir, Settings(experiment="nested-sweep"))
+    sweep.load()
+    for store in STORES:
+        assert sorted(by_name(sweep, store)) == TRIALS
+    out = subprocess.run([sys.executable, "-m", "sweeptui", "report", str(sweep_dir), "--experiment",
+                          "tiny-sweep", "--format", "json"], capture_output=True, text=True, check=True)  # fmt: skip
+    assert '"trial-0"' not in out.stdout and '"healthy"' in out.stdout

@@ -62,6 +62,8 @@ class SqliteReader(Reader):
         self.waiting: dict[str, list[tuple]] = {}
         """Metric points whose run was not read yet, by run uuid: (key, values, steps, stamps)."""
         self.last_row = {"metrics": 0, "params": 0, "tags": 0}
+        self.others: set[str] = set()
+        """Runs of experiments other than ``settings.experiment``: not read."""
         self._problem: str | None = None
 
     def owns(self, path: Path) -> bool:
@@ -116,22 +118,27 @@ class SqliteReader(Reader):
             connection.close()
 
     def _read_runs(self, connection: sqlite3.Connection) -> None:
-        deleted_experiments = {
-            str(row[0]) for row in connection.execute(
-                "SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'deleted'")
+        experiments = {
+            str(number): (name, stage) for number, name, stage in connection.execute(
+                "SELECT experiment_id, name, lifecycle_stage FROM experiments")
         }  # fmt: skip
+        wanted = self.settings.experiment
         rows = connection.execute(
             "SELECT run_uuid, experiment_id, name, status, start_time, end_time, lifecycle_stage "
             "FROM runs"
         )
         for uuid, experiment, name, status, start, end, stage in rows:
+            experiment_name, experiment_stage = experiments.get(str(experiment), ("", None))
+            if wanted and experiment_name != wanted:
+                self.others.add(uuid)  # another experiment: another sweep
+                continue
             run = self.runs.get(uuid)
             if run is None:
                 run = self.runs[uuid] = RunState(uuid, str(experiment))
             run.name = name or run.name
             run.status = str(status or "RUNNING")
             run.start, run.end = millis(start), millis(end)
-            run.deleted = stage == "deleted" or str(experiment) in deleted_experiments
+            run.deleted = stage == "deleted" or experiment_stage == "deleted"
             for points in self.waiting.pop(uuid, ()):
                 run.add_points(*points)
 
@@ -143,6 +150,9 @@ class SqliteReader(Reader):
         )
         for row_id, key, value, uuid in rows:
             run = self.runs.get(uuid)
+            if uuid in self.others:
+                self.last_row[table] = row_id
+                continue
             if run is None:
                 return  # a run committed after the runs query: read these rows next time
             self.last_row[table] = row_id
@@ -180,6 +190,8 @@ class SqliteReader(Reader):
         if any(nans) or max(values) >= SQL_INFINITY or min(values) <= -SQL_INFINITY:
             values = tuple(map(sql_metric, values, nans))
         run = self.runs.get(uuid)
+        if uuid in self.others:
+            return
         if run is None:
             self.waiting.setdefault(uuid, []).append((key, values, steps, stamps))
         else:
