@@ -293,6 +293,7 @@ def test_one_experiment_is_one_sweep_when_named(sweep_dir: Path) -> None:
     sweep.load()
     for store in STORES:
         assert sorted(by_name(sweep, store)) == TRIALS
-    out = subprocess.run([sys.executable, "-m", "sweeptui", "report", str(sweep_dir), "--experiment",
-                          "tiny-sweep", "--format", "json"], capture_output=True, text=True, check=True)  # fmt: skip
+    command = [sys.executable, "-m", "sweeptui", "report", str(sweep_dir), "--experiment", "tiny-sweep",
+               "--format", "json"]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
     assert '"trial-0"' not in out.stdout and '"healthy"' in out.stdout
