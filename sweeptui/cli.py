@@ -235,7 +235,7 @@ def _server_problem(sweep) -> None:
 
     for reader in sweep.readers:
         if isinstance(reader, ServerReader) and reader.problem is not None:
-            raise UsageError(f"cannot read the MLflow tracking server: {reader.problem}")
+            raise UsageError(f"cannot read the MLflow tracking server {reader.url}: {reader.problem}")
         if isinstance(reader, ServerReader) and reader.missing_experiment:
             raise UsageError(f"no experiment named {reader.experiment!r} on {reader.url}")
 

@@ -104,7 +104,7 @@ class TrackingClient:
             raise ServerError(f"HTTP {exc.code} from {endpoint}: {_error_text(exc)}") from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ServerError(f"cannot reach {self.url}: {reason}") from exc
+            raise ServerError(str(reason)) from exc
         try:
             answer = json.loads(payload or b"{}")
         except ValueError as exc:
@@ -259,8 +259,8 @@ class ServerReader(Reader):
             return f"MLflow server {where}: {every}{age}"
         wait = max(0.0, self.next_poll - self.clock())
         since = time.strftime("%H:%M:%S", time.localtime(self.down_since or time.time()))
-        return (f"MLflow server {where} unreachable since {since} ({self.problem}); "
-                f"showing the last data, next try in {wait:.0f}s")  # fmt: skip
+        return (f"MLflow server {where} unreachable since {since}, next try in {wait:.0f}s; "
+                f"showing the last data ({self.problem})")  # fmt: skip
 
     def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
         """Poll the server when a poll is due; events for what changed (``changed`` unused)."""
