@@ -55,6 +55,7 @@ class Sweep:
         self.scanner = Scanner(self.root, get_sources(source), self.settings)
         self.readers: list[Reader] = []
         self._indexed = -1
+        self._unread: tuple[tuple[int, int, int] | None, list[str]] = (None, [])
 
     # -- driving ---------------------------------------------------------------
     def load(self) -> PollResult:
@@ -96,6 +97,19 @@ class Sweep:
         result = self._read([(self.readers[position], paths) for position, paths in owners])
         result.unowned = unowned
         return result
+
+    def unread(self) -> list[str]:
+        """Why runs are missing (nothing recognised, or a recognised place gave no run).
+
+        Empty when every recognised place gave runs; recomputed only when the number
+        of runs or readers changed (the live app asks at every snapshot).
+        """
+        key = (len(self.store), len(self.readers), self.store.warning_count)
+        if self._unread[0] != key:
+            from sweeptui.unread import explain
+
+            self._unread = (key, explain(self.root, self.readers, self.store, self.scanner.seen))
+        return self._unread[1]
 
     def tick(self, now: float | None = None) -> list[Issue]:
         """Time-based checks while watching: stalls against the clock, crash loops."""

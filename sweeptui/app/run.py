@@ -48,6 +48,8 @@ def print_headless(root: Path, settings: Settings, options: WatchOptions) -> int
     print("sweeptui watch: no interactive terminal (TERM=dumb or not a TTY); "
           "printing the report instead", file=sys.stderr)  # fmt: skip
     sweep = load_sweep(root, settings, options.source)
+    for line in sweep.unread():
+        print(f"sweeptui: {line}", file=sys.stderr)
     objective = choose_objective(sweep.store, options.metric, options.goal)
     sys.stdout.write(render(build_report(sweep.store, objective), "md"))
     return 0
