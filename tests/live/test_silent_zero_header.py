@@ -23,7 +23,7 @@ async def test_header_says_why_no_run_then_clears(tmp_path: Path) -> None:
     app = SweepApp(IngestThread(Sweep(tmp_path), lambda item: None, timing=FAST))
     async with app.run_test(size=(160, 40)) as pilot:
         await wait_for(pilot, lambda: "no run found" in header(app), what="the no-run note")
-        assert "1 .txt" in header(app)
+        assert "1 .txt" in header(app), header(app)
         write_run(tmp_path, "first", {"lr": 0.1}, healthy(2))
-        await wait_for(pilot, lambda: "1 runs" in header(app), what="the first run")
-        assert "no run found" not in header(app)
+        await wait_for(pilot, lambda: "no run found" not in header(app), what="the first run")
+        assert app.snapshot.total == 1
