@@ -90,6 +90,10 @@ class Settings:
     """Read only the MLflow experiment of this name (``--experiment``): one experiment is one
     sweep. Empty: every experiment found."""
 
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"setting 'alpha' is a significance level between 0 and 1, got {self.alpha}")
+
     @classmethod
     def field_names(cls) -> list[str]:
         """The names accepted by :meth:`with_overrides`."""
