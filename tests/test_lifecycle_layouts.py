@@ -13,7 +13,6 @@ from sweeptui.sweep import Sweep
 from tests.lifecycle_dirs import MONTH, shift_tree
 from tests.tool_fixtures import copy_fixture
 
-
 NOW = time.time() + 3600
 """The fixtures' records were stamped when they were made: judge after all of them."""
 
