@@ -35,7 +35,7 @@ def explain(root: Path, readers: list[Reader], store: RunStore, seen: Seen) -> l
     if not readers:
         return [nothing_found(root, seen)] if not len(store) else []
     productive = _run_dirs(run.path for run in store)
-    idle = [reader for reader in readers if reader.relpath() not in productive]
+    idle = [reader for reader in readers if _run_dir_of(reader) not in productive]
     lines = [_idle_line(reader, store) for reader in idle[:MAX_IDLE]]
     if len(idle) > MAX_IDLE:
         lines.append(f"and {len(idle) - MAX_IDLE} more recognised places read no run")
@@ -64,6 +64,13 @@ def _run_dirs(paths: Iterable[str]) -> set[str]:
             found.add(path)
             path = os.path.dirname(path)
     return found
+
+
+def _run_dir_of(reader: Reader) -> str:
+    """Where the runs a reader gives live: its directory, or the one holding its file (a
+    results array's runs have the directory of their file as their path)."""
+    place = reader.relpath()
+    return (os.path.dirname(place) or ".") if reader.base.is_file() else place
 
 
 def _idle_line(reader: Reader, store: RunStore) -> str:
