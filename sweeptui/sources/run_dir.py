@@ -835,7 +835,13 @@ def _chosen(candidates: tuple[str, ...], names: set[str] | None) -> tuple[str, .
 
 
 # -- the matcher -------------------------------------------------------------------------------
+SWEEP_FOLDERS = frozenset({"multirun", "outputs", "lightning_logs", "wandb", "mlruns", "ray_results"})
+"""Folders sweep tools fill with runs: a config beside one is a project's, not a run's."""
+
+
 def _holds_run_files(directory: Path) -> bool:
+    if directory.name in SWEEP_FOLDERS:
+        return True
     try:
         names = os.listdir(directory)
     except OSError:
@@ -844,7 +850,8 @@ def _holds_run_files(directory: Path) -> bool:
 
 
 def is_run_dir(directory: Path, subdirs: list[str], files: list[str]) -> bool:
-    """A metric log, or a config with no run-like subdirectory and no results-array file."""
+    """A metric log, or a config with no run-like subdirectory (nor a folder sweep tools
+    fill, such as ``multirun/`` or ``lightning_logs/``) and no results-array file."""
     if any(is_metric_log(name) for name in files):
         return True
     if not any(name in CONFIG_NAMES for name in files):
