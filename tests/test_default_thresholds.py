@@ -52,3 +52,51 @@ def test_a_short_run_is_below_half_its_expected_length():
     """Pins ``short_run_fraction`` (0.5): 9 of 20 epochs is short, 10 of 20 is not."""
     assert short_run_issues(9) == ["short_run"]
     assert short_run_issues(10) == []
+
+
+# -- overfitting_suspect -------------------------------------------------------------------------
+
+FLAT = 20
+"""Validation points at 1.0 before the rise: a minimum the smoothed level sits on, and enough
+zero third differences that the noise term stays below ``overfit_min_rise``."""
+
+
+def overfit_onsets(tail: list[float], train_tail: float = 0.9) -> list[float]:
+    """Steps flagged for a ``val_loss`` flat at 1.0 then ``tail``, one point per step, beside
+    a ``train_loss`` flat at 1.0 then at ``train_tail``."""
+    harness = Harness()
+    harness.see("r")
+    steps = np.arange(FLAT + len(tail), dtype=np.float64)
+    val = np.array([1.0] * FLAT + tail)
+    train = np.array([1.0] * FLAT + [train_tail] * len(tail))
+    harness.feed("r", Curve({"train_loss": (steps, train), "val_loss": (steps, val)}))
+    return [issue.step for issue in harness.of_type("overfitting_suspect")]
+
+
+def test_overfitting_needs_a_rise_of_five_percent():
+    """Pins ``overfit_min_rise`` (0.05) and ``overfit_window`` (3): the level (mean of the last
+    three without the highest) is first risen at the third point of the step, flagged at the
+    fifth (the third risen level)."""
+    assert overfit_onsets([1.051] * 10) == [FLAT + 4.0]
+    assert overfit_onsets([1.049] * 10) == []
+
+
+def test_overfitting_needs_three_risen_points():
+    """Pins ``overfit_patience`` (3): the level is 10% up from a 20% step's second point until
+    two points after it, so a step of three points gives three risen levels, one of two only two."""
+    assert overfit_onsets([1.2] * 3 + [1.0] * 6) == [FLAT + 3.0]
+    assert overfit_onsets([1.2] * 2 + [1.0] * 6) == []
+
+
+def test_a_raw_rise_of_thirty_percent_counts_before_the_level_does():
+    """Pins ``overfit_clear_rise`` (0.3): three raw points 31% above the minimum are flagged at
+    the third; at 29% only the smoothed level flags, one point later."""
+    assert overfit_onsets([1.31] * 3 + [1.0] * 6) == [FLAT + 2.0]
+    assert overfit_onsets([1.29] * 3 + [1.0] * 6) == [FLAT + 3.0]
+
+
+def test_overfitting_needs_training_to_fall_two_percent():
+    """Pins ``overfit_train_drop`` (0.02): training 2.1% below its level at the validation
+    minimum is still falling, 1.9% below is not."""
+    assert overfit_onsets([1.2] * 10, train_tail=0.979) == [FLAT + 3.0]
+    assert overfit_onsets([1.2] * 10, train_tail=0.981) == []
