@@ -100,3 +100,42 @@ def test_overfitting_needs_training_to_fall_two_percent():
     minimum is still falling, 1.9% below is not."""
     assert overfit_onsets([1.2] * 10, train_tail=0.979) == [FLAT + 3.0]
     assert overfit_onsets([1.2] * 10, train_tail=0.981) == []
+
+
+# -- crash_loop ------------------------------------------------------------------------------------
+
+
+def crash_loop_after(logged: list[int], epochs: int | None = 20) -> list[str]:
+    """Crash-loop messages once runs that logged ``logged`` records each ended, in that order
+    (crashed when below ``epochs``, finished at it); ``epochs`` in each config unless None."""
+    harness = Harness()
+    for index, count in enumerate(logged):
+        run_id = f"r{index}"
+        harness.see(run_id, {"epochs": epochs} if epochs else None)
+        if count:
+            steps = np.arange(count, dtype=np.float64)
+            harness.feed(run_id, Curve({"val_loss": (steps, 1.0 / (steps + 1))},
+                                       epoch_of_step={float(s): float(s) for s in steps}))  # fmt: skip
+        status = "finished" if epochs and count >= epochs else "crashed"
+        harness.end(run_id, status, time=1000.0 + index)
+    return [issue.message for issue in harness.of_type("crash_loop")]
+
+
+def test_a_crash_loop_is_seven_early_deaths_in_the_last_ten_runs():
+    """Pins ``crash_loop_window`` (10) and ``crash_loop_fraction`` (0.7)."""
+    assert crash_loop_after([20] * 3 + [1] * 7) == ["7 of the last 10 runs died early (median 1 epoch)"]
+    assert crash_loop_after([20] * 4 + [1] * 6) == []
+    assert crash_loop_after([1] * 9) == []  # nine runs: no full window yet
+
+
+def test_an_early_death_is_below_a_quarter_of_the_expected_length():
+    """Pins ``early_death_fraction`` (0.25): 4 of 20 epochs died early, 5 of 20 did not."""
+    assert crash_loop_after([4] * 10)
+    assert crash_loop_after([5] * 10) == []
+
+
+def test_without_any_length_an_early_death_has_at_most_five_records():
+    """Pins ``early_death_records`` (5), used when neither a config nor a finished run gives
+    a length."""
+    assert crash_loop_after([5] * 10, epochs=None)
+    assert crash_loop_after([6] * 10, epochs=None) == []
