@@ -61,14 +61,18 @@ FLAT = 20
 zero third differences that the noise term stays below ``overfit_min_rise``."""
 
 
-def overfit_onsets(tail: list[float], train_tail: float = 0.9) -> list[float]:
-    """Steps flagged for a ``val_loss`` flat at 1.0 then ``tail``, one point per step, beside
-    a ``train_loss`` flat at 1.0 then at ``train_tail``."""
+def overfit_onsets(
+    tail: list[float], train_tail: float = 0.9, head: list[float] | None = None
+) -> list[float]:
+    """Steps flagged for a ``val_loss`` of ``head`` (flat at 1.0 for ``FLAT`` points unless
+    given) then ``tail``, one point per step, beside a ``train_loss`` at 1.0 along ``head``
+    and at ``train_tail`` along ``tail``."""
+    head = [1.0] * FLAT if head is None else head
     harness = Harness()
     harness.see("r")
-    steps = np.arange(FLAT + len(tail), dtype=np.float64)
-    val = np.array([1.0] * FLAT + tail)
-    train = np.array([1.0] * FLAT + [train_tail] * len(tail))
+    steps = np.arange(len(head) + len(tail), dtype=np.float64)
+    val = np.array(head + tail)
+    train = np.array([1.0] * len(head) + [train_tail] * len(tail))
     harness.feed("r", Curve({"train_loss": (steps, train), "val_loss": (steps, val)}))
     return [issue.step for issue in harness.of_type("overfitting_suspect")]
 
@@ -139,3 +143,20 @@ def test_without_any_length_an_early_death_has_at_most_five_records():
     a length."""
     assert crash_loop_after([5] * 10, epochs=None)
     assert crash_loop_after([6] * 10, epochs=None) == []
+
+
+def test_a_rise_must_clear_five_times_the_runs_own_noise():
+    """Pins ``overfit_noise_factor`` (5): validation alternating 1% either side of 1.0 is a
+    noise of about 2.2%, so the level must rise some 11% above the minimum 0.99. A step to
+    1.10 clears it, one to 1.09 never does (at 4.5 times both would, at 5.5 times neither)."""
+    zigzag = [1.0 + 0.01 * (-1) ** index for index in range(40)]
+    assert overfit_onsets([1.10] * 10, head=zigzag) == [48.0]
+    assert overfit_onsets([1.09] * 10, head=zigzag) == []
+
+
+def test_the_noise_estimate_forgets_after_thirty_points():
+    """Pins ``overfit_noise_points`` (30): a single spike at point 10 of a flat run leaves huge
+    third differences up to point 13; a 20% step from point 20 counts as risen only once
+    those have left the 30-point window (point 43), and is flagged at the third such point."""
+    spike = [1.0] * 10 + [100.0] + [1.0] * 9
+    assert overfit_onsets([1.2] * 40, head=spike) == [45.0]
