@@ -105,6 +105,9 @@ def test_a_csv_log_without_times_or_markers_live_and_archived(tmp_path: Path) ->
     runs = runs_by_name(sweep)
     assert runs["cut"].status_reason.startswith("no file written for 5 months; 7 of 20 epochs logged")
     assert runs["never"].status_reason.startswith("never logged a metric; no file written for 5 months")
+    stalled, killed = (issue.message for issue in sweep.store.issues if issue.run == runs["never"].id)
+    assert stalled.endswith("(threshold 10 min); no metric logged")
+    assert killed.startswith("vanished without an end marker before logging any metric: never logged")
     for name in ("done-a", "done-b"):
         assert runs[name].issue_types == [], name
         assert runs[name].status_reason == (
