@@ -354,8 +354,8 @@ def align_silent_runs(plans: Sequence[RunPlan], base_time: float = BASE_TIME) ->
                 raise ValueError(f"{plan.name}: a {plan.fate} plan needs a silence")
             continue
         plan.start = 0.0
-        last = float(plan_curves(plan, base_time).time[-1])
-        plan.start = reference - plan.silence - (last - base_time)
+        last = float(plan_curves(plan, base_time).time[-1])  # absolute, with the plan starting at the base
+        plan.start = reference - plan.silence - last
     return reference
 
 
