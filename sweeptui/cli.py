@@ -95,7 +95,8 @@ def _live_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--export", type=Path, metavar="PATH",
         help="where the report goes on exit and on `e`: a directory, or a .md/.json file "
-        "(the other format goes beside it); default: a timestamped pair in the current directory",
+        "(the other format goes beside it), or a .html file (the report with charts; Markdown and "
+        "JSON beside it); default: a timestamped pair in the current directory",
     )  # fmt: skip
     parser.add_argument("--bell", action="store_true", help="ring the terminal bell on high-severity issues")
     parser.add_argument("--no-alerts", action="store_true", help="no pop-up alerts for new issues")

@@ -130,7 +130,7 @@ class SweepApp(App):
     def _on_export(self, message: ExportFinished) -> None:
         result = message.result
         if result.ok:
-            text = f"wrote {result.markdown} and {result.json}"
+            text = f"wrote {result.describe()}"
             self.notify(text, title="report exported", markup=False)
         else:
             text = result.error or "export failed"

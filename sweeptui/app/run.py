@@ -91,7 +91,7 @@ def watch(root: Path, settings: Settings, options: WatchOptions) -> int:
     objective = choose_objective(sweep.store, options.metric, options.goal)
     result = export_report(sweep.store, objective, options.export)
     if result.ok:
-        _tell(f"sweeptui: report written to {result.markdown} and {result.json} ({app.exit_reason})")
+        _tell(f"sweeptui: report written to {result.describe()} ({app.exit_reason})")
         return 0
     _tell(f"sweeptui: could not write the report: {result.error}")
     return 1
