@@ -74,7 +74,7 @@ def analyze(
         groups=group_rows,
         sensitivity=sensitive,
         best_configs=best_configs(frame, buckets, goal),
-        recommendations=recommendations(frame, buckets, effects, risks, group_rows, sensitive, options),
+        recommendations=recommendations(frame, buckets, effects, risks, group_rows, sensitive, options, goal),
         caveats=caveats(frame, effects, options, objective is not None),
         next_sweep=next_sweep(frame, buckets, effects, sensitive, objective, options),
         compute=compute_section(frame.costs),

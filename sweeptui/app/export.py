@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sweeptui.objective import Objective
 from sweeptui.report import build_report, write_report
+from sweeptui.settings import Settings
 from sweeptui.store import RunStore
 
 
@@ -64,13 +65,14 @@ def html_path(target: Path | None) -> Path | None:
 
 
 def export_report(
-    store: RunStore, objective: Objective | None, target: Path | None, now: float | None = None
-) -> ExportResult:
+    store: RunStore, objective: Objective | None, target: Path | None, now: float | None = None,
+    settings: Settings | None = None,
+) -> ExportResult:  # fmt: skip
     """Build the report from ``store`` and write every format asked for; errors are returned, not raised."""
     markdown, json_path = export_paths(target, now)
     page = html_path(target)
     try:
-        report = build_report(store, objective)
+        report = build_report(store, objective, settings=settings)
         write_report(report, json_path, "json")
         write_report(report, markdown, "md")
         if page is not None:

@@ -12,6 +12,7 @@ import statistics
 
 from sweeptui.detectors.base import number, run_length, where
 from sweeptui.issues import Issue
+from sweeptui.numbers import noun
 from sweeptui.settings import Settings
 from sweeptui.store import Run, RunStore
 
@@ -86,17 +87,24 @@ class ShortRunDetector:
         )
 
     def _from_config(self, run: Run) -> str | None:
-        """A message when short by its config, "" when not short, None when it has no length."""
+        """A message when short by its config, "" when not short, None when it has no length.
+
+        A config length its log cannot measure (epochs planned, only iterations logged)
+        is "" too: the sweep's median in another unit must not stand in for it.
+        """
         if run.expected is None:
             return None
         done, expected = run.progress()
+        if done is None and run.records:
+            return ""
         if done is None or expected is None or expected.count <= 0:
             return None
         fraction = done / expected.count
         if fraction >= self.settings.short_run_fraction:
             return ""  # judged by its own config: the sweep median must not overrule it
         return (
-            f"finished after {number(done)} of {number(expected.count)} {expected.unit}s "
+            f"finished after {number(done)} of {number(expected.count)} "
+            f"{noun(expected.count, expected.unit + 's')} "
             f"({fraction:.0%}; {expected.key}={number(expected.count)} in its config)"
         )
 
@@ -116,6 +124,6 @@ class ShortRunDetector:
         if length >= self.settings.short_run_fraction * median:
             return None
         return (
-            f"finished after {number(length)} {unit}, {length / median:.0%} of the median "
-            f"{number(median)} of {count} finished runs"
+            f"finished after {number(length)} {noun(length, unit)}, {length / median:.0%} of the median "
+            f"{number(median)} of {count} finished {noun(count, 'runs')}"
         )
