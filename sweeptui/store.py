@@ -9,6 +9,7 @@ get copies (numpy arrays, snapshots), never live references.
 from __future__ import annotations
 
 import math
+import re
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -245,6 +246,14 @@ def _widen(
     if current is None:
         return low, high
     return min(current[0], low), max(current[1], high)
+
+
+_LEARNING_RATE = re.compile(r"(^|[._-])(lr|learning[_-]?rate|max[_-]?lr|base[_-]?lr|eta)$", re.I)
+
+
+def is_learning_rate(name: str) -> bool:
+    """Whether a param name reads as a learning rate (``lr``, ``optimizer.learning_rate``...)."""
+    return bool(_LEARNING_RATE.search(name))
 
 
 def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -18,7 +17,8 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from sweeptui.store import STATUSES
+from sweeptui.report.curves import fitted_range
+from sweeptui.store import STATUSES, is_learning_rate
 
 STATUS_COLOR = {"running": "#1f77b4", "finished": "#2ca02c", "crashed": "#d62728", "killed": "#9467bd",
                 "failed": "#ff7f0e"}  # fmt: skip
@@ -29,14 +29,6 @@ HEALTHY = "rgba(110, 110, 110, 0.35)"
 SIGNIFICANT, PLAIN = "#d62728", "#9e9e9e"
 MAX_PANELS = 12
 """Params drawn per multi-panel chart (the first in the report's order)."""
-_LEARNING_RATE = re.compile(r"(^|[._-])(lr|learning[_-]?rate|max[_-]?lr|base[_-]?lr|eta)$", re.I)
-
-
-def is_learning_rate(name: str) -> bool:
-    """Whether a param name reads as a learning rate (drawn on a log axis)."""
-    return bool(_LEARNING_RATE.search(name))
-
-
 def label(text: Any, limit: int = 80) -> str:
     """Sweep text made safe for a plotly label: clipped, markup-free."""
     value = str(text)
@@ -119,15 +111,10 @@ def curves_chart(report: dict[str, Any]) -> go.Figure:
 
 
 def _value_range(runs: list[dict[str, Any]]) -> list[float] | None:
-    """A y range fitted to the healthy curves, so a diverging run leaves the chart instead of
-    flattening every other curve (its onset marker stays in view)."""
+    """A y range fitted to the curves that did not blow up (see :func:`fitted_range`)."""
     basis = [c for c in runs if c["issue"] not in ("divergence", "nan_or_inf_metric")] or runs
-    values = sorted(v for c in basis for v in c["values"] if v is not None and math.isfinite(v))
-    if not values:
-        return None
-    low, high = values[0], values[min(len(values) - 1, int(len(values) * 0.995))]
-    pad = (high - low) * 0.08 or abs(high) * 0.1 or 1.0
-    return [low - pad, high + pad]
+    shown = fitted_range(v for c in basis for v in c["values"])
+    return list(shown) if shown else None
 
 
 def failure_rate_chart(report: dict[str, Any]) -> go.Figure:

@@ -11,7 +11,7 @@ Non-finite values become ``null`` in JSON. Pure numpy; no pandas, no plotting.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -44,12 +44,24 @@ def curves_section(store: RunStore, objective: Objective | None) -> dict[str, An
         return {"metric": None, "x": "step", "points_per_run": 0, "runs": []}
     metric = objective.metric
     curved = [run for run in sorted(store, key=lambda run: run.id) if len(run.metrics.get(metric, ()))]
-    by_epoch = bool(curved) and all(_one_record_per_epoch(run) for run in curved)
+    by_epoch = bool(curved) and all(one_record_per_epoch(run) for run in curved)
     keep = points_per_run(len(store))
     onsets = _onsets(store.issues)
     entries = [_curve(run, run.metrics[metric], keep, onsets.get(run.id), by_epoch) for run in curved]
     return {"metric": metric, "x": "epoch" if by_epoch else "step", "points_per_run": keep,
             "runs": entries}  # fmt: skip
+
+
+def fitted_range(values: Iterable[float | None]) -> tuple[float, float] | None:
+    """A y range for curves that did not blow up: their lowest value to their 99.5th percentile,
+    padded, so a diverging run leaves the chart instead of flattening every other curve."""
+    finite = np.array([v for v in values if v is not None], dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return None
+    low, high = float(finite.min()), float(np.quantile(finite, 0.995))
+    pad = (high - low) * 0.08 or abs(high) * 0.1 or 1.0
+    return low - pad, high + pad
 
 
 def primary_issue(issue_types: list[str] | tuple[str, ...]) -> str | None:
@@ -77,7 +89,7 @@ def _curve(run: Run, series: MetricSeries, keep: int, onset: Issue | None, by_ep
     order = np.argsort(steps, kind="stable")
     steps, values = steps[order], values[order]
     chosen = thin_indices(steps, values, keep)
-    to_x = _epoch_of(run) if by_epoch else _same
+    to_x = epoch_of(run) if by_epoch else same_step
     return {
         "id": run.id,
         "status": run.status,
@@ -88,7 +100,7 @@ def _curve(run: Run, series: MetricSeries, keep: int, onset: Issue | None, by_ep
     }
 
 
-def _one_record_per_epoch(run: Run) -> bool:
+def one_record_per_epoch(run: Run) -> bool:
     """Whether the run logs once per epoch (its epochs then make a clean x axis; a log with
     many steps per epoch would turn into a staircase)."""
     if run.epochs is None or not len(run.epochs):
@@ -97,11 +109,12 @@ def _one_record_per_epoch(run: Run) -> bool:
     return np.unique(epochs[np.isfinite(epochs)]).size == len(epochs)
 
 
-def _same(steps: np.ndarray) -> np.ndarray:
+def same_step(steps: np.ndarray) -> np.ndarray:
+    """Steps as they are (the x axis counts steps)."""
     return steps
 
 
-def _epoch_of(run: Run) -> ToX:
+def epoch_of(run: Run) -> ToX:
     """Step -> epoch for this run, from its own (step, epoch) records."""
     pairs = run.epochs
     known = np.isfinite(pairs.steps) & np.isfinite(pairs.values)
