@@ -86,6 +86,9 @@ class Settings:
     include_deleted: bool = False
     """Read runs and experiments the tool marked deleted (MLflow's ``lifecycle_stage: deleted``,
     ``mlruns/.trash/``); they are not part of the sweep otherwise."""
+    experiment: str = ""
+    """Read only the MLflow experiment of this name (``--experiment``): one experiment is one
+    sweep. Empty: every experiment found."""
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -102,6 +105,9 @@ class Settings:
                 raise ValueError(f"unknown setting {key!r}; known: {', '.join(known)}")
             if known[name].type in ("bool", bool):
                 changes[name] = _boolean(key, raw)
+                continue
+            if known[name].type in ("str", str):
+                changes[name] = str(raw)
                 continue
             kind = int if known[name].type in ("int", int) else float
             try:
