@@ -19,7 +19,7 @@ from sweeptui.objective import Objective
 from sweeptui.report.curves import epoch_of, one_record_per_epoch, primary_issue, same_step, thin_indices
 from sweeptui.store import RunStore
 
-POINT_BUDGET = 24_000
+POINT_BUDGET = 12_000
 """Points kept over all curves of one plot."""
 MIN_POINTS, MAX_POINTS = 8, 160
 

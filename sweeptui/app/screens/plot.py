@@ -10,6 +10,7 @@ Healthy runs are drawn as one grey dot cloud and flagged runs as coloured lines,
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -116,6 +117,10 @@ def draw_curves(plt: Any, curve_set: CurveSet | None) -> Text:
         return Text("no objective curve among the runs shown yet", style="yellow")
     healthy = [c for c in curve_set.curves if c.issue is None]
     flagged = [c for c in curve_set.curves if c.issue is not None]
+    shown = fitted_range(v for c in healthy or curve_set.curves for v in c.values)
+    if shown is not None:
+        # plotext walks every cell of a line, seen or not: a loss diverging to 1e8 would take minutes
+        healthy, flagged = _clipped(healthy, shown), _clipped(flagged, shown)
     if healthy and len(curve_set.curves) <= MAX_LINES:
         for index, curve in enumerate(healthy):
             name = f"no issue ({len(healthy)})" if index == 0 else None
@@ -134,7 +139,6 @@ def draw_curves(plt: Any, curve_set: CurveSet | None) -> Text:
         else:
             xs, ys = _flatten(group)
             plt.scatter(xs, ys, marker="braille", color=color, label=f"{issue} ({len(group)})")
-    shown = fitted_range(v for c in healthy or curve_set.curves for v in c.values)
     if shown is not None:
         plt.ylim(*shown)
     plt.xlabel(curve_set.x)
@@ -144,6 +148,12 @@ def draw_curves(plt: Any, curve_set: CurveSet | None) -> Text:
     title.append(f"  {len(curve_set.curves)} runs, {len(flagged)} flagged", style="dim")
     title.append("  (v: objective against a parameter)", style="dim")
     return title
+
+
+def _clipped(curves: list[RunCurve], shown: tuple[float, float]) -> list[RunCurve]:
+    """Curves with values held just outside the shown range (they leave the plot at its edge)."""
+    floor, ceiling = shown[0] - (shown[1] - shown[0]), shown[1] + (shown[1] - shown[0])
+    return [replace(c, values=tuple(min(max(v, floor), ceiling) for v in c.values)) for c in curves]
 
 
 def _flatten(curves: list[RunCurve]) -> tuple[list[float], list[float]]:
