@@ -23,11 +23,18 @@ _OOM_PATTERNS = (
     (re.compile(r"RESOURCE_EXHAUSTED|ResourceExhaustedError"), "device memory exhausted"),
     (re.compile(r"\bMemoryError\b"), "MemoryError"),
     (re.compile(r"oom[-_ ]kill|Out of memory: Killed process|OOMKilled", re.I), "killed by the OOM killer"),
+    (re.compile(r"\bOut Of Memory\b|exceeded (?:job )?memory limit"), "out of memory (Slurm)"),
     (re.compile(r"Cannot allocate memory|std::bad_alloc", re.I), "cannot allocate memory"),
 )
 _NCCL = re.compile(r"NCCL (?:error|WARN|timeout)|ncclInternalError|ncclSystemError|ProcessGroupNCCL", re.I)
 _TIMEOUT = re.compile(r"\b(?:TimeoutError|DistStoreError|Watchdog caught collective operation timeout)\b")
 _PREEMPT = re.compile(r"preempt(?:ed|ion)|spot instance|DUE TO PREEMPTION", re.I)
+SLURM_CANCEL = re.compile(
+    r"\*\*\* (?:JOB|STEP) [\w.]+ ON \S+ CANCELLED AT \S+(?: DUE TO ([A-Z][A-Z ]*?))?(?: \*\*\*|$)",
+    re.M,
+)
+"""slurmstepd's line when Slurm ends a job: ``*** JOB 42 ON node CANCELLED AT <time> DUE TO
+TIME LIMIT ***`` (no reason: cancelled with ``scancel``)."""
 _SIGNAL = re.compile(
     r"\b(SIGKILL|SIGTERM|SIGINT|SIGHUP|SIGSEGV|SIGABRT|SIGBUS)\b|signal (\d+)|\bKilled\b|Terminated"
 )
@@ -51,6 +58,9 @@ worded differently across versions; it names the OOM killer whether or not it ac
 removed before the patterns run so a plain worker death is not called an OOM."""
 _RAY_DEATHS = ("ActorDiedError", "RayActorError", "WorkerCrashedError", "ActorUnavailableError")
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s+File \".*\", line \d+", re.M)
+
+INTERRUPTED = "interrupted (Ctrl-C)"
+"""The reason of a run stopped by KeyboardInterrupt, SIGINT or exit 130."""
 
 SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM"}
 KILLING_SIGNALS = {"SIGKILL", "SIGTERM", "SIGINT", "SIGHUP"}
@@ -84,6 +94,12 @@ def classify_failure(text: str, exit_code: int | None = None, status: str | None
             return Failure("oom", _with_exit(reason, exit_code))
     if exit_code == 137 and re.search(r"memory|oom", text, re.I):
         return Failure("oom", "killed by the OOM killer (exit 137)")
+    cancel = SLURM_CANCEL.search(text)
+    if cancel is not None:
+        why = (cancel.group(1) or "").strip().lower()
+        if why == "preemption":
+            return Failure("killed", "preempted (Slurm)")
+        return Failure("killed", f"cancelled by Slurm: {why}" if why else "cancelled by Slurm (scancel)")
     exception = _last_exception(text)
     if _NCCL.search(text):
         named = exception is not None and "NCCL" in exception
@@ -95,7 +111,9 @@ def classify_failure(text: str, exit_code: int | None = None, status: str | None
         return Failure("killed", _join("preempted", signal))
     if _WORKER_DIED.search(text) and (exception is None or exception.startswith(_RAY_DEATHS)):
         return Failure("killed", _join("worker process died unexpectedly", signal))
-    if exception is not None and not exception.startswith("KeyboardInterrupt"):
+    if _interrupted(exception, signal):
+        return Failure("killed", _with_exit(INTERRUPTED, exit_code if exit_code != 130 else None))
+    if exception is not None:
         return Failure("crashed", _with_exit(exception, exit_code))
     if signal is not None:
         return Failure("killed", signal)
@@ -108,7 +126,11 @@ def classify_failure(text: str, exit_code: int | None = None, status: str | None
 
 def has_traceback(text: str) -> bool:
     """True when the text holds a Python traceback or a fatal error line."""
-    return bool(_TRACEBACK.search(text)) or any(p.search(text) for p, _ in _OOM_PATTERNS)
+    return (
+        bool(_TRACEBACK.search(text))
+        or any(p.search(text) for p, _ in _OOM_PATTERNS)
+        or bool(SLURM_CANCEL.search(text))
+    )
 
 
 def _last_exception(text: str) -> str | None:
@@ -118,6 +140,17 @@ def _last_exception(text: str) -> str | None:
     last = matches[-1]
     name, detail = last.group(1), (last.group(2) or "").strip()
     return f"{name}: {_clip(detail)}" if detail else name
+
+
+def _interrupted(exception: str | None, signal: str | None) -> bool:
+    """A person pressed Ctrl-C: the last exception is KeyboardInterrupt, or SIGINT/exit 130.
+
+    Checked before other exceptions: W&B writes ``KeyboardInterrupt`` and then exits
+    with 255, which says nothing about the cause.
+    """
+    if exception is not None:
+        return exception.startswith("KeyboardInterrupt")
+    return signal is not None and signal.startswith("SIGINT")
 
 
 def _signal(text: str, exit_code: int | None) -> str | None:
@@ -162,4 +195,7 @@ def exit_code_reason(exit_code: int) -> str:
     return signal or f"exit code {exit_code}"
 
 
-__all__ = ["Failure", "classify_failure", "exit_code_reason", "has_traceback"]
+__all__ = [
+    "INTERRUPTED", "SLURM_CANCEL", "Failure", "classify_failure", "exit_code_reason",
+    "has_traceback",
+]  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,11 @@ SAMPLES = Path(__file__).resolve().parent.parent / "sample_runs"
 
 
 def _report(directory: Path, **kwargs) -> dict:
-    store = load_sweep(directory).store
+    """The report of a sample sweep as it stood when its expectations hold (or of any
+    sweep, judged now)."""
+    expected = directory / "expected.json"
+    judged_at = json.loads(expected.read_text())["judged_at"] if expected.exists() else None
+    store = load_sweep(directory, now=judged_at).store
     return build_report(store, choose_objective(store), **kwargs)
 
 
@@ -168,3 +173,9 @@ def test_report_text_says_one_run_and_one_epoch() -> None:
     assert "1 runs" not in markdown and "1 issues" not in markdown
     loop = next(i for i in report["issues"] if i["type"] == "crash_loop")
     assert loop["message"].endswith("(median 1 epoch)")
+
+
+def test_alpha_outside_zero_and_one_is_refused() -> None:
+    for bad in ("0", "1", "2", "-0.1"):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            load_settings(None, [f"alpha={bad}"])

@@ -23,12 +23,11 @@ from sweeptui.app.messages import CurvesReady, DetailReady, ExportFinished, Inge
 from sweeptui.app.screens import HelpScreen, MainScreen, PlotScreen, RunDetailScreen
 from sweeptui.app.widgets import RunsTable, SweepHeader
 from sweeptui.issues import SWEEP_RUN_ID, Issue
-from sweeptui.numbers import noun
 from sweeptui.snapshot import SweepSnapshot, high_severity
 from sweeptui.textsafe import one_line
 
 MAX_TOASTS = 3
-"""Toasts per snapshot; more high-severity issues at once are summarised in one."""
+"""Issues named in the one toast a burst of high-severity issues gets; the rest are counted."""
 
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -70,7 +69,7 @@ class SweepApp(App):
         self.paused = False
         self.exit_reason = "quit"
         self.ingest_errors: list[str] = []
-        self._alerted: int | None = snapshot.issue_count if snapshot else None
+        self._alerted: int | None = snapshot.issues_added if snapshot else None
         """Issues already alerted about; None until the first snapshot sets the baseline."""
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -120,6 +119,8 @@ class SweepApp(App):
     @on(SnapshotReady)
     def _on_snapshot(self, message: SnapshotReady) -> None:
         self.snapshot = message.snapshot
+        if not self.screen_stack:
+            return  # a snapshot that arrived while the app was closing: nothing shows it
         self._alert(message.snapshot)
         if not self.paused:
             self.main.show(message.snapshot)
@@ -156,9 +157,9 @@ class SweepApp(App):
         Counted by issue total, not per message: coalesced snapshots lose none.
         Issues in the first snapshot (found on disk at start) are not alerted.
         """
-        baseline = snapshot.issue_count if self._alerted is None else self._alerted
-        fresh_count = snapshot.issue_count - baseline
-        self._alerted = snapshot.issue_count
+        baseline = snapshot.issues_added if self._alerted is None else self._alerted
+        fresh_count = min(snapshot.issues_added - baseline, len(snapshot.issues))
+        self._alerted = snapshot.issues_added
         if fresh_count <= 0 or not self.alerts:
             return
         fresh = list(reversed(snapshot.issues[:fresh_count]))
@@ -166,12 +167,17 @@ class SweepApp(App):
         if not urgent:
             return
         names = {row.id: row.name for row in snapshot.rows}
-        for issue in urgent[:MAX_TOASTS]:
+        if len(urgent) == 1:
+            (issue,) = urgent
             text = issue_toast(issue, names.get(issue.run))
             self.notify(text, title=issue.type, severity="error", markup=False)
-        if len(urgent) > MAX_TOASTS:
-            more = len(urgent) - MAX_TOASTS
-            self.notify(f"and {more} more high-severity {noun(more, 'issues')}", severity="error")
+        else:  # one toast for the lot: a burst of toasts would cover the panels for seconds
+            lines = [issue_toast(issue, names.get(issue.run), 70) for issue in urgent[:MAX_TOASTS]]
+            if len(urgent) > MAX_TOASTS:
+                more = len(urgent) - MAX_TOASTS
+                lines.append(f"and {more} more")
+            title = f"{len(urgent)} high-severity issues"
+            self.notify("\n".join(lines), title=title, severity="error", markup=False)
         if self.ring_bell:
             self.bell()
 
@@ -255,7 +261,7 @@ class SweepApp(App):
                             self.action_plot)  # fmt: skip
 
 
-def issue_toast(issue: Issue, run_name: str | None) -> str:
+def issue_toast(issue: Issue, run_name: str | None, limit: int = 160) -> str:
     """Plain one-line toast text for an issue (shown without markup)."""
     who = "the sweep" if issue.run == SWEEP_RUN_ID else (run_name or issue.run)
-    return one_line(f"{who}: {issue.message}", 160)
+    return one_line(f"{who}: {issue.message}", limit)

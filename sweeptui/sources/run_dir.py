@@ -47,6 +47,7 @@ from sweeptui.sources.jsonio import (
     to_float,
     values_equal,
 )
+from sweeptui.sources.slurmlogs import is_slurm_log, job_logs_for
 from sweeptui.sources.tail import FileTail, LineBlock, RewriteGuard, TailRead
 from sweeptui.sources.yamlio import load_yaml, tags_note
 
@@ -69,7 +70,7 @@ END_WORDS = {
     "crashed": "crashed", "failed": "crashed", "error": "crashed",
     "killed": "killed", "terminated": "killed",
 }  # fmt: skip
-KILL_LINE = re.compile(r"\bKilled\b|\bSIGKILL\b|\bSIGTERM\b")
+KILL_LINE = re.compile(r"\bKilled\b|\bSIGKILL\b|\bSIGTERM\b|^Terminated\b|\bKeyboardInterrupt\b", re.M)
 READ_BYTES = 16 * 1024 * 1024
 """Bytes of a log turned into columns per pass, so raw text never piles up."""
 SPILL_RECORDS = 1 << 17
@@ -88,9 +89,12 @@ def is_metric_log(name: str) -> bool:
 
 
 def is_error_file(name: str) -> bool:
-    """Files whose tail may hold a traceback or a kill message."""
+    """Files whose tail may hold a traceback or a kill message (a Slurm job log included)."""
     return (
-        name == "error.txt" or name.endswith((".err", ".log")) or name.startswith("stderr")
+        name == "error.txt"
+        or name.endswith((".err", ".log"))
+        or name.startswith("stderr")
+        or is_slurm_log(name)
     )
 
 
@@ -541,7 +545,10 @@ class ErrorText:
 
     def __init__(self, path: Path) -> None:
         self.file = Watched(path)
-        self.strict = path.name == "error.txt" or path.name.endswith(".err")
+        # any text in error.txt or *.err is an error; a Slurm job's stderr holds warnings too
+        self.strict = path.name == "error.txt" or (
+            path.name.endswith(".err") and not is_slurm_log(path.name)
+        )
         self.verdict: str | None = None
 
     def check(self, run_id: str, tail_bytes: int) -> RunEnded | None:
@@ -561,7 +568,7 @@ class ErrorText:
         if verdict == self.verdict:  # a growing log with the same failure: said already
             return None
         self.verdict = verdict
-        return RunEnded(run_id, None, error=text)
+        return RunEnded(run_id, None, error=text, evidence=self.file.path.name)
 
 
 # -- the reader ----------------------------------------------------------------------------------
@@ -640,6 +647,8 @@ class RunDirReader(Reader):
         small_files = names is None or not names.isdisjoint(self.files)
         if small_files:
             self._read_config(events, names)
+        if names is None:
+            self._track_job_logs()
         columns = Columns()
         ends: list[RunEnded] = []
         for name, log in self.logs.items():
@@ -690,6 +699,13 @@ class RunDirReader(Reader):
             elif name in WATCHED_NAMES:
                 self.files[name] = Watched(path)
 
+    def _track_job_logs(self) -> None:
+        """Follow the Slurm logs beside the run folder that name its job (as ``../<name>``)."""
+        for path in job_logs_for(self.base, self.params):
+            key = f"../{path.name}"
+            if key not in self.errors:
+                self.errors[key] = ErrorText(path)
+
     def _warn_once(self, events: list[Event], path: str, message: str) -> None:
         key = f"{path}:{message}"
         if key not in self._warned:
@@ -736,7 +752,22 @@ class RunDirReader(Reader):
         if self.seen and values_equal(params, self.params):
             return
         self.seen, self.params = True, params
-        events.append(RunSeen(self.run_id, self.base.name, self.run_id, NAME, params))
+        events.append(RunSeen(self.run_id, self.base.name, self.run_id, NAME, params,
+                              self._config_time()))
+
+    def _config_time(self) -> float | None:
+        """When the config was written, for a run with no metric log (yet): the only time
+        a run that dies during start-up leaves to judge its silence by."""
+        if self.logs:
+            return None
+        for name in CONFIG_NAMES:
+            watched = self.files.get(name)
+            if watched is not None:
+                try:
+                    return os.stat(watched.path).st_mtime
+                except OSError:
+                    continue
+        return None
 
     def _read_summary(self, events: list[Event], names: set[str] | None) -> None:
         changed: dict[str, float] = {}
@@ -760,7 +791,7 @@ class RunDirReader(Reader):
             if name in self.files and not self.marker_done and self.files[name].changed():
                 self.files[name].accept()
                 self.marker_done = True
-                ends.append(RunEnded(self.run_id, "finished"))
+                ends.append(RunEnded(self.run_id, "finished", evidence=f"{name} file"))
         for name in _chosen(EXIT_NAMES, names):
             watched = self.files.get(name)
             if watched is not None and watched.changed():
@@ -789,10 +820,11 @@ class RunDirReader(Reader):
         except ValueError:
             self._warn_once(events, str(watched.path), "exit code file holds no integer")
             return
+        said = f"{watched.path.name} file"
         if code == 0:
-            ends.append(RunEnded(self.run_id, "finished", exit_code=0))
+            ends.append(RunEnded(self.run_id, "finished", exit_code=0, evidence=said))
         else:
-            ends.append(RunEnded(self.run_id, None, exit_code=code))
+            ends.append(RunEnded(self.run_id, None, exit_code=code, evidence=said))
 
 
 def _chosen(candidates: tuple[str, ...], names: set[str] | None) -> tuple[str, ...]:
@@ -803,7 +835,13 @@ def _chosen(candidates: tuple[str, ...], names: set[str] | None) -> tuple[str, .
 
 
 # -- the matcher -------------------------------------------------------------------------------
+SWEEP_FOLDERS = frozenset({"multirun", "outputs", "lightning_logs", "wandb", "mlruns", "ray_results"})
+"""Folders sweep tools fill with runs: a config beside one is a project's, not a run's."""
+
+
 def _holds_run_files(directory: Path) -> bool:
+    if directory.name in SWEEP_FOLDERS:
+        return True
     try:
         names = os.listdir(directory)
     except OSError:
@@ -812,7 +850,8 @@ def _holds_run_files(directory: Path) -> bool:
 
 
 def is_run_dir(directory: Path, subdirs: list[str], files: list[str]) -> bool:
-    """A metric log, or a config with no run-like subdirectory and no results-array file."""
+    """A metric log, or a config with no run-like subdirectory (nor a folder sweep tools
+    fill, such as ``multirun/`` or ``lightning_logs/``) and no results-array file."""
     if any(is_metric_log(name) for name in files):
         return True
     if not any(name in CONFIG_NAMES for name in files):

@@ -8,7 +8,9 @@ and remembers the readers it created so a rescan only adds new ones.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeptui.events import SourceWarning
@@ -16,6 +18,25 @@ from sweeptui.settings import Settings
 from sweeptui.sources.base import Reader, ScanContext, SourceSpec
 
 SKIP_DIRS = frozenset({".git", "__pycache__", ".ipynb_checkpoints", "node_modules", ".venv"})
+EVENT_FILE_PREFIX = "events.out.tfevents."
+
+
+@dataclass
+class Seen:
+    """What the last walk saw outside the subtrees readers claimed (for 'nothing found')."""
+
+    directories: int = 0
+    kinds: Counter = field(default_factory=Counter)
+    """File kinds (``.out``, ``events.out.tfevents.*``, a name without a suffix) -> count."""
+
+    def add(self, name: str) -> None:
+        """Count one file by its kind."""
+        if name.startswith(EVENT_FILE_PREFIX):
+            kind = EVENT_FILE_PREFIX + "*"
+        else:
+            suffix = os.path.splitext(name)[1]
+            kind = suffix if suffix and len(suffix) <= 12 else name
+        self.kinds[kind] += 1
 
 
 class Scanner:
@@ -26,6 +47,7 @@ class Scanner:
         self.sources = list(sources)
         self.context = ScanContext(root, settings)
         self.readers: dict[tuple[str, str], Reader] = {}
+        self.seen = Seen()
         self._warned: set[str] = set()
 
     def scan(self) -> tuple[list[Reader], list[SourceWarning]]:
@@ -33,6 +55,7 @@ class Scanner:
         fresh: list[Reader] = []
         warnings: list[SourceWarning] = []
         visited: set[tuple[int, int]] = set()
+        seen = Seen()
         stack = [self.root]
         while stack:
             directory = stack.pop()
@@ -42,7 +65,11 @@ class Scanner:
             subdirs, files = listing
             if self._match(directory, subdirs, files, fresh):
                 continue
+            seen.directories += 1
+            for name in files:
+                seen.add(name)
             stack.extend(directory / name for name in sorted(subdirs, reverse=True))
+        self.seen = seen
         return fresh, warnings
 
     def _match(self, directory: Path, subdirs: list[str], files: list[str], fresh: list) -> bool:
