@@ -280,6 +280,10 @@ def test_an_unreachable_server_warns_once_backs_off_and_keeps_the_data() -> None
         now[0] += 61
         sweep.rescan(reread=True)
     assert reader.client.requests == tries + 8 and reader.next_poll - now[0] == MAX_BACKOFF
+    reader.failures = 10_000  # down for days: the wait stays a minute
+    now[0] += 61
+    sweep.rescan(reread=True)
+    assert reader.next_poll - now[0] == MAX_BACKOFF
     assert len(sweep.store.warnings) == 1  # said once, not at every try
 
 
