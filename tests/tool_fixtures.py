@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 from sweeptui.store import Run
@@ -12,9 +14,19 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def copy_fixture(tool: str, target: Path) -> Path:
-    """Copy ``tests/fixtures/<tool>`` to ``target/<tool>`` and return the copy."""
+    """Copy ``tests/fixtures/<tool>`` to ``target/<tool>`` and return the copy.
+
+    Every copied file is stamped with the time of the copy: a sweep just written. The
+    checkout's own mtimes say when git wrote the files, so a run the tool left RUNNING
+    would be judged live in a fresh clone and dead in a checkout a few hours old. Tests
+    about age set the times they mean with ``os.utime``.
+    """
     destination = target / tool
     shutil.copytree(FIXTURES / tool, destination)
+    now = time.time()
+    for file in destination.rglob("*"):
+        if file.is_file() and not file.is_symlink():
+            os.utime(file, (now, now))
     return destination
 
 
