@@ -91,6 +91,8 @@ class Analysis:
     risks: tuple[ParamRisk, ...] = ()
     recommendations: tuple[str, ...] = ()
     computed_at: float | None = None
+    problems: tuple[str, ...] = ()
+    """Analysis sections that failed (shown with the reading warnings)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +194,9 @@ class SnapshotBuilder:
             issues=tuple(reversed(store.issues[-MAX_FEED:])),
             issue_count=len(store.issues),
             new_issues=fresh,
-            warnings=tuple(f"{w.path}: {w.message}" for w in store.warnings[-20:]),
-            warning_count=store.warning_count,
+            warnings=tuple(f"{w.path}: {w.message}" for w in store.warnings[-20:])
+            + self.analysis.problems,
+            warning_count=store.warning_count + len(self.analysis.problems),
             elapsed=elapsed(store, now),
             eta=eta(store, now),
             analysis=self.analysis,
@@ -323,7 +326,7 @@ def _from_analysis(result: Any) -> Analysis:
     risks = [_risk(param, buckets) for param, buckets in by_param.items()]
     risks.sort(key=lambda risk: -risk.spread)
     texts = tuple(_recommendation_text(item) for item in result.recommendations)
-    return Analysis(tuple(risks), texts, time.time())
+    return Analysis(tuple(risks), texts, time.time(), tuple(result.failures))
 
 
 def _risk(param: str, buckets: list[RiskBucket]) -> ParamRisk:

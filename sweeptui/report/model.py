@@ -16,7 +16,7 @@ from typing import Any
 from sweeptui import __version__
 from sweeptui.issues import ISSUE_TYPES, SWEEP_RUN_ID, Issue
 from sweeptui.objective import Objective
-from sweeptui.store import Run, RunStore
+from sweeptui.store import Run, RunStore, split_params
 
 SCHEMA = "sweeptui.report/1"
 LEADERBOARD_SIZE = 10
@@ -27,13 +27,15 @@ EXTRA_SECTIONS: dict[str, SectionBuilder] = {}
 """Sections added by later layers, keyed by their JSON key (one builder per section)."""
 
 SectionGroupBuilder = Callable[[RunStore, "Objective | None"], dict[str, Any]]
+"""Builds several sections at once; a ``warnings`` key lists lines for the report's warnings."""
 
 
 def _analysis_sections(store: RunStore, objective: Objective | None) -> dict[str, Any]:
     """Every analysis section from one analysis run (pandas is imported only here)."""
     from sweeptui.analysis import analyze
 
-    return analyze(store, objective).to_dict()
+    analysis = analyze(store, objective)
+    return {**analysis.to_dict(), "warnings": analysis.failures}
 
 
 SECTION_GROUPS: list[SectionGroupBuilder] = [_analysis_sections]
@@ -61,24 +63,29 @@ def build_report(
         "warnings": [{"path": w.path, "message": w.message} for w in store.warnings],
     }
     for group in SECTION_GROUPS:
-        report.update(_clean(group(store, objective)))
+        sections = _section(report, getattr(group, "__name__", "analysis"), {},
+                            lambda group=group: group(store, objective))  # fmt: skip
+        for line in sections.pop("warnings", ()):
+            report["warnings"].append({"path": "analysis", "message": line})
+        report.update(_clean(sections))
     for key, builder in EXTRA_SECTIONS.items():
-        report[key] = _clean(builder(store, objective))
+        report[key] = _clean(_section(report, key, None, lambda b=builder: b(store, objective)))
     return report
 
 
+def _section(report: dict[str, Any], name: str, default: Any, build: Callable[[], Any]) -> Any:
+    """``build()``, or ``default`` with a warning in ``report`` when it raises."""
+    try:
+        return build()
+    except Exception as exc:  # a failing section must not cost the whole report
+        message = f"report section {name} failed and is left out: {exc!r}"
+        report["warnings"].append({"path": "report", "message": message})
+        return default
+
+
 def varying_params(runs: list[Run]) -> list[str]:
-    """Params that take more than one value across the runs (missing counts as a value)."""
-    values: dict[str, set[str]] = {}
-    for run in runs:
-        for key, value in run.params.items():
-            values.setdefault(key, set()).add(repr(value))
-    names = []
-    for key, seen in values.items():
-        missing = any(key not in run.params for run in runs)
-        if len(seen) + missing > 1:
-            names.append(key)
-    return sorted(names)
+    """Params that take two or more values among the runs that set them (missing is no value)."""
+    return split_params(runs)[0]
 
 
 def _objective(objective: Objective | None) -> dict[str, Any] | None:
