@@ -62,6 +62,10 @@ def _common_options() -> argparse.ArgumentParser:
         "--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
         help="override one detector setting, e.g. --set divergence_factor=20 (repeatable)",
     )  # fmt: skip
+    common.add_argument(
+        "--follow-links", action="store_true",
+        help="read files and folders that symlinks lead to outside DIRECTORY (skipped by default)",
+    )  # fmt: skip
     return common
 
 
@@ -120,7 +124,10 @@ def _add_demo(commands) -> None:
     demo.add_argument("directory", type=Path, nargs="?", help="where to write the simulated sweep")
     demo.add_argument("--speed", type=float, default=30.0, help="simulated seconds per second (default 30)")
     _live_options(demo)
-    demo.set_defaults(handler=run_demo, metric=None, goal=None, source=None, config=None, assignments=[])
+    demo.set_defaults(
+        handler=run_demo, metric=None, goal=None, source=None, config=None, assignments=[],
+        follow_links=False,
+    )  # fmt: skip
 
 
 def _watch_options(args: argparse.Namespace):
@@ -186,7 +193,10 @@ def settings_from_args(args: argparse.Namespace):
 
     if args.config is not None and not args.config.is_file():
         raise UsageError(f"config file not found: {args.config}")
-    return _with_usage_errors(lambda: load_settings(args.config, args.assignments))
+    assignments = list(args.assignments)
+    if getattr(args, "follow_links", False):
+        assignments.append("follow_links=true")
+    return _with_usage_errors(lambda: load_settings(args.config, assignments))
 
 
 def run_report(args: argparse.Namespace) -> int:

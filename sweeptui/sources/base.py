@@ -23,6 +23,7 @@ from typing import Any
 
 from sweeptui.events import Event
 from sweeptui.settings import Settings
+from sweeptui.sources.files import Boundary
 
 
 class Reader(ABC):
@@ -34,6 +35,11 @@ class Reader(ABC):
         self.root = root
         self.base = base
         self.settings = settings
+
+    @property
+    def boundary(self) -> Boundary:
+        """How this reader opens files: regular, inside the root, size-bounded."""
+        return boundary_of(self.root, self.settings)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -73,6 +79,11 @@ class Reader(ABC):
         :mod:`sweeptui.sources.forked`). The default is :meth:`read` as one list.
         """
         return (self.read(changed),)
+
+
+def boundary_of(root: Path, settings: Settings) -> Boundary:
+    """The file boundary of a sweep at ``root`` read with ``settings``."""
+    return Boundary.of(root, settings.follow_links, settings.max_json_bytes)
 
 
 def parts_below(base: Path | str, path: Path | str) -> tuple[str, ...] | None:
