@@ -41,9 +41,14 @@ _WORKER_DIED = re.compile(
     r"|Worker unexpectedly exits|worker died or was killed|raylet died",
     re.I,
 )
-_HINTS = re.compile(r"Some common causes include:.*", re.I)
-"""Ray's boilerplate list of possible causes (it names the OOM killer whether or not it
-acted): removed before the patterns run so a plain worker death is not called an OOM."""
+_HINTS = re.compile(
+    r"(?:Some common causes include:|There are some potential root causes\.).*"
+    r"|\(1\)[^\n]*OOM killer[^\n]*\n?[^\n]*\(2\)[^\n]*ray stop[^\n]*(?:\n[^\n]*\(3\)[^\n]*)?",
+    re.I,
+)
+"""Ray's boilerplate list of possible causes ("(1) OOM killer (2) ray stop (3) SIGSEGV",
+worded differently across versions; it names the OOM killer whether or not it acted):
+removed before the patterns run so a plain worker death is not called an OOM."""
 _RAY_DEATHS = ("ActorDiedError", "RayActorError", "WorkerCrashedError", "ActorUnavailableError")
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s+File \".*\", line \d+", re.M)
 

@@ -63,6 +63,10 @@ class MetricSeries:
         """The same for the values (an epoch column: epochs done, counted from 1)."""
         return _count_from_one(self._value_range)
 
+    def advances(self) -> bool:
+        """Whether the finite values take more than one value (an epoch column that moves)."""
+        return self._value_range is not None and self._value_range[1] > self._value_range[0]
+
     def __len__(self) -> int:
         return len(self._values)
 
@@ -152,15 +156,33 @@ class Run:
         """The newest epoch recorded, when the log records epochs."""
         return self.epochs.last if self.epochs is not None and len(self.epochs) else None
 
+    def epochs_done(self) -> float | None:
+        """Epochs done (counted from 1) when the log's epoch measures the run; else None.
+
+        It does when it advances, or when it was logged up to the run's last step (a
+        run that died in its first epoch). An epoch logged once (at step 0, say) while
+        the metrics go on per step says nothing about how far the run got.
+        """
+        epochs = self.epochs
+        if epochs is None or not len(epochs):
+            return None
+        if not epochs.advances():
+            last = self.last_step
+            if last is not None and epochs.last_step is not None and epochs.last_step < last:
+                return None
+        return epochs.values_counted()
+
     def progress(self) -> tuple[float | None, ExpectedLength | None]:
         """(amount done in the expected unit, expected length); done counts from 1.
 
         Zero-based epoch or step numbering (a log starting at 0) is shifted by one
-        so that ``epochs: 10`` logged as 0..9 counts as complete.
+        so that ``epochs: 10`` logged as 0..9 counts as complete. A length in steps or
+        iterations is never measured against an expected length in epochs: without an
+        advancing epoch column, done is unknown (None) for such a run.
         """
         expected = self.expected
-        if expected is not None and expected.unit == "epoch" and self.last_epoch is not None:
-            return self.epochs.values_counted(), expected
+        if expected is not None and expected.unit == "epoch" and self.records:
+            return self.epochs_done(), expected
         series = self._longest_series()
         if series is None:
             return (0.0 if self.records == 0 else None), expected

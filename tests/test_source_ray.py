@@ -105,16 +105,19 @@ def test_a_running_experiment_is_read_incrementally_and_half_written_state_waits
     assert run.status == "finished" and len(run.metrics["val_loss"]) == len(full)
 
 
-def _plan_longer_run(trial: Path, epochs: int) -> None:
+def _plan_longer_run(trial: Path, iterations: int) -> None:
+    """Plan the trial in Tune's own unit (a length in epochs is never compared with
+    training iterations)."""
     params = json.loads((trial / "params.json").read_text())
-    (trial / "params.json").write_text(json.dumps({**params, "epochs": epochs}))
+    params.pop("epochs")
+    (trial / "params.json").write_text(json.dumps({**params, "num_iterations": iterations}))
 
 
 def test_a_trial_tune_stopped_is_not_a_short_run(tmp_path: Path) -> None:
     """Tune marks the last result of a trial its stopper or scheduler ended with done:
     such a trial is short on purpose (ASHA stops most trials of a sweep early)."""
     early = trial_dir(copy_fixture("ray", tmp_path), "early")
-    _plan_longer_run(early, 40)  # 5 of 40 epochs: short by any measure
+    _plan_longer_run(early, 40)  # 5 of 40 iterations: short by any measure
     run = run_where(load(tmp_path), "kind=early_")
     assert run.status == "finished" and run.stopped_early
     assert "short_run" not in run.issue_types

@@ -135,9 +135,11 @@ def duration(seconds: float) -> str:
 
 
 def run_length(run: Run) -> tuple[float, str]:
-    """How far a run got: epochs when it logs them, else steps, else records (counted from 1)."""
-    if run.epochs is not None and len(run.epochs):
-        return run.epochs.values_counted(), "epochs"
+    """How far a run got: epochs when its epoch advances, else steps, else records
+    (counted from 1)."""
+    epochs = run.epochs_done()
+    if epochs is not None:
+        return epochs, "epochs"
     longest = max(
         (series for series in run.metrics.values() if len(series)),
         key=lambda series: series.last_step,

@@ -29,6 +29,15 @@ Each record is a ``wandb_internal.Record`` protobuf, decoded by hand
     RunExitRecord 1 exit_code, 2 runtime
     Output(Raw)Record 1 output_type, 3 line
 
+Run directories that share a W&B id are one run: ``wandb.init(id=..., resume=...)``
+(an evaluation script resuming a training run, a restarted job) writes a new
+directory per process. They are read as segments of that run in time order (the
+directory names start with their date): one run id (the first directory's), the
+first segment's config (what an evaluation adds describes it, not the run), and a
+warning that names how many segments the run has. Two directories of one id with the same start
+second are copies of one process's output (an offline run and its online layout),
+read as they are.
+
 An exit record ends the run (0: finished; otherwise the console tail is the error
 text and the failure classifier decides). A log that stops without one (a killed
 run, a truncated trailing block) is left to the stall/vanish detectors; what was
@@ -65,7 +74,7 @@ from sweeptui.sources.jsonio import parse_json, parse_time, to_float
 from sweeptui.sources.run_dir import ErrorText, Watched, parse_mapping
 
 NAME = "wandb"
-RUN_DIR = re.compile(r"^(?:offline-)?run-\d{8}_\d{6}-([A-Za-z0-9_-]+)$")
+RUN_DIR = re.compile(r"^(?:offline-)?run-(\d{8}_\d{6})-([A-Za-z0-9_-]+)$")
 LOG_HEADER = b":W&B" + struct.pack("<HB", 0xBEE1, 0)
 BLOCK_BYTES = 32768
 CHUNK_HEADER = struct.Struct("<IHB")
@@ -221,16 +230,55 @@ class _Batch(PointBatch):
     ended: RunEnded | None = None
 
 
+class Segments:
+    """The run directories of one W&B id, in time order: one run, several segments."""
+
+    def __init__(self) -> None:
+        self.run_id = ""
+        """The run id every segment reports under: the first directory's."""
+        self.members: list[WandbRunReader] = []
+        self.warned = 1
+
+    def join(self, reader: WandbRunReader) -> str:
+        """Add a segment (readers are created in time order); returns the run id."""
+        if not self.members:
+            self.run_id = reader.relpath()
+        self.members.append(reader)
+        return self.run_id
+
+    def params(self) -> dict[str, Any]:
+        """The first segment's config: what later ones add (``eval_split``...) describes
+        them, not the run's hyperparameters."""
+        for member in self.members:
+            if member.params:
+                return dict(member.params)
+        return {}
+
+    def note(self, path: Path) -> SourceWarning | None:
+        """A warning the first time the run is seen with more segments than before."""
+        count = len(self.members)
+        if count <= self.warned:
+            return None
+        self.warned = count
+        names = ", ".join(member.base.name for member in self.members)
+        return SourceWarning(str(path), f"{count} run directories share W&B id "
+                             f"{self.members[0].wandb_id} (a resumed run): read as one run "
+                             f"of {count} segments in time order ({names})")
+
+
 class WandbRunReader(Reader):
     """Reads one W&B run directory: tails its transaction log, or its ``files/``."""
 
     source = NAME
 
-    def __init__(self, root: Path, base: Path, settings: Settings) -> None:
+    def __init__(
+        self, root: Path, base: Path, settings: Settings, segments: Segments | None = None
+    ) -> None:
         super().__init__(root, base, settings)
-        self.run_id = self.relpath()
+        self.segments = segments or Segments()
+        self.run_id = self.segments.join(self)
         found = RUN_DIR.match(base.name)
-        self.wandb_id = found.group(1) if found else base.name
+        self.wandb_id = found.group(2) if found else base.name
         self.name = self.wandb_id
         self.params: dict[str, Any] = {}
         self.started_at: float | None = None
@@ -442,10 +490,13 @@ class WandbRunReader(Reader):
     def _events(self, batch: _Batch, warnings: list[Event]) -> list[Event]:
         events: list[Event] = []
         if not self._seen or batch.params_changed:
+            params = self.segments.params() if batch.params_changed else None
             events.append(RunSeen(self.run_id, self.name, self.run_id, NAME,
-                                  params=dict(self.params) if batch.params_changed else None,
-                                  started_at=self.started_at))
+                                  params=params, started_at=self.started_at))
             self._seen = True
+            note = self.segments.note(self.base)
+            if note is not None:
+                events.append(note)
         if batch.records:
             metrics = {name: Series(*columns) for name, columns in batch.metrics.items()}
             epochs = Series(*batch.epochs) if len(batch.epochs[0]) else None
@@ -496,10 +547,26 @@ def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContex
     runs = [name for name in subdirs if RUN_DIR.match(name)]
     if runs and (directory.name == "wandb" or "latest-run" in subdirs):
         # Owning wandb/ keeps the scanner out of ``latest-run``, a symlink to a run.
-        readers: list[Reader] = [WandbRunReader(ctx.root, directory / name, ctx.settings)
-                                 for name in sorted(runs)]
+        by_id: dict[str, Segments] = ctx.shared.setdefault((NAME, str(directory)), {})
+        readers: list[Reader] = []
+        for name in sorted(runs, key=_time_order):
+            date, wandb_id = RUN_DIR.match(name).groups()
+            segments = by_id.get(wandb_id)
+            if segments is not None and any(m.base.name == name for m in segments.members):
+                continue  # read already (a rescan)
+            if segments is None:
+                segments = by_id[wandb_id] = Segments()
+            elif any(_time_order(m.base.name)[0] == date for m in segments.members):
+                segments = None  # same id, same start: a copy (offline and online), not a segment
+            readers.append(WandbRunReader(ctx.root, directory / name, ctx.settings, segments))
         return Match(readers=readers, claimed=set(files), prune=True)
     return None
+
+
+def _time_order(name: str) -> tuple[str, str]:
+    """Run directories by the date in their name (``offline-`` or not), then by name."""
+    found = RUN_DIR.match(name)
+    return (found.group(1) if found else "", name)
 
 
 SOURCE = SourceSpec(
