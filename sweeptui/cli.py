@@ -59,6 +59,10 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--source", help="read only this layout (see `sweeptui sources`)")
     common.add_argument("--config", type=Path, help="TOML or YAML file of detector settings")
     common.add_argument(
+        "--include-deleted", action="store_true",
+        help="also read runs the tool marked deleted (MLflow's deleted runs and experiments)",
+    )  # fmt: skip
+    common.add_argument(
         "--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
         help="override one detector setting, e.g. --set divergence_factor=20 (repeatable)",
     )  # fmt: skip
@@ -196,6 +200,8 @@ def settings_from_args(args: argparse.Namespace):
     assignments = list(args.assignments)
     if getattr(args, "follow_links", False):
         assignments.append("follow_links=true")
+    if getattr(args, "include_deleted", False):
+        assignments.append("include_deleted=true")
     return _with_usage_errors(lambda: load_settings(args.config, assignments))
 
 

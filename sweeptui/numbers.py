@@ -28,3 +28,14 @@ def p_relation(value: float | None) -> str:
     """The p-value with its relation, for prose: ``= 0.013`` or ``< 0.0001``."""
     written = p_value(value)
     return written if written.startswith("<") else f"= {written}"
+
+
+def run_hours(hours: float | None) -> str:
+    """Run-hours to a readable precision: ``412``, ``23``, ``4.8``, ``0.37``, ``0``; a dash when unknown."""
+    if hours is None:
+        return MISSING
+    if hours >= 19.95:
+        return f"{hours:.0f}"
+    if hours >= 0.995:
+        return f"{hours:.1f}"
+    return f"{hours:.2g}" if hours > 0 else "0"

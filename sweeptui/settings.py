@@ -113,6 +113,9 @@ class Settings:
     """Results-array files larger than this are not parsed."""
     error_tail_bytes: int = 64 * 1024
     """How much of the end of an error log is read for crash classification."""
+    include_deleted: bool = False
+    """Read runs and experiments the tool marked deleted (MLflow's ``lifecycle_stage: deleted``,
+    ``mlruns/.trash/``); they are not part of the sweep otherwise."""
     follow_links: bool = False
     """Read files and directories that symlinks lead to outside the sweep root
     (``--follow-links``); otherwise they are skipped with a warning."""

@@ -91,6 +91,8 @@ class Analysis:
     risks: tuple[ParamRisk, ...] = ()
     recommendations: tuple[str, ...] = ()
     computed_at: float | None = None
+    lost_hours: float | None = None
+    """Run-hours lost to failure so far (see :mod:`sweeptui.analysis.cost`); None when no run is timed."""
     problems: tuple[str, ...] = ()
     """Analysis sections that failed (shown with the reading warnings)."""
 
@@ -326,7 +328,9 @@ def _from_analysis(result: Any) -> Analysis:
     risks = [_risk(param, buckets) for param, buckets in by_param.items()]
     risks.sort(key=lambda risk: -risk.spread)
     texts = tuple(_recommendation_text(item) for item in result.recommendations)
-    return Analysis(tuple(risks), texts, time.time(), tuple(result.failures))
+    compute = result.compute or {}
+    lost = compute["lost_run_hours"] if compute.get("known_runs") else None
+    return Analysis(tuple(risks), texts, time.time(), lost, tuple(result.failures))
 
 
 def _risk(param: str, buckets: list[RiskBucket]) -> ParamRisk:

@@ -90,6 +90,11 @@ class MetricSeries:
         """The newest step, or None when empty."""
         return self._steps[-1] if self._steps else None
 
+    @property
+    def step_range(self) -> tuple[float, float] | None:
+        """The smallest and largest finite step (O(1)), or None when there is none."""
+        return self._step_range
+
     def best(self, goal: str) -> float | None:
         """The lowest (goal ``min``) or highest finite value, or None when there is none (O(1))."""
         if self._value_range is None:

@@ -12,7 +12,7 @@ CORE = [
     "sweeptui.analysis", "sweeptui.snapshot", "sweeptui.cli",
     # the app's background machinery: threads and files, no widgets
     "sweeptui.app.watcher", "sweeptui.app.ingest", "sweeptui.app.alerts", "sweeptui.app.export",
-    "sweeptui.app.run",
+    "sweeptui.app.run", "sweeptui.sources.mlflow_local",
 ]  # fmt: skip
 
 
@@ -27,6 +27,23 @@ def test_core_modules_do_not_import_textual():
     assert not any(name == "textual" or name.startswith("textual.") for name in modules)
 
 
+def test_no_reader_imports_the_tool_it_reads():
+    modules = _loaded_after("\n".join(f"import {name}" for name in CORE))
+    tools = {"mlflow", "optuna", "ray", "wandb", "tensorboard", "tensorflow", "lightning", "hydra"}
+    assert not {name.split(".")[0] for name in modules} & tools
+
+
 def test_cli_module_imports_no_heavy_libraries():
     modules = _loaded_after("import sweeptui.cli")
     assert not {"pandas", "textual", "numpy", "scipy"} & modules
+
+
+def test_report_of_a_sweep_does_not_import_scipy_stats(tmp_path):
+    """scipy.stats costs about half a second to import; the analysis uses scipy.special."""
+    from sweeptui.simulate import generate_benchmark_sweep
+
+    generate_benchmark_sweep(tmp_path / "sweep", runs=40, steps=20, seed=1)
+    argv = ["report", str(tmp_path / "sweep"), "--format", "json", "-o", str(tmp_path / "r.json")]
+    modules = _loaded_after(f"from sweeptui.cli import main\nmain({argv!r})")
+    assert "sweeptui.analysis" in modules
+    assert not {"scipy.stats", "textual"} & modules

@@ -156,3 +156,53 @@ def test_a_bool_hidden_among_zeros_and_ones_is_not_a_point(tmp_path: Path) -> No
         points = points_of(sweep, run_id)
         assert same(points, expected_points(records))
         assert flagged not in [step for step, _ in points["flag"]]
+
+
+def hostile_lines() -> list[bytes]:
+    """A log mixing every odd line among plain ones, long enough to be parsed in spans."""
+    lines = []
+    for i in range(300):
+        loss = "NaN" if 100 <= i < 180 else ("Infinity" if i == 190 else str(1.0 / (i + 1)))
+        lines.append(b'{"step": %d, "loss": %s, "acc": %d, "time": %d}'
+                     % (i, loss.encode(), i % 2, BASE_TIME + i))  # fmt: skip
+    odd = {
+        5: b"", 17: b"   ", 40: b"[1, 2]", 41: b"3", 42: b"1, 2", 60: b"{not json",
+        61: b'{"step": 61.5, "loss": 0.5} {"step": 62.5}', 90: b'{"step": 90.5, "loss": "\xff\xfe"}',
+        120: b'{"step": 120.5, "loss": 18446744073709551616}', 130: b'{"step": 130.5, "loss": 2.0}\r',
+        150: b'{"step": 150.5, "name": "\\ud800", "loss": 1.5}', 200: b'{"step": 200.5, "loss": true}',
+        210: b'{"status": "running"}', 250: b'{"step": 250.5, "loss": NaN, "acc": "nan"}',
+    }  # fmt: skip
+    for index in sorted(odd, reverse=True):
+        lines.insert(index, odd[index])
+    return lines
+
+
+def test_block_parsing_gives_every_line_the_fate_it_has_alone(tmp_path: Path) -> None:
+    """A whole log parsed in blocks and the same log read one appended line at a time
+    give the same points, records and warnings (bad lines named by their line)."""
+    lines = hostile_lines()
+    for name in ("whole", "drip"):
+        (tmp_path / name / "run").mkdir(parents=True)
+        (tmp_path / name / "run" / "config.json").write_text('{"lr": 0.1}')
+    (tmp_path / "whole" / "run" / "metrics.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    whole = Sweep(tmp_path / "whole")
+    whole.load()
+    log = tmp_path / "drip" / "run" / "metrics.jsonl"
+    log.write_bytes(b"")
+    drip = Sweep(tmp_path / "drip")
+    drip.rescan()
+    for line in lines:
+        with open(log, "ab") as handle:
+            handle.write(line + b"\n")
+        drip.poll()
+    assert same(points_of(whole, "run"), points_of(drip, "run"))
+    assert whole.store.runs["run"].records == drip.store.runs["run"].records
+    messages = sorted(w.message for w in whole.store.warnings)
+    assert messages == sorted(w.message for w in drip.store.warnings)
+    # "1, 2", "{not json" and two objects on a line; "[1, 2]" and "3"; the bad bytes
+    assert [m.split(": ", 1)[1] for m in messages] == (
+        ["not a JSON object; skipped"] * 2 + ["not valid JSON; skipped"] * 3
+        + ["invalid UTF-8 bytes replaced"]
+    )
+    loss = dict(points_of(whole, "run")["loss"])
+    assert math.isnan(loss[100.0]) and loss[120.5] == 18446744073709551616.0

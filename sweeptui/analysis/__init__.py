@@ -4,8 +4,9 @@
 every varying param (:mod:`.buckets`) and derives every section from that table:
 ``param_effects`` and ``risk_factors`` (:mod:`.effects`), ``crash_epochs``,
 ``groups``, ``sensitivity`` and ``best_configs`` (:mod:`.outcomes`),
-``recommendations`` and ``caveats`` (:mod:`.advice`) and ``next_sweep``
-(:mod:`.nextsweep`). It feeds the report and the live app; nothing here imports
+``recommendations`` and ``caveats`` (:mod:`.advice`), ``next_sweep``
+(:mod:`.nextsweep`) and ``compute``, the run-hours lost to failure (:mod:`.cost`).
+It feeds the report and the live app; nothing here imports
 Textual.
 
 No section may stop a report: a section that raises is left empty (its default)
@@ -21,8 +22,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from sweeptui.analysis.advice import caveats, recommendations
+from sweeptui.analysis.advice import add_savings, caveats, recommendations
 from sweeptui.analysis.buckets import ParamBuckets, bucket_param
+from sweeptui.analysis.cost import compute_section
 from sweeptui.analysis.effects import param_effects, risk_factors
 from sweeptui.analysis.frame import RunsFrame, build_frame
 from sweeptui.analysis.nextsweep import next_sweep
@@ -33,7 +35,7 @@ from sweeptui.store import RunStore
 
 SECTION_KEYS = (
     "param_effects", "risk_factors", "crash_epochs", "groups", "sensitivity",
-    "best_configs", "recommendations", "caveats", "next_sweep",
+    "best_configs", "recommendations", "caveats", "next_sweep", "compute",
 )  # fmt: skip
 
 
@@ -50,6 +52,7 @@ class SweepAnalysis:
     recommendations: list[dict[str, Any]] = field(default_factory=list)
     caveats: list[dict[str, Any]] = field(default_factory=list)
     next_sweep: dict[str, Any] = field(default_factory=dict)
+    compute: dict[str, Any] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     """One line per section that failed (left at its empty default)."""
 
@@ -89,6 +92,7 @@ def analyze(
     goal = objective.goal if objective is not None else None
     effects = guard.run("param_effects", [], lambda: param_effects(frame, buckets, options, goal))
     risks = guard.run("risk_factors", [], lambda: risk_factors(frame, buckets, effects, options))
+    guard.run("savings", None, lambda: add_savings(frame, buckets, effects, risks))
     group_rows = guard.run("groups", [], lambda: groups(frame, buckets, goal))
     sensitive = guard.run("sensitivity", [], lambda: sensitivity(frame, buckets, options, goal))
     return SweepAnalysis(
@@ -103,6 +107,7 @@ def analyze(
         caveats=guard.run("caveats", [], lambda: caveats(frame, effects, options, objective is not None)),
         next_sweep=guard.run("next_sweep", {}, lambda: next_sweep(
             frame, buckets, effects, sensitive, objective, options)),
+        compute=guard.run("compute", {}, lambda: compute_section(frame.costs)),
         failures=guard.failures,
     )
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from sweeptui.analysis.buckets import ParamBuckets, format_number
 from sweeptui.analysis.families import FAMILIES
-from sweeptui.analysis.findings import range_findings, recommendation
+from sweeptui.analysis.findings import bucket_mask, range_findings, recommendation, saved_hours
 from sweeptui.analysis.frame import ISSUE_PREFIX, RunsFrame, is_seed
 from sweeptui.analysis.options import AnalysisOptions
 from sweeptui.numbers import p_relation, percent
@@ -33,16 +33,35 @@ def recommendations(
     risks: list[dict[str, Any]], groups: list[dict[str, Any]], sensitivity: list[dict[str, Any]],
     options: AnalysisOptions,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Every action the evidence supports, strongest first (ties: crashes, then NaN, then overfitting)."""
+    """Every action the evidence supports, the most run-hours saved first, then strongest first
+    (ties: crashes, then NaN, then overfitting)."""
     found: list[dict[str, Any]] = []
     found.extend(_crash_loop(frame))
     found.extend(rec for rec in range_findings(frame, buckets, effects) if not _explained_by_pair(rec, risks))
-    found.extend(_avoid_pairs(risks))
-    found.extend(_prefer_groups(effects, groups, options))
+    found.extend(_avoid_pairs(frame, buckets, risks))
+    found.extend(_prefer_groups(frame, buckets, effects, groups, options))
     found.extend(_focus(sensitivity))
     found.extend(_sweep_wide(frame, buckets, effects, options))
-    found.sort(key=lambda rec: (_TIER[rec["kind"]], -round(rec["strength"], 9), _family_rank(rec)))
+    found.sort(key=lambda rec: (-round(rec["saved_run_hours"], 6), _TIER[rec["kind"]],
+                                -round(rec["strength"], 9), _family_rank(rec)))  # fmt: skip
     return found
+
+
+def add_savings(
+    frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]],
+    risks: list[dict[str, Any]],
+) -> None:  # fmt: skip
+    """``saved_run_hours`` on every bucket and risky pair: the lost hours of its runs."""
+    for entry in effects:
+        entry["saved_run_hours"] = saved_hours(frame, bucket_mask(buckets[entry["param"]], [entry["bucket"]]))
+    for risk in risks:
+        risk["saved_run_hours"] = saved_hours(frame, _joint_mask(buckets, risk))
+
+
+def _joint_mask(buckets: dict[str, ParamBuckets], risk: dict[str, Any]) -> np.ndarray:
+    first, second = risk["conditions"]
+    return (bucket_mask(buckets[first["param"]], [first["bucket"]])
+            & bucket_mask(buckets[second["param"]], [second["bucket"]]))  # fmt: skip
 
 
 def _family_rank(rec: dict[str, Any]) -> int:
@@ -80,10 +99,14 @@ def _crash_loop(frame: RunsFrame) -> list[dict[str, Any]]:
     evidence = {"died_runs": len(died), "runs": len(frame.df),
                 "common_failure": common[0][0] if common else None,
                 "example_runs": died["run_id"].tolist()[:5]}  # fmt: skip
-    return [recommendation("stop", "Stop the sweep and fix the crash first", text, evidence, [], 1e9)]
+    saved = saved_hours(frame, frame.df["died"].to_numpy())
+    return [recommendation("stop", "Stop the sweep and fix the crash first", text, evidence, [], 1e9,
+                           saved=saved)]  # fmt: skip
 
 
-def _avoid_pairs(risks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _avoid_pairs(
+    frame: RunsFrame, buckets: dict[str, ParamBuckets], risks: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     found = []
     for risk in risks[:3]:
         first, second = risk["only_first"], risk["only_second"]
@@ -98,8 +121,9 @@ def _avoid_pairs(risks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         evidence["only_first_rate"], evidence["only_second_rate"] = first["issue_rate"], second["issue_rate"]
         evidence["family"] = family
         params = [c["param"] for c in risk["conditions"]]
+        saved = saved_hours(frame, _joint_mask(buckets, risk))
         found.append(recommendation("avoid_combination", f"Avoid the combination {risk['label']}", text,
-                                    evidence, params, risk["excess_issue_runs"], family))  # fmt: skip
+                                    evidence, params, risk["excess_issue_runs"], family, saved))  # fmt: skip
     return found
 
 
@@ -108,8 +132,10 @@ def _fails(entry: dict[str, Any]) -> bool:
     return bool(set(entry["findings"]) - {"overfitting"})
 
 
-def _prefer_groups(effects: list[dict], groups: list[dict], options: AnalysisOptions) -> list[dict]:
-    """For a categorical param with a value that significantly fails: the most robust other value."""
+def _prefer_groups(frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict],
+                   groups: list[dict], options: AnalysisOptions) -> list[dict]:  # fmt: skip
+    """For a categorical param with a value that significantly fails: the most robust other value
+    (which saves the lost hours of the failing values' runs)."""
     flagged = {e["param"] for e in effects if _fails(e) and "low" not in e}
     found = []
     for name in sorted(flagged):
@@ -126,8 +152,10 @@ def _prefer_groups(effects: list[dict], groups: list[dict], options: AnalysisOpt
         evidence = {"runs": best["runs"], "issue_rate": best["issue_rate"], "crash_rate": best["crash_rate"],
                     "best_objective": best["best_objective"],
                     "example_runs": [best["best_run"]] if best["best_run"] else []}  # fmt: skip
+        saved = saved_hours(frame, bucket_mask(buckets[name], sorted(bad)))
+        strength = best["runs"] * (1 - best["issue_rate"])
         found.append(recommendation("prefer", f"Prefer {name} = {best['label']}", text + ".", evidence,
-                                     [name], best["runs"] * (1 - best["issue_rate"])))  # fmt: skip
+                                     [name], strength, saved=saved))  # fmt: skip
     return found
 
 
@@ -195,7 +223,8 @@ def _sweep_wide(
         evidence = {"runs": total, "issue_runs": count, "issue_rate": count / total, "issue_type": issue_type,
                     "explained_runs": int((flags & covered).sum()),
                     "example_runs": df["run_id"].to_numpy()[loose][:5].tolist()}  # fmt: skip
-        found.append(recommendation("sweep_wide", title, text, evidence, [], count, family))
+        found.append(recommendation("sweep_wide", title, text, evidence, [], count, family,
+                                    saved_hours(frame, loose)))  # fmt: skip
     return found
 
 

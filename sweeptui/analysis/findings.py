@@ -30,11 +30,15 @@ _BATCH = re.compile(r"batch", re.I)
 SPECIFIC = ("death", "numerical", "overfitting")
 
 
-def recommendation(kind: str, title: str, text: str, evidence: dict, params: list[str],
-                   strength: float, family: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """One recommendation in the report's shape (``family`` is set for issue findings)."""
+def recommendation(kind: str, title: str, text: str, evidence: dict, params: list[str], strength: float,
+                   family: str | None = None, saved: float = 0.0) -> dict[str, Any]:  # fmt: skip
+    """One recommendation in the report's shape (``family`` is set for issue findings).
+
+    ``saved`` is ``saved_run_hours``: the lost run-hours of the runs it covers, what
+    following it would have saved in this sweep.
+    """
     rec = {"kind": kind, "title": title, "text": text, "evidence": evidence, "params": params,
-           "strength": float(strength)}  # fmt: skip
+           "strength": float(strength), "saved_run_hours": float(saved)}  # fmt: skip
     if family is not None:
         rec["family"] = family
     return rec
@@ -53,7 +57,7 @@ def range_findings(
         for family in FAMILIES:
             bad = [e for e in entries if _flagged_for(e, family)]
             if bad:
-                mask = _region_mask(buckets[name], bad)
+                mask = bucket_mask(buckets[name], [e["bucket"] for e in bad])
                 found.append(_finding(frame, name, family, bad, entries, mask, outcomes[family]))
     return found
 
@@ -65,10 +69,15 @@ def _flagged_for(entry: dict[str, Any], family: str) -> bool:
     return "any" in entry["findings"] and not set(entry["findings"]) & set(SPECIFIC)
 
 
-def _region_mask(param: ParamBuckets, bad: list[dict[str, Any]]) -> np.ndarray:
-    labels = {e["bucket"] for e in bad}
-    indices = [i for i, b in enumerate(param.buckets) if b.label in labels]
+def bucket_mask(param: ParamBuckets, labels: list[str]) -> np.ndarray:
+    """Runs whose value of the param falls in one of the buckets named ``labels``."""
+    indices = [i for i, b in enumerate(param.buckets) if b.label in set(labels)]
     return np.isin(param.codes, indices)
+
+
+def saved_hours(frame: RunsFrame, mask: np.ndarray) -> float:
+    """The lost run-hours of the runs in ``mask``."""
+    return float(frame.df["lost_hours"].to_numpy()[mask].sum())
 
 
 def _finding(frame, name, family, bad, every, mask, outcome) -> dict[str, Any]:
@@ -101,7 +110,9 @@ def _finding(frame, name, family, bad, every, mask, outcome) -> dict[str, Any]:
     if family == "death":
         evidence["common_failure"] = _common_failure(frame, hit)
         evidence["modal_epoch"], evidence["modal_epoch_runs"] = _modal_epoch(frame, hit)
-    return recommendation(kind, title, text, evidence, [name], events - runs * rest_rate, family)
+    # avoiding a region saves every lost hour in it; regularising saves those of its overfit runs
+    saved = saved_hours(frame, hit if kind == "regularize" else mask)
+    return recommendation(kind, title, text, evidence, [name], events - runs * rest_rate, family, saved)
 
 
 def _comparable(family: str) -> str:

@@ -4,7 +4,9 @@ Columns: ``run_id``, ``name``, ``status``, ``died`` (crashed, killed or failed),
 ``running``, ``has_issue`` (any run-level issue, or died), one boolean column per
 issue type (``issue:<type>``), ``objective`` (NaN when missing), ``epochs``
 (epochs completed, counted from 1), ``last_epoch`` (as logged), ``last_step``,
-``failure`` (crash reason) and ``p:<param>`` for every param that varies.
+``failure`` (crash reason), ``run_hours`` (wall time, NaN when unknown) and
+``lost_hours`` (the part lost to failure, see :mod:`.cost`), and ``p:<param>`` for
+every param that varies.
 Every later step of the analysis reads this table, never the store.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sweeptui.analysis.cost import RunCost, sweep_costs
 from sweeptui.issues import ISSUE_TYPES, SWEEP_RUN_ID
 from sweeptui.objective import Objective
 from sweeptui.store import Run, RunStore, split_params
@@ -54,6 +57,8 @@ class RunsFrame:
     """Sweep-level issue types (``crash_loop``)."""
     run_params: list[dict[str, Any]]
     """Each run's params as the store holds them (original types), in row order."""
+    costs: dict[str, RunCost]
+    """Each run's wall time and lost time, by run id."""
     lacking: dict[str, int] = field(default_factory=dict)
     """Runs without a value (absent or null), per param that other runs set."""
 
@@ -83,28 +88,30 @@ def build_frame(store: RunStore, objective: Objective | None) -> RunsFrame:
     varying, constants, lacking = split_params(runs)
     params = [name for name in varying if not is_setting(name)]
     issue_types = sorted({t for run in runs for t in run.issue_types} & set(ISSUE_TYPES))
-    rows = [_row(run, objective, params, issue_types) for run in runs]
+    costs = sweep_costs(store)
+    rows = [_row(run, objective, params, issue_types, costs[run.id]) for run in runs]
     columns = _columns(params, issue_types)
     df = pd.DataFrame(rows, columns=columns)
     for name in ("died", "running", "has_issue", *(ISSUE_PREFIX + t for t in issue_types)):
         df[name] = df[name].astype(bool)
-    for name in ("objective", "epochs", "last_epoch", "last_step"):
+    for name in ("objective", "epochs", "last_epoch", "last_step", "run_hours", "lost_hours"):
         df[name] = df[name].astype(np.float64)
     sweep_issues = sorted({issue.type for issue in store.issues if issue.run == SWEEP_RUN_ID})
     run_params = [run.params for run in runs]
-    return RunsFrame(df, params, issue_types, constants, sweep_issues, run_params, lacking)
+    return RunsFrame(df, params, issue_types, constants, sweep_issues, run_params, costs, lacking)
 
 
 def _columns(params: list[str], issue_types: list[str]) -> list[str]:
     return [
         "run_id", "name", "status", "died", "running", "has_issue",
         *(ISSUE_PREFIX + t for t in issue_types),
-        "objective", "epochs", "last_epoch", "last_step", "failure",
+        "objective", "epochs", "last_epoch", "last_step", "failure", "run_hours", "lost_hours",
         *(PARAM_PREFIX + p for p in params),
     ]  # fmt: skip
 
 
-def _row(run: Run, objective: Objective | None, params: list[str], issue_types: list[str]) -> list:
+def _row(run: Run, objective: Objective | None, params: list[str], issue_types: list[str],
+         cost: RunCost) -> list:  # fmt: skip
     died = run.status in DIED_STATUSES
     value = objective.value(run) if objective is not None else None
     flags = set(run.issue_types)
@@ -114,6 +121,7 @@ def _row(run: Run, objective: Objective | None, params: list[str], issue_types: 
         math.nan if value is None else value,
         _epochs_done(run), _or_nan(run.last_epoch), _or_nan(run.last_step),
         run.failure.reason if run.failure else None,
+        _or_nan(cost.hours), cost.lost_hours,
         *(run.params.get(p) for p in params),
     ]  # fmt: skip
 

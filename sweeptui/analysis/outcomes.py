@@ -9,12 +9,11 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from sweeptui.analysis.buckets import ParamBuckets, format_number
 from sweeptui.analysis.frame import RunsFrame
 from sweeptui.analysis.options import AnalysisOptions
-from sweeptui.analysis.stats import holm
+from sweeptui.analysis.stats import holm, kruskal_p, spearman
 
 EXAMPLE_RUNS = 5
 STEP_BINS = 10
@@ -195,8 +194,7 @@ def _spearman(
     x, y = numbers[both], objective[both]
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return None, None
-    result = stats.spearmanr(x, y)
-    return float(result.statistic), float(result.pvalue)
+    return spearman(x, y)
 
 
 def _ratio(best: float, worst: float, goal: str) -> float | None:
@@ -212,7 +210,7 @@ def _kruskal(samples: list[np.ndarray]) -> float | None:
     pooled = np.concatenate(samples)
     if np.ptp(pooled) == 0:
         return 1.0
-    return float(stats.kruskal(*samples).pvalue)
+    return kruskal_p(samples)
 
 
 def best_configs(

@@ -1,9 +1,20 @@
-"""Small statistical helpers: Holm and Tarone-Holm corrections, vectorised one-sided Fisher tests."""
+"""Small statistical helpers: Holm and Tarone-Holm corrections, vectorised one-sided Fisher
+tests, Spearman's rank correlation and the Kruskal-Wallis test.
+
+The tests give the values ``scipy.stats`` gives, computed from ``scipy.special``'s
+distribution functions: importing ``scipy.stats`` costs about half a second (most of
+it rewriting docstrings), more than the whole analysis of a large sweep.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
+
+try:  # the hypergeometric tail scipy.stats.hypergeom itself evaluates (Boost's)
+    from scipy.special._ufuncs import _hypergeom_pmf, _hypergeom_sf
+except ImportError:  # an older scipy: the same values through scipy.stats, imported here
+    _hypergeom_pmf = _hypergeom_sf = None
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
@@ -30,7 +41,7 @@ def fisher_greater(
     """
     total = size_a + size_b
     hits = hits_a + hits_b
-    return stats.hypergeom.sf(hits_a - 1, total, hits, size_a)
+    return hypergeom_sf(hits_a - 1, total, hits, size_a)
 
 
 def fisher_min_p(size: np.ndarray, total: np.ndarray, events: np.ndarray) -> np.ndarray:
@@ -42,7 +53,83 @@ def fisher_min_p(size: np.ndarray, total: np.ndarray, events: np.ndarray) -> np.
     not count towards the multiplicity of the others.
     """
     most = np.minimum(size, events)
-    return stats.hypergeom.pmf(most, total, events, size)
+    return hypergeom_pmf(most, total, events, size)
+
+
+def hypergeom_sf(k: np.ndarray, total: np.ndarray, good: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """``scipy.stats.hypergeom.sf(k, total, good, drawn)`` for integer counts, element-wise.
+
+    P(X > k) for X the good items among ``drawn`` taken from ``total``: 1 below the
+    support, 0 at or above its top, as scipy.stats gives.
+    """
+    if _hypergeom_sf is None:
+        from scipy import stats
+
+        return stats.hypergeom.sf(k, total, good, drawn)
+    k, total, good, drawn = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64)
+                                                  for a in (k, total, good, drawn)))  # fmt: skip
+    low = np.maximum(0, drawn - (total - good))
+    high = np.minimum(good, drawn)
+    inside = (k >= low) & (k < high)
+    result = np.where(k < low, 1.0, 0.0)
+    result[inside] = _hypergeom_sf(k[inside], good[inside], drawn[inside], total[inside])
+    return result
+
+
+def hypergeom_pmf(k: np.ndarray, total: np.ndarray, good: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """``scipy.stats.hypergeom.pmf(k, total, good, drawn)`` for integer counts (0 off the support)."""
+    if _hypergeom_pmf is None:
+        from scipy import stats
+
+        return stats.hypergeom.pmf(k, total, good, drawn)
+    k, total, good, drawn = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64)
+                                                  for a in (k, total, good, drawn)))  # fmt: skip
+    inside = (k >= np.maximum(0, drawn - (total - good))) & (k <= np.minimum(good, drawn))
+    result = np.zeros(k.shape)
+    result[inside] = _hypergeom_pmf(k[inside], good[inside], drawn[inside], total[inside])
+    return result
+
+
+def average_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks from 1 with ties sharing their mean rank, and the size of each tie group.
+
+    The ranks ``scipy.stats.rankdata(values)`` gives (same order of operations).
+    """
+    values = np.asarray(values)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    counts = np.diff(np.r_[starts, values.size])
+    ranks = np.empty(values.size)
+    ranks[order] = np.repeat(starts + 1 + (counts - 1) / 2, counts)
+    return ranks, counts
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Spearman's rho and its two-sided p-value, as ``scipy.stats.spearmanr(x, y)``.
+
+    For finite, non-constant samples of at least three points.
+    """
+    rho = np.corrcoef(average_ranks(x)[0], average_ranks(y)[0])[1, 0]
+    dof = x.size - 2
+    with np.errstate(divide="ignore"):  # rho may be exactly 1
+        t = rho * np.sqrt((dof / ((rho + 1.0) * (1.0 - rho))).clip(0))
+    return float(rho), float(2 * special.stdtr(dof, -np.abs(t)))
+
+
+def kruskal_p(samples: list[np.ndarray]) -> float:
+    """The Kruskal-Wallis H test's p-value, as ``scipy.stats.kruskal(*samples).pvalue``.
+
+    For two or more non-empty samples of finite values, not all equal.
+    """
+    sizes = [sample.size for sample in samples]
+    total = sum(sizes)
+    ranks, ties = average_ranks(np.concatenate(samples))
+    correction = 1 - np.sum(ties.astype(np.float64) ** 3 - ties) / (total**3 - total)
+    edges = np.cumsum([0, *sizes])
+    between = sum(np.sum(ranks[edges[i] : edges[i + 1]]) ** 2 / sizes[i] for i in range(len(sizes)))
+    h = (12.0 / (total * (total + 1)) * between - 3 * (total + 1)) / correction
+    return float(special.chdtrc(len(samples) - 1, h))
 
 
 def tarone_holm(pvalues: np.ndarray, min_pvalues: np.ndarray, alpha: float) -> np.ndarray:

@@ -1,7 +1,8 @@
 """``--on-issue CMD``: run a command for each new issue, never blocking anything.
 
 The command gets the issue as JSON on stdin (the report's ``issues[]`` shape plus
-``run_name``). One worker thread runs the commands one after another from a
+``run_name`` and ``run_dir``, the run's directory or file, so a command can find what
+the run left there: a PID file, a Slurm job id). One worker thread runs the commands one after another from a
 bounded queue: a slow command delays later alerts but never piles up threads or
 processes; when the queue is full, further issues are counted as dropped.
 This module does not import Textual.
@@ -25,10 +26,11 @@ QUEUE_SIZE = 100
 COMMAND_TIMEOUT = 60.0
 
 
-def issue_payload(issue: Issue, run_name: str | None = None) -> bytes:
+def issue_payload(issue: Issue, run_name: str | None = None, run_dir: str | None = None) -> bytes:
     """The JSON document a command receives for ``issue``."""
     data = issue.to_dict()
     data["run_name"] = run_name
+    data["run_dir"] = run_dir
     data = {key: _json_safe(value) for key, value in data.items()}
     return orjson.dumps(data) + b"\n"
 
@@ -52,11 +54,11 @@ class IssueCommand:
         self._thread = threading.Thread(target=self._work, name="sweeptui-on-issue", daemon=True)
         self._thread.start()
 
-    def submit(self, issues: Iterable[tuple[Issue, str | None]]) -> None:
-        """Queue one command run per (issue, run name); never blocks."""
-        for issue, name in issues:
+    def submit(self, issues: Iterable[tuple[Issue, ...]]) -> None:
+        """Queue one command run per (issue, run name[, run directory]); never blocks."""
+        for issue, *about in issues:
             try:
-                self._queue.put_nowait(issue_payload(issue, name))
+                self._queue.put_nowait(issue_payload(issue, *about))
             except queue.Full:
                 self.dropped += 1
 

@@ -25,6 +25,7 @@ from sweeptui.app.alerts import IssueCommand
 from sweeptui.app.export import export_report
 from sweeptui.app.watcher import DirtyPaths, SweepWatcher
 from sweeptui.snapshot import SnapshotBuilder, make_detail
+from sweeptui.store import RunStore
 from sweeptui.sweep import Sweep
 
 
@@ -212,8 +213,8 @@ class IngestThread(threading.Thread):
 
     def _submit_issues(self, issues: list) -> list:
         if issues and self.on_issue is not None:
-            runs = self.sweep.store.runs
-            self.on_issue.submit((i, runs[i.run].name if i.run in runs else None) for i in issues)
+            store = self.sweep.store
+            self.on_issue.submit((i, *_run_about(store, i.run)) for i in issues)
         return issues
 
     def _is_due(self, kind: str, now: float) -> bool:
@@ -234,3 +235,11 @@ class IngestThread(threading.Thread):
             action()
         except Exception as exc:  # one bad cycle must not end live monitoring
             self.emit(IngestError(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+
+
+def _run_about(store: RunStore, run_id: str) -> tuple[str | None, str | None]:
+    """The run's name and its directory (or file) as an absolute path, for ``--on-issue``."""
+    run = store.runs.get(run_id)
+    if run is None:
+        return None, None
+    return run.name, str((store.root / run.path).resolve())

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from sweeptui.numbers import p_value, percent
+from sweeptui.numbers import p_value, percent, run_hours
 from sweeptui.report.mdtable import number, table
 from sweeptui.textsafe import clean_text
 from sweeptui.textsafe import markdown_cell as cell
@@ -19,7 +19,7 @@ MAX_EFFECT_ROWS = 60
 
 
 def findings_section(report: dict[str, Any]) -> list[str]:
-    """Recommendations, strongest first, each with its evidence and example runs."""
+    """Recommendations, the most run-hours saved first, each with its evidence and example runs."""
     if "recommendations" not in report or not report["summary"]["runs"]:
         return []
     recs = report["recommendations"]
@@ -30,11 +30,20 @@ def findings_section(report: dict[str, Any]) -> list[str]:
             "(Fisher exact tests, corrected), so there is no evidence-based change to recommend."
         )
         return lines
+    timed = bool((report.get("compute") or {}).get("known_runs"))
     for index, rec in enumerate(recs, start=1):
         examples = rec["evidence"].get("example_runs") or []
         tail = f" Example runs: {', '.join(cell(r, 40) for r in examples)}." if examples else ""
-        lines.append(f"{index}. **{cell(rec['title'], 120)}.** {cell(rec['text'], 600)}{tail}")
+        saved = f" {saved_sentence(rec['saved_run_hours'])}" if timed else ""
+        lines.append(f"{index}. **{cell(rec['title'], 120)}.** {cell(rec['text'], 600)}{saved}{tail}")
     return lines
+
+
+def saved_sentence(hours: float) -> str:
+    """``Would have saved 96 run-hours in this sweep.`` (what following a recommendation was worth)."""
+    if hours <= 0:
+        return "Would have saved no run-hours in this sweep."
+    return f"Would have saved {run_hours(hours)} run-hours in this sweep."
 
 
 FAMILY_COLUMNS = (("death", "death"), ("numerical", "NaN/divergence"), ("overfitting", "overfitting"))

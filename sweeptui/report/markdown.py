@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sweeptui.numbers import percent
+from sweeptui.numbers import percent, run_hours
 from sweeptui.report import analysis_md
 from sweeptui.report.mdtable import number, table
 from sweeptui.store import STATUSES
@@ -39,7 +39,7 @@ def overview(report: dict[str, Any]) -> list[str]:
     bad = counts["crashed"] + counts["killed"] + counts["failed"]
     sentence = (
         f"{total} runs: {counts['finished']} finished, {counts['running']} running, "
-        f"{bad} died ({percent(bad / total)}). {summary['runs_with_issues']} runs "
+        f"{bad} died ({percent(bad / total)}).{_lost_sentence(report)} {summary['runs_with_issues']} runs "
         f"({percent(summary['runs_with_issues'] / total)}) have at least one issue."
     )
     lines.append(sentence)
@@ -62,6 +62,20 @@ def overview(report: dict[str, Any]) -> list[str]:
     lines.append("")
     lines.append(f"Generated {report['generated_at']} by {report['generator']}.")
     return lines
+
+
+def _lost_sentence(report: dict[str, Any]) -> str:
+    """`` 31% of the sweep's 412 run-hours went into runs that had already gone NaN or died.``"""
+    compute = report.get("compute")
+    if not compute or not compute["known_runs"]:
+        return ""
+    unknown = compute["unknown_runs"]
+    runs = "run" if unknown == 1 else "runs"
+    untimed = f" ({unknown} {runs} without timestamps not counted)" if unknown else ""
+    return (
+        f" {percent(compute['lost_share'])} of the sweep's {run_hours(compute['run_hours'])} run-hours "
+        f"went into runs that had already gone NaN or died{untimed}."
+    )
 
 
 def status_section(report: dict[str, Any]) -> list[str]:

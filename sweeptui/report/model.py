@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sweeptui import __version__
+from sweeptui.analysis.cost import RunCost, sweep_costs
 from sweeptui.issues import ISSUE_TYPES, SWEEP_RUN_ID, Issue
 from sweeptui.objective import Objective
 from sweeptui.store import Run, RunStore, split_params
@@ -48,6 +49,7 @@ def build_report(
     """The whole report as plain JSON-ready data (finite floats or None, no NaN)."""
     runs = sorted(store, key=lambda run: run.id)
     varying = varying_params(runs)
+    costs = sweep_costs(store)
     report: dict[str, Any] = {
         "schema": SCHEMA,
         "generator": f"sweeptui {__version__}",
@@ -58,7 +60,7 @@ def build_report(
         "varying_params": varying,
         "leaderboard": _leaderboard(runs, objective, varying),
         "issue_breakdown": _issue_breakdown(store.issues),
-        "runs": [_run(run, objective) for run in runs],
+        "runs": [_run(run, objective, costs[run.id]) for run in runs],
         "issues": [_clean(issue.to_dict()) for issue in _ordered(store.issues)],
         "warnings": [{"path": w.path, "message": w.message} for w in store.warnings],
     }
@@ -157,7 +159,7 @@ def _issue_breakdown(issues: list[Issue]) -> list[dict[str, Any]]:
     return rows
 
 
-def _run(run: Run, objective: Objective | None) -> dict[str, Any]:
+def _run(run: Run, objective: Objective | None, cost: RunCost) -> dict[str, Any]:
     done, expected = run.progress()
     return _clean(
         {
@@ -181,6 +183,10 @@ def _run(run: Run, objective: Objective | None) -> dict[str, Any]:
             "exit_code": run.exit_code,
             "first_update": _iso(run.first_update),
             "last_update": _iso(run.last_update),
+            "run_hours": cost.hours,
+            "lost_run_hours": cost.lost_hours if cost.known else None,
+            "lost_since": _iso(cost.lost_since),
+            "lost_to": cost.cause,
         }
     )
 

@@ -16,6 +16,7 @@ def _register() -> None:
     from sweeptui.sources import (
         hydra,
         lightning,
+        mlflow_local,
         optuna,
         ray_tune,
         results_array,
@@ -24,7 +25,8 @@ def _register() -> None:
         wandb,
     )
 
-    tools = [ray_tune.SOURCE, optuna.SOURCE, lightning.SOURCE, hydra.SOURCE, tensorboard.SOURCE, wandb.SOURCE]
+    tools = [ray_tune.SOURCE, optuna.SOURCE, lightning.SOURCE, hydra.SOURCE, tensorboard.SOURCE, wandb.SOURCE,
+             mlflow_local.SOURCE]
     SOURCES.extend([*tools, run_dir.SOURCE, results_array.SOURCE])
 
 

@@ -16,11 +16,9 @@ the parts it did not get serially, so a failure costs time, never data.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,7 +52,11 @@ def worker_count(parts: int) -> int:
     """
     if not getattr(_state, "allowed", False) or parts < 2:
         return 0
-    if threading.active_count() != 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if threading.active_count() != 1:
+        return 0
+    import multiprocessing  # here: the pool machinery costs ~50 ms to import, and most loads never fork
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         return 0
     cores = _usable_cores()
     if cores < 2:
@@ -77,6 +79,9 @@ def forked_map(work: Callable[[Any], Any], items: Sequence[Any], workers: int) -
     without raising, when the pool fails (a child died, a result would not pickle, or
     ``work`` raised): the caller then handles the items it did not get itself.
     """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     global _work
     _work = work
     pool = None

@@ -11,6 +11,7 @@ this is the hot path for logs of millions of records.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import time
@@ -48,7 +49,7 @@ from sweeptui.sources.jsonio import (
     to_float,
     values_equal,
 )
-from sweeptui.sources.tail import FileTail, RewriteGuard, TailRead
+from sweeptui.sources.tail import FileTail, LineBlock, RewriteGuard, TailRead
 
 NAME = "run-dir"
 
@@ -72,8 +73,8 @@ END_WORDS = {
 KILL_LINE = re.compile(r"\bKilled\b|\bSIGKILL\b|\bSIGTERM\b")
 READ_BYTES = 64 * 1024 * 1024
 """Bytes of a log turned into columns per pass, so raw text never piles up."""
-SLICE_LINES = 4096
-"""Lines parsed before their records are turned into columns (bounds the dicts held)."""
+BISECT_LINES = 32
+"""Lines below which a span that does not parse as a whole is parsed line by line."""
 MAX_LINE_WARNINGS = 20
 """Bad-line warnings per log file before the rest are only counted."""
 QUIET_SECONDS = 5.0
@@ -90,6 +91,24 @@ def is_error_file(name: str) -> bool:
     return (
         name == "error.txt" or name.endswith((".err", ".log")) or name.startswith("stderr")
     )
+
+
+def _parse_array(elements: memoryview) -> list | None:
+    """``elements`` (JSON values separated by commas) as a list; None when it does not parse.
+
+    orjson first; the standard library for what only it reads (bare ``NaN`` and
+    ``Infinity``, integers beyond 64 bits), on strict UTF-8 text so that a line with
+    bad bytes is left to the line-by-line path, which warns about it.
+    """
+    text = b"".join((b"[", elements, b"]"))
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(text.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
 
 
 def _follows(name: str) -> bool:
@@ -179,23 +198,68 @@ _BLANK: Any = object()
 class JsonlLog(MetricLog):
     """A JSON-lines log: one object per line."""
 
+    def __init__(self, path: Path, settings: Settings, run_id: str) -> None:
+        super().__init__(path, settings, run_id)
+        self.tail.split = False  # lines come as blocks of bytes, parsed a block at a time
+
     def ingest(
         self, chunk: TailRead, columns: Columns, events: list[Event], ends: list[RunEnded]
     ) -> None:
-        """Parse the lines slice by slice and add their fields as metric points.
+        """Parse each block of lines and add their fields as metric points.
 
-        Slices bound the parsed records held at once; within a slice every line is
-        parsed by orjson in one C-level pass and only the lines it rejects (bare
-        ``NaN`` tokens, bad lines) take the slow path, once.
+        A block is parsed by one orjson call as a JSON array (its newlines turned into
+        commas), which costs no bytes object and no call per line. A span orjson
+        rejects is tried with the standard library (bare ``NaN`` tokens), then halved
+        until its halves parse; spans of a few lines go line by line, so every line
+        gets exactly the fate it would get alone.
         """
-        lines = chunk.lines
-        for start in range(0, len(lines), SLICE_LINES):
-            records = self._parse(lines, start, chunk, events)
-            self._add(records, start, chunk, columns, events, ends)
+        index = 0
+        for block in chunk.blocks:
+            records = self._parse_block(block, index, chunk, events)
+            self._add(records, index, chunk, columns, events, ends)
+            index += block.lines
 
-    def _parse(self, lines: list[bytes], start: int, chunk: TailRead, events: list[Event]) -> list:
-        """Parsed records of ``lines[start:start + SLICE_LINES]``, index for index."""
-        pending = iter(lines[start : start + SLICE_LINES])
+    def _parse_block(
+        self, block: LineBlock, first: int, chunk: TailRead, events: list[Event]
+    ) -> list:
+        """Parsed records of the block's lines (line ``first`` on), index for index."""
+        data = block.data
+        commas = data.replace(b"\n", b",")
+        return self._parse_span(data, commas, 0, len(data), first, block.lines, chunk, events)
+
+    def _parse_span(
+        self,
+        data: bytes,
+        commas: bytes,
+        begin: int,
+        end: int,
+        first: int,
+        lines: int,
+        chunk: TailRead,
+        events: list[Event],
+    ) -> list:
+        """Records of the ``lines`` complete lines in ``data[begin:end]`` (line ``first`` on).
+
+        ``commas`` is ``data`` with its newlines replaced, so the span is one JSON
+        array; its elements stand for its lines only when there are as many of them.
+        """
+        parsed = _parse_array(memoryview(commas)[begin : end - 1])
+        if parsed is not None and len(parsed) == lines:
+            return parsed
+        if lines <= BISECT_LINES:
+            return self._parse_lines(data[begin:end], first, chunk, events)
+        middle = data.index(b"\n", (begin + end) // 2 - 1) + 1
+        if middle >= end:
+            middle = data.rindex(b"\n", begin, end - 1) + 1
+        head = data.count(b"\n", begin, middle)
+        return self._parse_span(data, commas, begin, middle, first, head, chunk, events) + (
+            self._parse_span(data, commas, middle, end, first + head, lines - head, chunk, events)
+        )
+
+    def _parse_lines(self, data: bytes, first: int, chunk: TailRead, events: list[Event]) -> list:
+        """The exact path: each line of ``data`` on its own, index for index."""
+        lines = data.split(b"\n")[:-1]
+        pending = iter(lines)
         records: list = []
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
         while True:
@@ -203,8 +267,8 @@ class JsonlLog(MetricLog):
                 records.extend(map(loads, pending))  # keeps what parsed before a failure
                 return records
             except decode_error:
-                index = start + len(records)
-                records.append(self._slow_parse(lines[index], chunk, index, events))
+                index = len(records)
+                records.append(self._slow_parse(lines[index], chunk, first + index, events))
 
     def _add(
         self,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -73,6 +75,29 @@ def test_ingest_thread_runs_the_command_for_new_issues_only(tmp_path: Path) -> N
     finally:
         ingest.stop()
         command.close(timeout=30)
-    runs = [json.loads(line)["run"] for line in out.read_text().splitlines()]
-    assert runs == ["later"]
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["run"] for line in lines] == ["later"]
+    assert lines[0]["run_dir"] == str((sweep_dir / "later").resolve())  # where a PID file would be
     assert not ingest.is_alive()
+
+
+def test_the_pid_recipe_stops_a_run_that_went_nan(tmp_path: Path) -> None:
+    """docs/recipes/stop_by_pid.py, run by --on-issue, sends SIGTERM to the PID the run left."""
+    recipe = Path(__file__).resolve().parents[2] / "docs" / "recipes" / "stop_by_pid.py"
+    run_dir = tmp_path / "lr0.3"
+    run_dir.mkdir()
+    training = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (run_dir / "pid").write_text(f"{training.pid}\n")
+        command = IssueCommand(f"{sys.executable} {recipe}")
+        command.submit([
+            (Issue("overfitting_suspect", "lr0.3", "val rises"), "lr0.3", str(run_dir)),  # left alone
+            (Issue("nan_or_inf_metric", "lr0.3", "val_loss became NaN", step=7.0), "lr0.3", str(run_dir)),
+        ])  # fmt: skip
+        command.close(timeout=30)
+        assert training.wait(timeout=30) == -signal.SIGTERM
+        assert command.failures == []
+    finally:
+        if training.poll() is None:
+            training.kill()
+            training.wait()

@@ -1,4 +1,4 @@
-"""The sweep header: root, objective, runs by status, elapsed time, ETA, issues, notes."""
+"""The sweep header: root, objective, runs by status, elapsed time, ETA, issues, lost run-hours, notes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from textual.reactive import reactive
 
 from sweeptui.app.format import STATUS_ICON, STATUS_STYLE, bar, duration, safe
 from sweeptui.app.widgets.text_panel import TextPanel
+from sweeptui.numbers import run_hours
 from sweeptui.snapshot import SweepSnapshot
 from sweeptui.store import STATUSES
 
@@ -64,6 +65,9 @@ class SweepHeader(TextPanel):
             text.append(f"  ETA {duration(snap.eta)}")
         style = "bold red" if snap.issue_count else "green"
         text.append(f"  {snap.issue_count} issues", style=style)
+        lost = snap.analysis.lost_hours
+        if lost:
+            text.append(f"  {run_hours(lost)} run-h lost", style="red")
         if snap.warning_count:
             text.append(f"  {snap.warning_count} warnings", style="yellow")
         return text

@@ -1,0 +1,180 @@
+"""MLflow's run model, shared by the three places MLflow keeps a sweep.
+
+The SQLite store (:mod:`~sweeptui.sources.mlflow_sqlite`), the file store
+(:mod:`~sweeptui.sources.mlflow_files`) and a tracking server
+(:mod:`~sweeptui.sources.mlflow_server`) all describe the same thing: experiments of
+runs, each run with a status, start and end times, params, tags and metric points
+``(key, value, step, timestamp)``. Each reader fills a :class:`RunState` per run and
+asks :func:`run_events` for the events of what changed. Here the mapping lives:
+
+- run id ``<store>/<experiment id>/<run uuid>``, name the run's name (``mlflow.runName``);
+- params as MLflow stores them (strings) turned back into numbers and booleans;
+- statuses: FINISHED -> finished; FAILED -> crashed; KILLED -> killed; RUNNING and
+  SCHEDULED stay running, judged by the lifecycle rules like any run (a run whose
+  process was SIGKILLed stays RUNNING in MLflow forever);
+- a parent run whose nested children are the trials (Optuna's and Ray's MLflow
+  callbacks) is not a trial itself: it is left out once a child names it;
+- deleted runs (``lifecycle_stage: deleted``) are left out unless
+  :attr:`~sweeptui.settings.Settings.include_deleted`.
+
+None of the readers imports MLflow.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass, field
+from typing import Any
+
+from sweeptui.events import Event, MetricBatch, RunEnded, RunSeen, Series, SourceWarning
+
+NAME = "mlflow"
+RUN_NAME_TAG = "mlflow.runName"
+PARENT_TAG = "mlflow.parentRunId"
+EPOCH_KEY = "epoch"
+ENDS = {"FINISHED": "finished", "FAILED": "crashed", "KILLED": "killed"}
+"""MLflow's end statuses as sweeptui's; RUNNING and SCHEDULED are not ends."""
+FILE_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
+"""``RunStatus`` numbers, as the file store's ``meta.yaml`` writes them."""
+SQL_INFINITY = 1.7976931348623157e308
+"""The SQL store keeps +/-inf as the largest finite double (and NaN as 0 with ``is_nan``)."""
+
+
+def param_value(text: Any) -> Any:
+    """A param as logged: MLflow stores every param as a string; numbers come back as numbers."""
+    if not isinstance(text, str):
+        return text
+    if text in ("True", "False", "true", "false"):
+        return text.lower() == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
+
+
+def sql_metric(value: float, is_nan: Any) -> float:
+    """A metric value as the SQL store holds it, back to what was logged."""
+    if is_nan:
+        return math.nan
+    if value >= SQL_INFINITY:
+        return math.inf
+    if value <= -SQL_INFINITY:
+        return -math.inf
+    return float(value)
+
+
+@dataclass
+class RunState:
+    """One MLflow run as far as read, plus what has been emitted for it."""
+
+    uuid: str
+    experiment_id: str
+    name: str = ""
+    status: str = "RUNNING"
+    start: float | None = None
+    """Seconds since the epoch (MLflow keeps milliseconds)."""
+    end: float | None = None
+    deleted: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    points: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    """New points per metric key, not emitted yet: (steps, values)."""
+    stamps: dict[float, float] = field(default_factory=dict)
+    """Newest timestamp (seconds) per step among the new points."""
+    emitted: tuple | None = None
+    """(name, params) as last emitted; None before the first RunSeen."""
+    ended: bool = False
+    metric_count: int = 0
+
+    @property
+    def parent(self) -> str | None:
+        """The run uuid of the parent run, for a nested run."""
+        return self.tags.get(PARENT_TAG) or None
+
+    @property
+    def display_name(self) -> str:
+        """The run's name, or its uuid's first eight characters."""
+        return self.name or self.tags.get(RUN_NAME_TAG) or self.uuid[:8]
+
+    def add_point(self, key: str, value: float, step: float, stamp_ms: float | None) -> None:
+        """One metric point (timestamp in milliseconds, as MLflow logs it)."""
+        steps, values = self.points.setdefault(key, ([], []))
+        steps.append(step)
+        values.append(value)
+        if stamp_ms is not None:
+            stamp = stamp_ms / 1000.0
+            if stamp > self.stamps.get(step, -math.inf):
+                self.stamps[step] = stamp
+
+
+def millis(value: Any) -> float | None:
+    """Milliseconds since the epoch (int, float or numeric string) as seconds."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number / 1000.0 if math.isfinite(number) and number > 0 else None
+
+
+def run_events(run: RunState, storage: str, warn_path: str, include_deleted: bool) -> list[Event]:
+    """The events for what changed in ``run`` since the last call (drains its new points)."""
+    if run.deleted and not include_deleted:
+        run.points.clear()
+        run.stamps.clear()
+        return []
+    run_id = f"{storage}/{run.experiment_id}/{run.uuid}"
+    events: list[Event] = []
+    meta = (run.display_name, run.params)
+    if run.emitted is None or meta != run.emitted:
+        run.emitted = (run.display_name, dict(run.params))
+        events.append(RunSeen(run_id, run.display_name, storage, NAME, dict(run.params), run.start))
+    if run.points:
+        events.append(_batch(run, run_id))
+    if not run.ended and run.status in ENDS:
+        run.ended = True
+        events.extend(_end_events(run, run_id, warn_path))
+    return events
+
+
+def _batch(run: RunState, run_id: str) -> MetricBatch:
+    """The new points as one batch; an ``epoch`` metric (Lightning's MLflow logger logs one)
+    is the epoch column, as in any metric log."""
+    metrics: dict[str, Series] = {}
+    for key, (steps, values) in run.points.items():
+        order = sorted(range(len(steps)), key=steps.__getitem__)  # stable: logging order per step
+        metrics[key] = Series(array("d", [steps[i] for i in order]), array("d", [values[i] for i in order]))
+        run.metric_count += len(steps)
+    epochs = metrics.pop(EPOCH_KEY, None)
+    times = array("d", (run.stamps[step] for step in sorted(run.stamps)))
+    records = max(len(steps) for steps, _ in run.points.values())
+    run.points = {}
+    run.stamps = {}
+    return MetricBatch(run_id, metrics, records, times=times, epochs=epochs)
+
+
+def _end_events(run: RunState, run_id: str, warn_path: str) -> list[Event]:
+    status = ENDS[run.status]
+    error = None if status == "finished" else f"MLflow run status {run.status}"
+    events: list[Event] = [RunEnded(run_id, status, error, time=run.end)]
+    if status == "finished" and run.metric_count == 0:
+        message = f"run {run.display_name!r} is FINISHED but logged no metric at all"
+        events.append(SourceWarning(warn_path, message))
+    return events
+
+
+def trial_runs(runs: dict[str, RunState]) -> list[RunState]:
+    """The runs that are trials: every run but the parents of nested runs."""
+    parents = {run.parent for run in runs.values() if run.parent}
+    return [run for run in runs.values() if run.uuid not in parents or run.emitted is not None]
+
+
+__all__ = [
+    "ENDS", "FILE_STATUS", "NAME", "RunState", "millis", "param_value", "run_events",
+    "sql_metric", "trial_runs",
+]  # fmt: skip
