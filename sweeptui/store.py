@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -321,6 +322,8 @@ class RunStore:
         self.version = 0
         self._issue_keys: set[tuple[str, str]] = set()
         self._changed: set[str] = set()
+        self._given_names: dict[str, tuple[str, str]] = {}
+        """Run id -> (name its source gave, distinct name shown instead)."""
 
     # -- events ---------------------------------------------------------------
     def apply(self, event: Event, now: float | None = None) -> Run | None:
@@ -351,7 +354,9 @@ class RunStore:
             run = Run(event.run_id, event.name, event.path, event.source)
             self.runs[run.id] = run
         else:
-            run.name = event.name or run.name
+            given = self._given_names.get(run.id)
+            name = event.name or run.name
+            run.name = given[1] if given is not None and given[0] == name else name
         if event.params is not None:
             run.params = flatten_params(event.params)
             run.expected = expected_length(run.params)
@@ -406,6 +411,36 @@ class RunStore:
         self.warning_count += 1
         if len(self.warnings) < MAX_WARNINGS:
             self.warnings.append(warning)
+
+    def distinguish_names(self) -> None:
+        """Runs shown under one name that is the end of their paths (three ``version_0``
+        folders) get the shortest end of their path no other of them shares."""
+        by_name: dict[str, list[Run]] = {}
+        for run in self.runs.values():
+            given = self._given_names.get(run.id)
+            by_name.setdefault(given[0] if given else run.name, []).append(run)
+        for name, runs in by_name.items():
+            if len(runs) > 1:
+                self._distinguish(name, runs)
+
+    def _distinguish(self, name: str, runs: list[Run]) -> None:
+        tail = name.split("/")
+        parts = [tuple(run.path.split("/")) for run in runs]
+        if not all(list(p[-len(tail):]) == tail for p in parts):
+            return  # a name of the tool's own (W&B, Optuna): not a path to extend
+        depths: list[int | None] = [None] * len(runs)
+        for depth in range(len(tail), max(map(len, parts)) + 1):
+            counts = Counter(p[-depth:] for p in parts)
+            for index, p in enumerate(parts):
+                if depths[index] is None and (counts[p[-depth:]] == 1 or depth >= len(p)):
+                    depths[index] = depth
+        for run, p, depth in zip(runs, parts, depths, strict=True):
+            distinct = "/".join(p[-(depth or len(p)):])
+            self._given_names[run.id] = (name, distinct)
+            if run.name != distinct:
+                run.name = distinct
+                self._changed.add(run.id)
+                self.version += 1
 
     # -- issues and statuses set by detectors ---------------------------------
     def add_issue(self, issue: Issue) -> bool:

@@ -79,7 +79,9 @@ class Sweep:
         for warning in warnings:
             self.store.apply(warning)
         readers = self.readers if reread else self.readers[known:]
-        return _merge(result, self._read([(reader, None) for reader in readers]))
+        result = _merge(result, self._read([(reader, None) for reader in readers]))
+        self.store.distinguish_names()
+        return result
 
     def poll(self, changed: Iterable[Path | str] | None = None) -> PollResult:
         """Read what changed (``None``: every reader, in full). Cheap when nothing did.
@@ -155,10 +157,22 @@ class Sweep:
         reading and applying run by run). A group ends once it holds
         :data:`HELD_RECORDS` records, so a large read is applied at once; a reader that
         hands its events over in parts (:meth:`Reader.read_parts`) has them applied as
-        they come.
+        they come. The sweep-level judgement (a crash loop) is made once, after the
+        whole read: the order runs are read in is not the order they ended in.
         """
         result = PollResult()
         now = time.time()
+        self.detectors.hold_sweep_checks(True)
+        try:
+            self._read_all(readers, now, result)
+        finally:
+            result.issues.extend(self.detectors.hold_sweep_checks(False))
+        return result
+
+    def _read_all(
+        self, readers: list[tuple[Reader, list[Path | str] | None]], now: float, result: PollResult
+    ) -> None:
+        """The reading and applying of :meth:`_read`."""
         held: list[list[Event]] = []
         size = 0
         with _collector_paused():
@@ -175,7 +189,6 @@ class Sweep:
                 except Exception as exc:  # a reader bug must not take the sweep down
                     held.append([SourceWarning(str(reader.base), f"reader failed: {exc!r}")])
             self._apply_all(held, now, result)
-        return result
 
     def _apply_all(self, held: list[list[Event]], now: float, result: PollResult) -> None:
         """Apply each reader's events; a failure costs that reader's events, not the group's."""

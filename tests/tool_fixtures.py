@@ -30,3 +30,22 @@ def run_where(sweep: Sweep, fragment: str) -> Run:
     found = [run for run in sweep.store if fragment in run.id]
     assert len(found) == 1, f"{fragment!r} matched {[run.id for run in found]}"
     return found[0]
+
+
+def report_everything(sweep: Sweep, target: Path) -> str:
+    """Every view of a loaded sweep: the report in each format, the export written on
+    exit, and an analysed app snapshot. Returns the Markdown; any crash fails the test."""
+    from sweeptui.app.export import export_report
+    from sweeptui.objective import choose_objective
+    from sweeptui.report import build_report, render
+    from sweeptui.snapshot import SnapshotBuilder
+
+    objective = choose_objective(sweep.store)
+    report = build_report(sweep.store, objective)
+    markdown = render(report, "md")
+    render(report, "json")
+    render(report, "html")
+    exported = export_report(sweep.store, objective, target / "export.md")
+    assert exported.error is None and exported.markdown.is_file() and exported.json.is_file()
+    SnapshotBuilder(sweep.store).build(analyse=True)
+    return markdown

@@ -36,16 +36,22 @@ class CrashLoopDetector:
         self._ended: list[tuple[float, int, str]] = []
         self._entries: dict[str, tuple[float, int, str]] = {}
         self._dirty = False
+        self.held = False
+        """While True, :meth:`check` waits: a read of many runs is judged once it is
+        all in, not in the order its files happened to be read."""
 
     def record_end(self, run: Run) -> None:
         """Note that ``run`` ended; a later end that brings a time moves it to its place.
 
         A run that died before its first metric may first be seen through error text
         with no time, then through an end marker that has one: without the move it
-        would stay sorted as the oldest end.
+        would stay sorted as the oldest end. A run with no time of its own (no end
+        time, no record) is placed by its start before the moment it was read: a
+        copied sweep's early deaths must not sort as its newest.
         """
         stamp = next(
-            (t for t in (run.ended_at, run.last_update, run.last_ingest) if t is not None),
+            (t for t in (run.ended_at, run.last_update, run.first_update, run.last_ingest)
+             if t is not None),
             -math.inf,
         )
         previous = self._entries.get(run.id)
@@ -61,7 +67,7 @@ class CrashLoopDetector:
 
     def check(self) -> Issue | None:
         """The crash-loop issue when the newest full window qualifies, else None."""
-        if not self._dirty or self.store.has_issue(SWEEP_RUN_ID, ISSUE_TYPE):
+        if self.held or not self._dirty or self.store.has_issue(SWEEP_RUN_ID, ISSUE_TYPE):
             return None
         self._dirty = False
         size = max(1, self.settings.crash_loop_window)

@@ -79,6 +79,11 @@ class DetectorEngine:
             [failure_issue(run), self.short_runs.check(run, stamp), self.crash_loop.check()]
         )
 
+    def hold_sweep_checks(self, held: bool) -> list[Issue]:
+        """Hold the sweep-level judgement while a read is applied; on release, judge it once."""
+        self.crash_loop.held = held
+        return [] if held else self._record([self.crash_loop.check()])
+
     def on_tick(self, now: float) -> list[Issue]:
         """Live checks: silences measured from each run's last ingest to ``now``."""
         return self._time_checks(now, lambda run: run.last_ingest)

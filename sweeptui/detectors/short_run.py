@@ -86,10 +86,16 @@ class ShortRunDetector:
         )
 
     def _from_config(self, run: Run) -> str | None:
-        """A message when short by its config, "" when not short, None when it has no length."""
+        """A message when short by its config, "" when not short, None when it has no length.
+
+        A config length its log cannot measure (epochs planned, only iterations logged)
+        is "" too: the sweep's median in another unit must not stand in for it.
+        """
         if run.expected is None:
             return None
         done, expected = run.progress()
+        if done is None and run.records:
+            return ""
         if done is None or expected is None or expected.count <= 0:
             return None
         fraction = done / expected.count

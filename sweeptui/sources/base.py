@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeptui.events import Event
+from sweeptui.events import Event, SourceWarning
 from sweeptui.settings import Settings
 from sweeptui.sources.files import Boundary
 
@@ -35,6 +35,15 @@ class Reader(ABC):
         self.root = root
         self.base = base
         self.settings = settings
+        self.notes: set[str] = set()
+        """Keys of the warnings said once per sweep; the scanner hands every reader it
+        creates the same set (:attr:`ScanContext.notes`)."""
+
+    def note_once(self, events: list, key: str, warning: SourceWarning) -> None:
+        """Add ``warning`` to ``events`` unless a warning under ``key`` was said in this sweep."""
+        if key not in self.notes:
+            self.notes.add(key)
+            events.append(warning)
 
     @property
     def boundary(self) -> Boundary:
@@ -124,6 +133,8 @@ class ScanContext:
     settings: Settings
     shared: dict[object, Any] = field(default_factory=dict)
     """State readers created by one scanner share (keyed by source and directory)."""
+    notes: set[str] = field(default_factory=set)
+    """Keys of the warnings said once per sweep (see :meth:`Reader.note_once`)."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ markers, error text); this source adds:
 - params from the overrides (values parsed as YAML, dotted keys nested), with the full
   config as the fallback when there are none; run-length keys (``epochs``, ``max_steps``...)
   are taken from the config too, so progress and short runs can be judged;
+- a job whose only tabular log is a CSV of another name than ``metrics.csv`` (one per
+  experiment, ``<experiment>.csv``) has it read as its metric log; with several such
+  CSVs and no other log, a warning says why none was read;
 - run id = the job directory relative to the root, name ``<time>/<job>`` (plus the
   overrides when the directory name is only the job number);
 - sweep-level text: Hydra prints a failing job's traceback on the driver's stderr
@@ -16,6 +19,10 @@ markers, error text); this source adds:
   sweep level (``*.err``, ``*.log``, ``*.out``, ``.submitit/*/*``) are searched for those
   blocks, which end the job with the same overrides; a kill line (``Killed``, ``SIGKILL``)
   there ends every job of the sweep that had not ended, since the driver died with them.
+
+A ``multirun.yaml`` makes a directory a sweep only when jobs (directories holding
+``.hydra/``) sit directly in it: a stray copy at the top of a ``multirun/`` tree does not
+stop the walk from finding the jobs in ``multirun/<date>/<time>/<job>/`` below it.
 """
 
 from __future__ import annotations
@@ -33,7 +40,14 @@ from sweeptui.events import Event, RunEnded, RunSeen
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, parts_below
 from sweeptui.sources.jsonio import to_float
-from sweeptui.sources.run_dir import KILL_LINE, RunDirReader, Watched, is_error_file
+from sweeptui.sources.run_dir import (
+    KILL_LINE,
+    CsvLog,
+    RunDirReader,
+    Watched,
+    is_error_file,
+    is_metric_log,
+)
 from sweeptui.store import EPOCH_KEYS, STEP_KEYS, flatten_params
 
 NAME = "hydra"
@@ -88,6 +102,7 @@ class HydraJobReader(RunDirReader):
         self.hydra_params: dict | None = None
         self.display_name = f"{base.parent.name}/{base.name}"
         self.ended = False
+        self.table_note: str | None = None
 
     def _hinted_names(self, changed: Collection[Path | str] | None) -> set[str] | None:
         """As for any run directory, except that a change under ``.hydra/`` needs a full read."""
@@ -98,9 +113,25 @@ class HydraJobReader(RunDirReader):
                     return None
         return super()._hinted_names(changed)
 
+    def _track(self, names: list[str]) -> None:
+        """As for any run directory; a lone CSV of another name is the metric log."""
+        super()._track(names)
+        if any(is_metric_log(name) or name.endswith(".csv") for name in self.logs):
+            return
+        tables = sorted(name for name in names if name.endswith(".csv"))
+        if len(tables) == 1:
+            self.logs[tables[0]] = CsvLog(self.base / tables[0], self.settings, self.run_id)
+        elif tables:
+            self.table_note = (
+                f"no metric log read: {len(tables)} CSV files ({', '.join(tables)}) and no "
+                "metrics.csv or *.jsonl; which CSV holds the metrics is ambiguous"
+            )
+
     def _read_names(self, names: set[str] | None) -> list[Event]:
         """The run-directory events with Hydra's params and name (``.hydra/`` on full reads)."""
         events = super()._read_names(names)
+        if self.table_note is not None:
+            self._warn_once(events, str(self.base), self.table_note)
         changed = self._read_hydra() if names is None else False
         for event in events:
             if isinstance(event, RunSeen):
@@ -281,8 +312,9 @@ def _files(directory: Path) -> list[str]:
 
 
 def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContext) -> Match | None:
-    """A multirun sweep (``multirun.yaml``) or a single job (a ``.hydra`` directory)."""
-    if SWEEP_FILE in files:
+    """A multirun sweep (``multirun.yaml`` beside its jobs) or a single job (a ``.hydra``
+    directory). A ``multirun.yaml`` with no job beside it claims nothing."""
+    if SWEEP_FILE in files and any((directory / sub / HYDRA_DIR).is_dir() for sub in subdirs):
         reader: Reader = HydraSweepReader(ctx.root, directory, ctx.settings)
     elif HYDRA_DIR in subdirs:
         reader = HydraJobReader(ctx.root, directory, ctx.settings)

@@ -1,4 +1,12 @@
-"""The PyTorch Lightning ``CSVLogger`` layout: ``<save_dir>/<name>/version_N/``.
+"""PyTorch Lightning's loggers: ``<save_dir>/[<name>/]version_N/``.
+
+Lightning's default logger (``TensorBoardLogger``, ``lightning_logs/version_N/``)
+writes ``events.out.tfevents.*`` beside ``hparams.yaml``: such a folder (event files,
+no ``metrics.csv``) is read by the TensorBoard reader
+(:mod:`sweeptui.sources.tensorboard`: scalars, ``hparams.yaml`` as params, several
+writer processes as segments), named like any Lightning run. The rest of this
+docstring is about the ``CSVLogger``, whose ``metrics.csv`` is read when a folder
+holds both.
 
 Each ``version_N`` directory holds ``metrics.csv`` (sparse rows, one per ``log`` call,
 ``step`` and ``epoch`` columns; the logger rewrites the whole file in place when a new
@@ -20,6 +28,7 @@ from sweeptui.events import Event, RunEnded, RunSeen
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, ScanContext, SourceSpec
 from sweeptui.sources.run_dir import RunDirReader
+from sweeptui.sources.tensorboard import EVENT_FILE_PREFIX, TensorBoardRunReader
 
 NAME = "lightning"
 VERSION_DIR = re.compile(r"^version_\d+$")
@@ -69,20 +78,36 @@ class LightningReader(RunDirReader):
         return False
 
 
+class LightningEventsReader(TensorBoardRunReader):
+    """One ``version_N`` directory of the default ``TensorBoardLogger``."""
+
+    source = NAME
+
+    def __init__(self, root: Path, base: Path, settings: Settings) -> None:
+        super().__init__(root, base, settings)
+        self.display_name = f"{base.parent.name}/{base.name}"
+
+
 def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContext) -> Match | None:
-    """A ``version_N`` directory holding ``metrics.csv`` or ``hparams.yaml``."""
+    """A ``version_N`` directory holding ``metrics.csv``, ``hparams.yaml`` or event files."""
     if not VERSION_DIR.match(directory.name):
         return None
-    if "metrics.csv" not in files and "hparams.yaml" not in files:
+    events = any(name.startswith(EVENT_FILE_PREFIX) for name in files)
+    if "metrics.csv" in files or ("hparams.yaml" in files and not events):
+        reader: RunDirReader | TensorBoardRunReader = LightningReader(
+            ctx.root, directory, ctx.settings
+        )
+    elif events:
+        reader = LightningEventsReader(ctx.root, directory, ctx.settings)
+    else:
         return None
-    reader = LightningReader(ctx.root, directory, ctx.settings)
     return Match(readers=[reader], claimed=set(files), prune=True)
 
 
 SOURCE = SourceSpec(
     NAME,
-    "PyTorch Lightning CSVLogger: <name>/version_N/metrics.csv + hparams.yaml",
+    "PyTorch Lightning: <name>/version_N/ with metrics.csv (CSVLogger) or event files, hparams.yaml",
     match,
 )
 
-__all__ = ["SOURCE", "LightningReader"]
+__all__ = ["SOURCE", "LightningEventsReader", "LightningReader"]

@@ -17,6 +17,16 @@ experiment state: TERMINATED -> finished, ERROR -> crashed with ``error.txt`` fo
 classifier, RUNNING/PENDING -> running. A RUNNING trial whose driver died stays running:
 the stall and vanish detectors judge it. A trial directory found without any experiment
 state is read by :class:`RayTrialReader` on its own.
+
+The state file lists every trial with its config, status and last result, so a trial
+whose folder was not kept (synced elsewhere, deleted, not committed) is still a run:
+its params from the state's ``config``, one point per metric from ``last_result``, its
+status, and one warning per experiment that such trials' logs are missing.
+
+Times come from the trials' own evidence: result timestamps, the state's
+``start_time`` / ``last_result_time`` (``last_update_time`` in older states), else the
+date in the trial folder's name. A trial that died before its first result ends at
+its start, not at whenever its files were copied.
 """
 
 from __future__ import annotations
@@ -88,6 +98,15 @@ def is_trial_dir(files: list[str] | set[str]) -> bool:
 def trial_name(directory: str) -> str:
     """The trial directory name without Ray's trailing creation date."""
     return DATE_SUFFIX.sub("", directory)
+
+
+def folder_time(directory: str) -> float | None:
+    """The creation time in a trial directory's name (Ray writes the local date)."""
+    found = DATE_SUFFIX.search(directory)
+    if found is None:
+        return None
+    day, _, clock = found.group(0)[1:].partition("_")
+    return parse_time(f"{day}T{clock.replace('-', ':')}")
 
 
 # -- one trial --------------------------------------------------------------------------------
@@ -374,6 +393,9 @@ class Trial:
         self.status: str | None = None
         self.ended = False
         self.started_at: float | None = None
+        self.state: dict | None = None
+        """The experiment state's entry for a trial whose folder is missing."""
+        self.state_iteration: Any = None
 
     def read(self, events: list[Event], names: set[str] | None = None) -> None:
         """New params and metric records of this trial.
@@ -387,6 +409,8 @@ class Trial:
             self.log = self._open_log()
         elif names is not None and self.log.path.name not in names:
             return
+        if self.log is None and self.state is not None:
+            self._read_last_result(events)
         if self.log is not None:
             columns = Columns()
             ends: list[RunEnded] = []
@@ -395,9 +419,24 @@ class Trial:
             if batch is not None:
                 events.append(batch)
 
+    def _read_last_result(self, events: list[Event]) -> None:
+        """The state's last result as one record, when it is new (no log to read)."""
+        last = self.state.get("last_result") if self.state else None
+        if not isinstance(last, dict) or not last or last.get(STEP_KEY) == self.state_iteration:
+            return
+        self.state_iteration = last.get(STEP_KEY)
+        columns = Columns()
+        add_results([last], 0, columns)
+        batch = columns.build(self.run_id)
+        if batch is not None:
+            events.append(batch)
+
     def _read_params(self, events: list[Event]) -> None:
         params = None
-        if self.params_file.changed():
+        if not self.seen and self.state is not None and not self.params_file.path.exists():
+            config = self.state.get("config")
+            params = config if isinstance(config, dict) else None
+        elif self.params_file.changed():
             data = self.params_file.read_bytes()
             params = parse_mapping(self.params_file.path, data) if data else None
             if params is None and data:
@@ -433,10 +472,13 @@ class Trial:
             return
         self.ended = True
         text = self._error_text()
+        if not text and self.state is not None and isinstance(self.state.get("error_msg"), str):
+            text = self.state["error_msg"]
         if text:
             events.append(RunEnded(self.run_id, None, text, time=time))
         else:
-            events.append(RunEnded(self.run_id, "crashed", "trial status ERROR", time=time))
+            missing = " (its error.txt was not kept)" if self.state is not None else ""
+            events.append(RunEnded(self.run_id, "crashed", f"trial status ERROR{missing}", time=time))
 
     def _error_text(self) -> str | None:
         data = self.error_file.read_bytes(self.reader.settings.error_tail_bytes)
@@ -494,6 +536,8 @@ class RayExperimentReader(Reader):
         self.trials: dict[str, Trial] = {}
         self.state_file: Watched | None = None
         self.statuses: dict[str, tuple[str, float | None, float | None]] = {}
+        self.entries: dict[str, dict] = {}
+        """Each trial's entry in the experiment state, by directory name."""
         self._warned: set[str] = set()
 
     def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
@@ -525,6 +569,7 @@ class RayExperimentReader(Reader):
         for name in names:
             if name not in self.trials and self._is_trial(name):
                 self.trials[name] = Trial(self, self.base / name)
+        self._add_state_only(set(names), events)
         yield events
         pending = list(self.trials)
         workers = worker_count(len(pending)) if len(pending) >= PARALLEL_MIN_TRIALS else 0
@@ -570,6 +615,23 @@ class RayExperimentReader(Reader):
                 self._read_trial(name, events, files)
         return events
 
+    def _add_state_only(self, names: set[str], events: list[Event]) -> None:
+        """Trials the experiment state lists whose folders are not there: read from it."""
+        missing = 0
+        for directory, entry in self.entries.items():
+            if directory in names:
+                continue
+            trial = self.trials.get(directory)
+            if trial is None:
+                trial = self.trials[directory] = Trial(self, self.base / directory)
+            trial.state = entry
+            missing += 1
+        if missing and self.state_file is not None:
+            self._warn_once(events, (
+                f"{missing} of {len(self.entries)} trials in {self.state_file.path.name} have no "
+                "trial folder: shown with the state's status and last result; their logs are missing"
+            ))
+
     def _list(self, events: list[Event]) -> list[str] | None:
         try:
             return sorted(os.listdir(self.base))
@@ -606,13 +668,26 @@ class RayExperimentReader(Reader):
             directory = trial_dir_name(entry)
             status = entry.get("status")
             if directory and isinstance(status, str):
-                ended = parse_time(entry.get("last_result_time")) if status in STATUS_MAP else None
-                self.statuses[directory] = (status, parse_time(entry.get("start_time")), ended)
+                started = parse_time(entry.get("start_time")) or folder_time(directory)
+                ended = _end_time(entry, started) if status in STATUS_MAP else None
+                self.statuses[directory] = (status, started, ended)
+                self.entries[directory] = entry
 
     def _warn_once(self, events: list[Event], message: str) -> None:
         if message not in self._warned:
             self._warned.add(message)
             events.append(SourceWarning(str(self.base), message))
+
+
+def _end_time(entry: dict, started: float | None) -> float | None:
+    """When an ended trial's state says it last reported; its start when it never did."""
+    for key in ("last_result_time", "last_update_time"):
+        stamp = parse_time(entry.get(key))
+        if stamp is not None:
+            return stamp
+    last = entry.get("last_result")
+    stamp = parse_time(last.get(TIME_KEY)) if isinstance(last, dict) else None
+    return stamp if stamp is not None else started
 
 
 def _mtime(path: Path) -> float:
@@ -630,6 +705,7 @@ class RayTrialReader(Reader):
     def __init__(self, root: Path, base: Path, settings: Settings) -> None:
         super().__init__(root, base, settings)
         self.trial = Trial(self, base)
+        self.trial.started_at = folder_time(base.name)
 
     def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
         """New params and records; an ``error.txt`` ends the trial as failed.

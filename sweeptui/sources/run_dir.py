@@ -50,6 +50,7 @@ from sweeptui.sources.jsonio import (
     values_equal,
 )
 from sweeptui.sources.tail import FileTail, LineBlock, RewriteGuard, TailRead
+from sweeptui.sources.yamlio import load_yaml, tags_note
 
 NAME = "run-dir"
 
@@ -545,11 +546,17 @@ class Watched:
         return data
 
 
-def parse_mapping(path: Path, data: bytes) -> dict | None:
-    """A JSON or YAML file's top-level mapping; None when it is not one or does not parse."""
+def parse_mapping(path: Path, data: bytes, tags: list[str] | None = None) -> dict | None:
+    """A JSON or YAML file's top-level mapping; None when it is not one or does not parse.
+
+    YAML Python-object tags are read as plain values (:mod:`sweeptui.sources.yamlio`);
+    the tags met are added to ``tags`` when given.
+    """
     try:
         if path.suffix in (".yaml", ".yml"):
-            value = yaml.safe_load(data.decode("utf-8", errors="replace"))
+            value, found = load_yaml(data.decode("utf-8", errors="replace"))
+            if tags is not None:
+                tags.extend(found)
         else:
             value, _ = parse_json(data)
     except (ValueError, yaml.YAMLError):
@@ -758,10 +765,13 @@ class RunDirReader(Reader):
                 if watched.problem:
                     self._warn_once(events, str(watched.path), f"{label} not read: {watched.problem}")
                 continue
-            parsed = parse_mapping(watched.path, data)
+            tags: list[str] = []
+            parsed = parse_mapping(watched.path, data, tags)
             if parsed is None:
                 self._warn_once(events, str(watched.path), f"{label} is not a readable mapping")
                 continue
+            if tags:
+                self.note_once(events, "python-tags", SourceWarning(str(watched.path), tags_note(tags)))
             watched.accept()
             yield name, parsed
 

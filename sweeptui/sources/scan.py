@@ -57,6 +57,7 @@ class Scanner:
                 continue
             for reader in match.readers:
                 if reader.key not in self.readers:
+                    reader.notes = self.context.notes
                     self.readers[reader.key] = reader
                     fresh.append(reader)
             remaining = [name for name in remaining if name not in match.claimed]

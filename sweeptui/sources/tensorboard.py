@@ -31,6 +31,14 @@ only with its first value, so the plugin of each tag is remembered per file.
 
 Event files carry no end marker: runs stay ``running`` and the stall/vanish
 detectors judge them (record times are ``Event.wall_time``).
+
+Event files are read in the order they were created (the time in their name:
+``events.out.tfevents.<time>.<host>.<pid>.<n>``). Files of one run directory written
+by different processes (a resumed run, or a re-run into the same folder hours later)
+are the run's *segments*, said in a warning. A segment whose steps go on after the
+earlier ones continues their series; one that starts again at an earlier step (a
+re-run) gets its series named ``segment<k>/<tag>``, so two attempts are never
+merged into one curve (nor one best value taken over both).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +57,7 @@ from sweeptui.sources import protowire as pw
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, parts_below
 from sweeptui.sources.columns import PointBatch
 from sweeptui.sources.tfrecord import split_records
+from sweeptui.sources.yamlio import load_yaml, tags_note
 
 EVENT_FILE_PREFIX = "events.out.tfevents."
 LIGHTNING_HPARAMS = "hparams.yaml"
@@ -65,6 +75,10 @@ _DTYPE_FORMATS = {1: "<f", 2: "<d", 3: "<i", 4: "<B", 5: "<h", 6: "<b", 9: "<q",
                   17: "<H", 19: "<e", 22: "<I", 23: "<Q"}
 _DT_BFLOAT16 = 14
 _RUN_DIR_NAME = re.compile(r"^events\.out\.tfevents\.")
+_WRITER = re.compile(r"^events\.out\.tfevents\.(\d+)\.(.*?)(?:\.\d+)?(?:\.v2)?$")
+"""The creation time and ``<host>.<pid>`` of the writer in an event file's name."""
+EPOCH_TAG = "epoch"
+"""A scalar of this tag is the run's epoch column, not a metric."""
 KERAS_SPLITS = ("train", "validation")
 """Subdirectories Keras's TensorBoard callback writes per run, one per split."""
 
@@ -90,6 +104,19 @@ class _EventFile:
     holds_hparams: bool = False
     """True once the file carried hparams session data (an ``add_hparams`` directory)."""
     broken_at: int | None = None
+    segment: int = 1
+    """Which writer process of the run wrote it, counted in time order (run's own files)."""
+    rename: str | None = None
+    """``"segment<k>/"`` for a segment that restarted its steps, ``""`` otherwise; None
+    until its first scalar."""
+    top_step: float = float("-inf")
+    """The largest step of a scalar read from it so far."""
+
+
+def writer_of(name: str) -> tuple[int, str]:
+    """(creation time, ``<host>.<pid>``) from an event file's name; (0, name) if unusual."""
+    found = _WRITER.match(name)
+    return (int(found.group(1)), found.group(2)) if found else (0, name)
 
 
 class TensorBoardRunReader(Reader):
@@ -101,8 +128,12 @@ class TensorBoardRunReader(Reader):
         super().__init__(root, base, settings)
         self.files: dict[Path, _EventFile] = {}
         self.params: dict[str, object] = {}
+        self.display_name = base.name
         self._seen = False
         self._lightning_mtime: float | None = None
+        self.writers: dict[str, int] = {}
+        """``<host>.<pid>`` of each process that wrote the run's own files -> its segment."""
+        self._said: tuple[int, int] = (1, 0)
 
     def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
         """New scalars, hparams and summary values since the last call.
@@ -116,6 +147,7 @@ class TensorBoardRunReader(Reader):
         for event_file in self._discover() if hinted is None else hinted:
             self._read_file(event_file, batch, warnings)
         params_changed = self._merge_params(batch.hparams, warnings, hinted is None)
+        self._say_segments(warnings)
         return self._events(batch, params_changed, warnings)
 
     def _hinted(self, changed: Collection[Path | str] | None) -> list[_EventFile] | None:
@@ -139,27 +171,54 @@ class TensorBoardRunReader(Reader):
             found[event_file.path] = event_file
         return [found[path] for path in sorted(found, key=self._order)]
 
-    def _order(self, path: Path) -> tuple[int, str]:
-        """The reading order of :meth:`_discover`: the run's own files first, then by path."""
-        return (0 if path.parent == self.base else 1, str(path))
+    def _order(self, path: Path) -> tuple[int, int, str]:
+        """The reading order of :meth:`_discover`: the run's own files first, each group
+        by creation time, then by path."""
+        return (0 if path.parent == self.base else 1, writer_of(path.name)[0], str(path))
 
     # -- discovery -----------------------------------------------------------------
     def _discover(self) -> list[_EventFile]:
         """Every event file under the run directory, the run's own first, oldest first."""
-        found: list[tuple[int, str, Path]] = []
+        found: list[Path] = []
         for directory, subdirs, names in os.walk(self.base):
             subdirs.sort()
-            for name in names:
-                if name.startswith(EVENT_FILE_PREFIX):
-                    path = Path(directory) / name
-                    found.append((0 if directory == str(self.base) else 1, str(path), path))
-        found.sort()
-        for _depth, _key, path in found:
+            found.extend(Path(directory) / n for n in names if n.startswith(EVENT_FILE_PREFIX))
+        found.sort(key=self._order)
+        for path in found:
             if path not in self.files:
                 relative = path.parent.relative_to(self.base).as_posix()
                 prefix = "" if relative == "." else relative + "/"
-                self.files[path] = _EventFile(path, prefix)
-        return [self.files[path] for _d, _k, path in found]
+                self.files[path] = event_file = _EventFile(path, prefix)
+                if not prefix:
+                    writer = writer_of(path.name)[1]
+                    event_file.segment = self.writers.setdefault(writer, len(self.writers) + 1)
+        return [self.files[path] for path in found]
+
+    def _segment_name(self, event_file: _EventFile, step: float) -> str:
+        """``""`` when the file's first step goes on after the earlier segments' steps."""
+        if event_file.prefix or event_file.segment == 1:
+            return ""
+        earlier = [f.top_step for f in self.files.values()
+                   if not f.prefix and f.segment < event_file.segment]
+        if earlier and step <= max(earlier):
+            return f"segment{event_file.segment}/"
+        return ""
+
+    def _say_segments(self, warnings: list[Event]) -> None:
+        """A warning when the run has more writer processes (or a re-run) than last said."""
+        renamed = sum(1 for f in self.files.values() if f.rename)
+        if (len(self.writers), renamed) == self._said or len(self.writers) < 2:
+            return
+        self._said = (len(self.writers), renamed)
+        starts = sorted({writer_of(f.path.name)[0] for f in self.files.values() if not f.prefix})
+        first, last = (time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)) for t in (starts[0], starts[-1]))
+        count = len(self.writers)
+        message = f"{count} writer processes from {first} to {last} UTC, read as segments in time order"
+        restarts = sorted({f.segment for f in self.files.values() if f.rename})
+        if restarts:
+            message += (f"; segment {', '.join(map(str, restarts))} restarts its steps (a re-run): "
+                        f"named segment{restarts[0]}/<tag>")
+        warnings.append(SourceWarning(str(self.base), message))
 
     # -- reading one file -------------------------------------------------------------
     def _read_file(self, event_file: _EventFile, batch: _Batch, warnings: list[Event]) -> None:
@@ -224,8 +283,13 @@ class TensorBoardRunReader(Reader):
             for tag, value in values:
                 batch.summary[tag] = value
             return
+        if event_file.rename is None:
+            event_file.rename = self._segment_name(event_file, float(step))
+        if step > event_file.top_step:
+            event_file.top_step = step
+        name_prefix = event_file.prefix + event_file.rename
         for tag, value in values:
-            batch.add(event_file.prefix + tag, float(step), value)
+            batch.add(name_prefix + tag, float(step), value)
         batch.records += 1
         if wall_time is not None:
             batch.times.append(wall_time)
@@ -258,10 +322,12 @@ class TensorBoardRunReader(Reader):
         import yaml
 
         try:
-            loaded = yaml.safe_load(self.boundary.read(path).decode("utf-8"))
+            loaded, tags = load_yaml(self.boundary.read(path).decode("utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             warnings.append(SourceWarning(str(path), f"unreadable hparams file: {exc}"))
             return None
+        if tags:
+            self.note_once(warnings, "python-tags", SourceWarning(str(path), tags_note(tags)))
         return loaded if isinstance(loaded, dict) else None
 
     # -- events -----------------------------------------------------------------------------
@@ -271,7 +337,7 @@ class TensorBoardRunReader(Reader):
         if not self._seen or params_changed:
             events.append(RunSeen(
                 run_id=run_id,
-                name=self.base.name or run_id,
+                name=self.display_name or run_id,
                 path=run_id,
                 source=self.source,
                 params=dict(self.params) if (params_changed or self.params) else None,
@@ -280,7 +346,8 @@ class TensorBoardRunReader(Reader):
             self._seen = True
         if batch.records:
             metrics = {name: Series(*columns) for name, columns in batch.metrics.items()}
-            events.append(MetricBatch(run_id, metrics, batch.records, batch.times))
+            epochs = metrics.pop(EPOCH_TAG, None)  # Lightning logs the epoch as a scalar
+            events.append(MetricBatch(run_id, metrics, batch.records, batch.times, epochs=epochs))
         if batch.summary:
             events.append(SummarySeen(run_id, batch.summary))
         events.extend(warnings)

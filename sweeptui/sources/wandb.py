@@ -260,10 +260,9 @@ class Segments:
         if count <= self.warned:
             return None
         self.warned = count
-        names = ", ".join(member.base.name for member in self.members)
         return SourceWarning(str(path), f"{count} run directories share W&B id "
                              f"{self.members[0].wandb_id} (a resumed run): read as one run "
-                             f"of {count} segments in time order ({names})")
+                             f"of {count} segments in time order")
 
 
 class WandbRunReader(Reader):
