@@ -23,7 +23,9 @@ class UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _unknown_arguments(getattr(args, "parser", parser), extra)
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
@@ -36,6 +38,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _unknown_arguments(parser: argparse.ArgumentParser, extra: list[str]) -> None:
+    """Exit 2 with the usage of the (sub)command that got ``extra``, naming close options."""
+    import difflib
+
+    options = [option for action in parser._actions for option in action.option_strings]
+    hints = []
+    for word in extra:
+        close = difflib.get_close_matches(word.partition("=")[0], options, n=1)
+        if word.startswith("-") and close:
+            hints.append(f"{word} (did you mean {close[0]}?)")
+        else:
+            hints.append(word)
+    parser.error(f"unrecognized arguments: {' '.join(hints)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to document the CLI)."""
     parser = argparse.ArgumentParser(
@@ -44,16 +61,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sweeptui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_report(commands, _common_options())
-    _add_watch(commands, _common_options())
-    _add_demo(commands)
+    _add_report(commands, _common_options(_directory_option()))
+    _add_watch(commands, _common_options(_directory_option()))
+    _add_demo(commands, _common_options())
     _add_sources(commands)
     return parser
 
 
-def _common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("directory", type=Path, help="the sweep's root directory")
+def _directory_option() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("directory", type=Path, help="the sweep's root directory")
+    return parent
+
+
+def _common_options(*parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--metric --goal --source --config --set``, shared by ``report``, ``watch`` and ``demo``."""
+    common = argparse.ArgumentParser(add_help=False, parents=list(parents))
     common.add_argument("--metric", help="objective metric (default: the validation-loss-like one)")
     common.add_argument("--goal", choices=("min", "max"), help="whether lower or higher is better")
     common.add_argument("--source", help="read only this layout (see `sweeptui sources`)")
@@ -79,6 +102,10 @@ def _add_report(commands, common: argparse.ArgumentParser) -> None:
         description="Read a sweep directory once and write its report (Markdown by default).",
     )  # fmt: skip
     report.add_argument("--format", choices=("md", "json", "html"), help="default: md, or -o's suffix")
+    report.add_argument(
+        "--rank", choices=("best", "last"), default="best",
+        help="rank the leaderboard by each run's best (default) or newest objective value",
+    )  # fmt: skip
     report.add_argument("-o", "--output", type=Path, help="write here (atomically) instead of stdout")
     report.add_argument(
         "--fail-on", choices=("high", "medium"),
@@ -88,7 +115,7 @@ def _add_report(commands, common: argparse.ArgumentParser) -> None:
         "--next-sweep", type=Path, metavar="FILE",
         help="also write the suggested next W&B sweep config (YAML) here, atomically",
     )  # fmt: skip
-    report.set_defaults(handler=run_report)
+    report.set_defaults(handler=run_report, parser=report)
 
 
 def _live_options(parser: argparse.ArgumentParser) -> None:
@@ -96,10 +123,15 @@ def _live_options(parser: argparse.ArgumentParser) -> None:
         "--poll", type=float, metavar="SECONDS",
         help="poll for changes every SECONDS instead of using file events (network filesystems)",
     )  # fmt: skip
-    parser.add_argument(
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--export", type=Path, metavar="PATH",
         help="where the report goes on exit and on `e`: a directory, or a .md/.json file "
         "(the other format goes beside it); default: a timestamped pair in the current directory",
+    )  # fmt: skip
+    where.add_argument(
+        "--no-export", action="store_true",
+        help="write no report on exit (`e` still writes one, to the default place)",
     )  # fmt: skip
     parser.add_argument("--bell", action="store_true", help="ring the terminal bell on high-severity issues")
     parser.add_argument("--no-alerts", action="store_true", help="no pop-up alerts for new issues")
@@ -116,22 +148,19 @@ def _add_watch(commands, common: argparse.ArgumentParser) -> None:
         "files. q, Ctrl-C, SIGTERM and SIGHUP write the report before exiting.",
     )  # fmt: skip
     _live_options(watch)
-    watch.set_defaults(handler=run_watch)
+    watch.set_defaults(handler=run_watch, parser=watch)
 
 
-def _add_demo(commands) -> None:
+def _add_demo(commands, common: argparse.ArgumentParser) -> None:
     demo = commands.add_parser(
-        "demo", help="watch a simulated sweep written in real time",
+        "demo", parents=[common], help="watch a simulated sweep written in real time",
         description="Writes a small simulated sweep (healthy runs and every kind of failure) "
         "into DIR (default: a new temporary directory) while the live monitor watches it.",
     )  # fmt: skip
     demo.add_argument("directory", type=Path, nargs="?", help="where to write the simulated sweep")
     demo.add_argument("--speed", type=float, default=30.0, help="simulated seconds per second (default 30)")
     _live_options(demo)
-    demo.set_defaults(
-        handler=run_demo, metric=None, goal=None, source=None, config=None, assignments=[],
-        follow_links=False,
-    )  # fmt: skip
+    demo.set_defaults(handler=run_demo, parser=demo)
 
 
 def _watch_options(args: argparse.Namespace):
@@ -144,6 +173,7 @@ def _watch_options(args: argparse.Namespace):
     return WatchOptions(
         metric=args.metric, goal=args.goal, source=args.source, poll=args.poll, export=args.export,
         bell=args.bell, alerts=not args.no_alerts, on_issue=args.on_issue,
+        export_on_exit=not args.no_export,
     )  # fmt: skip
 
 
@@ -176,17 +206,20 @@ def get_source_or_fail(name: str | None) -> None:
 
 def _add_sources(commands) -> None:
     sources = commands.add_parser("sources", help="list the sweep layouts sweeptui reads")
-    sources.set_defaults(handler=run_sources)
+    sources.set_defaults(handler=run_sources, parser=sources)
 
 
 def load_from_args(args: argparse.Namespace):
     """A loaded :class:`~sweeptui.sweep.Sweep` and its objective, from the common options."""
-    from sweeptui.objective import choose_objective
+    from sweeptui.objective import choose_objective, unknown_metric
     from sweeptui.sweep import load_sweep
 
     settings = settings_from_args(args)
     root = _existing_directory(args.directory)
     sweep = _with_usage_errors(lambda: load_sweep(root, settings, args.source))
+    problem = unknown_metric(sweep.store, args.metric) if args.metric else None
+    if problem:
+        raise UsageError(f"--metric: {problem}")
     objective = choose_objective(sweep.store, args.metric, args.goal)
     return sweep, objective
 
@@ -210,7 +243,7 @@ def run_report(args: argparse.Namespace) -> int:
     from sweeptui.report import build_report, format_for, render, write_report
 
     sweep, objective = load_from_args(args)
-    report = build_report(sweep.store, objective)
+    report = build_report(sweep.store, objective, settings=sweep.settings, rank=args.rank)
     fmt = args.format or (format_for(args.output) if args.output else "md")
     if args.output:
         written = write_report(report, args.output, fmt)
@@ -244,12 +277,15 @@ def run_sources(args: argparse.Namespace) -> int:
 
 
 def _fail_on(report: dict, threshold: str | None) -> int:
+    from sweeptui.numbers import counted
+
     if threshold is None:
         return EXIT_OK
     levels = ("high",) if threshold == "high" else ("high", "medium")
     failing = [i for i in report["issues"] if i["severity"] in levels]
     if failing:
-        print(f"sweeptui: {len(failing)} issues at {threshold} severity or worse", file=sys.stderr)
+        found = counted(len(failing), "issues")
+        print(f"sweeptui: {found} at {threshold} severity or worse", file=sys.stderr)
         return EXIT_ISSUES
     return EXIT_OK
 

@@ -30,6 +30,18 @@ def p_relation(value: float | None) -> str:
     return written if written.startswith("<") else f"= {written}"
 
 
+def noun(count: float | None, plural: str) -> str:
+    """``plural`` (``"runs"``, ``"epochs"``), made singular when ``count`` is exactly one."""
+    if count == 1 and plural.endswith("s"):
+        return plural[:-2] if plural.endswith("ches") else plural[:-1]
+    return plural
+
+
+def counted(count: int, plural: str) -> str:
+    """``"1 run"``, ``"3 runs"``: a whole count with its noun."""
+    return f"{count} {noun(count, plural)}"
+
+
 def run_hours(hours: float | None) -> str:
     """Run-hours to a readable precision: ``412``, ``23``, ``4.8``, ``0.37``, ``0``; a dash when unknown."""
     if hours is None:

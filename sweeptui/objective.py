@@ -8,6 +8,7 @@ when it has one under that name, else the best finite point of its series.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -61,16 +62,34 @@ def choose_objective(
     """The objective named by the user, else the best-matching metric; None when no metrics."""
     presence = _presence(store)
     if metric is not None:
-        return Objective(metric, goal or _guess_goal(metric), "chosen with --metric", False)
+        chosen_goal = goal or _guess_goal(metric)
+        reason = _better(chosen_goal) + ("" if goal else ", goal guessed from the name")
+        return Objective(metric, chosen_goal, reason, False)
     for pattern, default_goal, label in _PREFERENCES:
         matcher = re.compile(pattern, re.I)
         candidates = [name for name in presence if matcher.fullmatch(name)]
         if candidates:
             name = max(candidates, key=lambda n: (presence[n], -len(n)))
             chosen_goal = goal or default_goal
-            reason = f"{label}, {'lower' if chosen_goal == 'min' else 'higher'} is better"
+            reason = f"{label}, {_better(chosen_goal)}"
             return Objective(name, chosen_goal, reason, True)
     return None
+
+
+def _better(goal: str) -> str:
+    return "lower is better" if goal == "min" else "higher is better"
+
+
+def unknown_metric(store: RunStore, metric: str) -> str | None:
+    """Why ``metric`` cannot rank the runs of ``store``, naming the metrics that exist
+    (closest spelling first); None when some run logs it, or when no run logged anything yet."""
+    presence = _presence(store)
+    if not presence or metric in presence:
+        return None
+    names = sorted(presence)
+    close = difflib.get_close_matches(metric, names, n=len(names), cutoff=0.0)
+    ordered = close + [name for name in names if name not in close]
+    return f"no run logs the metric {metric!r}; metrics found: {', '.join(ordered)}"
 
 
 def _presence(store: RunStore) -> dict[str, int]:

@@ -106,6 +106,11 @@ class Settings:
     early_death_records: int = 5
     """Without any length to compare with, a dead run with at most this many records died early."""
 
+    # -- analysis -----------------------------------------------------------------
+    alpha: float = 0.01
+    """Family-wise error rate of the analysis's corrected tests: an adjusted p-value below it
+    is significant. Strict by default, so that a finding is not noise."""
+
     # -- readers ------------------------------------------------------------------
     max_line_bytes: int = 8 * 1024 * 1024
     """Longer lines in a metric log are skipped with a warning (protects memory)."""

@@ -354,8 +354,8 @@ def align_silent_runs(plans: Sequence[RunPlan], base_time: float = BASE_TIME) ->
                 raise ValueError(f"{plan.name}: a {plan.fate} plan needs a silence")
             continue
         plan.start = 0.0
-        last = float(plan_curves(plan, base_time).time[-1])
-        plan.start = reference - plan.silence - (last - base_time)
+        last = float(plan_curves(plan, base_time).time[-1])  # absolute: base_time + time to last record
+        plan.start = reference - plan.silence - last
     return reference
 
 
@@ -675,20 +675,49 @@ class LiveSimulator:
             _time.sleep(tick)
 
 
-def demo_plans(epochs: int = 20, interval: float = 30.0) -> list[RunPlan]:
-    """A small mixed sweep for live demos: healthy runs beside every kind of failure."""
-    fates = [("healthy", None), ("nan", 6), ("healthy", None), ("divergence", 7),
-             ("crashed", 5), ("overfit", 8), ("healthy", None), ("oom", 3),
-             ("killed", 9), ("short", 6), ("stalled", 7), ("failed", None)]  # fmt: skip
+DEMO_GRID = {"seed": [0, 1, 2, 3], "lr": [1e-3, 3e-3, 1e-2], "batch_size": [32, 64, 128]}
+"""36 runs, every combination once per seed (so both causes show early): enough for the
+analysis to back its advice with significant tests."""
+
+DEMO_RULES = (
+    Rule("lr >= 0.01", "nan", bad_epoch=5),
+    Rule("batch_size >= 128", "oom", bad_epoch=2),
+)
+"""The demo's planted causes: a learning rate that goes NaN, a batch size that does not fit."""
+
+DEMO_ODD_FATES = (("divergence", 7), ("crashed", 5), ("overfit", 8), ("killed", 9),
+                  ("short", 6), ("stalled", 7), ("failed", None))  # fmt: skip
+"""One run each, outside the planted causes: every other way a run goes bad (epochs for 20)."""
+
+
+def demo_plans(epochs: int = 20, interval: float = 30.0, stagger: float = 1.0) -> list[RunPlan]:
+    """The live demo's sweep: a grid with two planted causes and one run of every other fate.
+
+    Runs start ``stagger`` epochs apart, so a dozen train at once. The odd fates go to
+    runs no rule matches (spread over the grid), so they read as noise beside the causes.
+    """
     plans = []
-    for index, (fate, bad) in enumerate(fates):
-        params = {"lr": [1e-3, 3e-3, 1e-2][index % 3], "batch_size": [64, 128][index % 2],
-                  "epochs": epochs}  # fmt: skip
-        if bad is not None:  # the epochs above are for a 20-epoch run: scale them
-            bad = max(1, min(epochs, round(bad * epochs / 20)))
-        plans.append(RunPlan(f"run_{index:02d}", params, fate, bad, seed=index,
-                             start=index * interval * 2, interval=interval))  # fmt: skip
+    for index, point in enumerate(grid_points(DEMO_GRID)):
+        rule = next((r for r in DEMO_RULES if r.matches(point)), None)
+        fate, bad = (rule.fate, rule.bad_epoch) if rule else ("healthy", None)
+        plans.append(RunPlan(f"run_{index:02d}", {**point, "epochs": epochs}, fate, None, seed=index,
+                             start=index * interval * stagger, interval=interval,
+                             cause=rule.when if rule else ""))  # fmt: skip
+        plans[-1].bad_epoch = _scaled(bad, epochs) if bad is not None else None
+    healthy = [plan for plan in plans if plan.fate == "healthy"]
+    # a stride of 5 through the healthy runs visits the lr x batch_size cells in turn
+    chosen = [healthy[(1 + 5 * i) % len(healthy)] for i in range(min(len(DEMO_ODD_FATES), len(healthy)))]
+    for plan, (fate, bad) in zip(chosen, DEMO_ODD_FATES, strict=True):
+        plan.fate, plan.cause = fate, "odd one out"
+        plan.bad_epoch = _scaled(bad, epochs) if bad is not None else None
+    for plan in plans:
+        plan.__post_init__()  # re-derive the expectations (and check the epochs) for the final fate
     return plans
+
+
+def _scaled(bad_epoch: int, epochs: int) -> int:
+    """An epoch given for a 20-epoch run, scaled to ``epochs``."""
+    return max(1, min(epochs, round(bad_epoch * epochs / 20)))
 
 
 # -- benchmark sweep --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 from sweeptui.issues import Issue, Severity
 from sweeptui.objective import Objective, choose_objective
 from sweeptui.report.model import varying_params
+from sweeptui.settings import Settings
 from sweeptui.store import STATUSES, Run, RunStore
 
 SPARK_POINTS = 40
@@ -93,6 +95,8 @@ class Analysis:
     computed_at: float | None = None
     lost_hours: float | None = None
     """Run-hours lost to failure so far (see :mod:`sweeptui.analysis.cost`); None when no run is timed."""
+    headlines: tuple[str, ...] = ()
+    """One short title per recommendation (same order), for one-line summaries."""
     problems: tuple[str, ...] = ()
     """Analysis sections that failed (shown with the reading warnings)."""
 
@@ -169,10 +173,25 @@ class SnapshotBuilder:
         self._varying: tuple[str, ...] = ()
         self._objective_runs = -1
         self._varying_runs = -1
+        self._skew = 0.0
+        """How far the records' clock has been seen ahead of ours (see :meth:`sweep_clock`)."""
+
+    def sweep_clock(self, now: float) -> float:
+        """The sweep's "now" on the clock its records are stamped with, for elapsed time and ETA.
+
+        Records stamped ahead of this machine's clock (a host whose clock runs fast, or a
+        simulation running faster than real time) move it forward; from then on it runs
+        at our pace from there, so elapsed time keeps counting once writing stops.
+        """
+        newest = self.store.newest_update()
+        if newest is not None and newest - now > self._skew:
+            self._skew = newest - now
+        return now + self._skew
 
     def build(self, notes: Iterable[str] = (), *, analyse: bool = False) -> SweepSnapshot:
         """A snapshot of the store now; ``analyse`` refreshes the slower panels too."""
         now = self.clock()
+        clock = self.sweep_clock(now)
         store = self.store
         refresh_all = self._refresh_objective() | self._refresh_varying(analyse)
         changed = store.drain_changed()
@@ -199,8 +218,8 @@ class SnapshotBuilder:
             warnings=tuple(f"{w.path}: {w.message}" for w in store.warnings[-20:])
             + self.analysis.problems,
             warning_count=store.warning_count + len(self.analysis.problems),
-            elapsed=elapsed(store, now),
-            eta=eta(store, now),
+            elapsed=elapsed(store, clock),
+            eta=eta(store, clock),
             analysis=self.analysis,
             notes=tuple(notes),
         )
@@ -270,53 +289,71 @@ def _objective_label(objective: Objective | None) -> str | None:
 
 
 def elapsed(store: RunStore, now: float) -> float | None:
-    """Seconds since the sweep's first record, None before any.
+    """Seconds since the sweep's first record, None before any; ``now`` is the sweep's clock.
 
-    Measured up to the newest record when that is later than ``now`` (records
-    stamped by a host whose clock runs ahead, or a simulation running fast).
+    Once no run is running, the sweep's span: its first record to its newest.
     """
     starts = [run.first_update for run in store if run.first_update is not None]
     if not starts:
         return None
-    return max(max(now, store.newest_update() or now) - min(starts), 0.0)
+    newest = store.newest_update() or now
+    end = max(now, newest) if store.status_counts().get("running") else newest
+    return max(end - min(starts), 0.0)
 
 
 def eta(store: RunStore, now: float) -> float | None:
-    """Seconds until the slowest running run ends, extrapolating each run's own pace.
+    """Seconds until the slowest running run ends, from each run's own pace; ``now`` is the
+    sweep's clock (the one :func:`elapsed` uses).
 
-    Known only when every running run has an expected length and some progress;
-    runs already silent for longer than their extrapolated remainder (stalled or
-    overdue) say nothing about the end and are left out. None when nothing is left
-    to estimate. Future runs of the sweep are unknown, so they are not counted.
+    Each running run's remainder is the share of its expected length still to go at its
+    own pace (:func:`_pace`); a run too new to have a pace takes the median pace of the
+    others. Known only when every running run has an expected length; stalled runs, and
+    runs already silent longer than their remainder, say nothing about the end and are
+    left out. None when nothing is left to estimate. Future runs of the sweep are unknown,
+    so they are not counted.
     """
+    running = [run for run in store if run.status == "running" and "stalled" not in run.issue_types]
+    paces = {run.id: pace for run in running if (pace := _pace(run)) is not None}
+    usual = statistics.median(paces.values()) if paces else None
     remaining: list[float] = []
-    for run in store:
-        if run.status != "running":
-            continue
+    for run in running:
         fraction = run.fraction_done()
-        if not fraction or run.first_update is None or run.last_update is None:
+        pace = paces.get(run.id, usual)
+        if fraction is None or pace is None:
             return None
-        spent = max(run.last_update - run.first_update, 0.0)
-        left = spent * max(1.0 - fraction, 0.0) / fraction - max(now - run.last_update, 0.0)
+        since = now - run.last_update if run.last_update is not None else 0.0
+        left = pace * max(1.0 - fraction, 0.0) - max(since, 0.0)
         if left > 0:
             remaining.append(left)
     return max(remaining) if remaining else None
 
 
+def _pace(run: Run) -> float | None:
+    """Seconds ``run`` takes per unit of its expected length (None before two records).
+
+    The first record already stands for 1/records of the progress, so the time between
+    the first and the newest record covers (records - 1)/records of it.
+    """
+    fraction = run.fraction_done()
+    if not fraction or run.first_update is None or run.last_update is None or run.records < 2:
+        return None
+    return (run.last_update - run.first_update) / fraction * run.records / (run.records - 1)
+
+
 # -- the slower panels -----------------------------------------------------------------
 
 
-def analyze_sweep(store: RunStore, objective: Objective | None) -> Analysis:
+def analyze_sweep(store: RunStore, objective: Objective | None, settings: Settings | None = None) -> Analysis:
     """Parameter risk and recommendations: the integration point for the analysis layer.
 
     Uses :func:`sweeptui.analysis.analyze` when that module exists (its result is
     adapted by :func:`_from_analysis`); otherwise a simple per-parameter issue rate.
     """
     try:
-        from sweeptui.analysis import analyze
+        from sweeptui.analysis import AnalysisOptions, analyze
     except ImportError:
         return simple_analysis(store)
-    return _from_analysis(analyze(store, objective))
+    return _from_analysis(analyze(store, objective, AnalysisOptions().with_settings(settings)))
 
 
 def _from_analysis(result: Any) -> Analysis:
@@ -328,14 +365,21 @@ def _from_analysis(result: Any) -> Analysis:
     risks = [_risk(param, buckets) for param, buckets in by_param.items()]
     risks.sort(key=lambda risk: -risk.spread)
     texts = tuple(_recommendation_text(item) for item in result.recommendations)
+    titles = tuple(_recommendation_title(item) for item in result.recommendations)
     compute = result.compute or {}
     lost = compute["lost_run_hours"] if compute.get("known_runs") else None
-    return Analysis(tuple(risks), texts, time.time(), lost, tuple(result.failures))
+    return Analysis(tuple(risks), texts, time.time(), lost, titles, tuple(result.failures))
 
 
 def _risk(param: str, buckets: list[RiskBucket]) -> ParamRisk:
     rates = [bucket.rate for bucket in buckets if bucket.runs] or [0.0]
     return ParamRisk(param, tuple(buckets), max(rates) - min(rates))
+
+
+def _recommendation_title(item: Any) -> str:
+    if isinstance(item, dict):
+        return str(item.get("title") or item.get("text") or item)
+    return str(item)
 
 
 def _recommendation_text(item: Any) -> str:
@@ -349,7 +393,8 @@ def simple_analysis(store: RunStore) -> Analysis:
     runs = list(store)
     risks = [param_risk(runs, key) for key in varying_params(runs)]
     ranked = sorted((r for r in risks if r.buckets), key=lambda r: -r.spread)
-    return Analysis(tuple(ranked), tuple(_hints(ranked)), time.time())
+    hints = tuple(_hints(ranked))
+    return Analysis(tuple(ranked), hints, time.time(), hints)
 
 
 def param_risk(runs: list[Run], key: str) -> ParamRisk:

@@ -362,3 +362,17 @@ def test_markdown_shows_family_rates_and_prose_without_escaped_backticks():
         assert column in header
     swin = next(line for line in table.splitlines() if "swin_small" in line)
     assert "**100%" in swin  # the significant family's rate, in bold
+
+
+def test_mann_whitney_gives_scipy_stats_values():
+    from sweeptui.analysis.stats import mann_whitney_p
+
+    rng = np.random.default_rng(7)
+    for trial in range(120):
+        sizes = rng.integers(2, 14, 2)
+        x, y = rng.normal(0, 1, sizes[0]), rng.normal(0.6, 1, sizes[1])
+        if trial % 3 == 0:  # ties: the normal approximation with its corrections
+            x, y = np.round(x), np.round(y)
+        for alternative in ("less", "greater"):
+            expected = stats.mannwhitneyu(x, y, alternative=alternative).pvalue
+            assert mann_whitney_p(x, y, alternative) == pytest.approx(expected, rel=1e-12, abs=1e-15)

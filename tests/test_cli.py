@@ -88,3 +88,53 @@ def test_sources_lists_every_layout():
     lines = sweeptui("sources").stdout.splitlines()
     names = {line.split()[0] for line in lines}
     assert {"run-dir", "results-array", "tensorboard", "wandb"} <= names
+
+
+def test_unknown_metric_exits_2_listing_the_metrics_closest_first(sweep):
+    done = sweeptui("report", str(sweep), "--metric", "val_los")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "no run logs the metric 'val_los'; metrics found: val_loss, " in done.stderr
+    for metric in ("train_loss", "val_accuracy", "lr"):
+        assert metric in done.stderr
+
+
+def test_a_chosen_metric_is_explained_once(sweep):
+    done = sweeptui("report", str(sweep), "--metric", "val_accuracy")
+    assert done.returncode == 0, done.stderr
+    assert "(higher is better, goal guessed from the name; chosen with --metric)" in done.stdout
+    assert done.stdout.count("chosen with --metric") == 1
+
+
+def test_unknown_option_prints_the_subcommand_usage(sweep):
+    done = sweeptui("report", str(sweep), "--metrc", "val_loss")
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: sweeptui report ")
+    assert "unrecognized arguments: --metrc (did you mean --metric?)" in done.stderr
+    watch = sweeptui("watch", str(sweep), "--bogus")
+    assert watch.returncode == 2 and watch.stderr.startswith("usage: sweeptui watch ")
+
+
+def test_demo_takes_the_common_options_the_readme_lists(tmp_path):
+    from sweeptui.cli import build_parser
+
+    common = ["--metric", "val_loss", "--goal", "min", "--set", "alpha=0.05"]
+    args = build_parser().parse_args(["demo", str(tmp_path / "d"), *common, "--source", "run-dir",
+                                      "--no-export"])  # fmt: skip
+    chosen = (args.metric, args.goal, args.source, args.assignments)
+    assert chosen == ("val_loss", "min", "run-dir", ["alpha=0.05"])
+    assert args.no_export and args.export is None
+    # without a terminal the demo prints the report of what it wrote so far, using those options
+    done = sweeptui("demo", str(tmp_path / "d"), *common)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Sweep report")
+
+
+def test_export_and_no_export_exclude_each_other(sweep, tmp_path):
+    done = sweeptui("watch", str(sweep), "--export", str(tmp_path), "--no-export")
+    assert done.returncode == 2 and "not allowed with argument" in done.stderr
+
+
+def test_rank_option_orders_the_leaderboard_by_the_newest_value(sweep):
+    done = sweeptui("report", str(sweep), "--rank", "last")
+    assert done.returncode == 0, done.stderr
+    assert "| val_loss (last) | best |" in done.stdout

@@ -73,6 +73,49 @@ def test_run_dirs_sample_covers_every_per_run_issue() -> None:
     assert any(not run["issues"] for run in expected["runs"].values())
 
 
+def _stamps(path: Path) -> list[float]:
+    """Every record time a sample file holds (JSONL/status ``time``, CSV ``time``, ISO start/end)."""
+    from datetime import datetime
+
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".csv":
+        rows = [line.split(",") for line in text.splitlines()]
+        column = rows[0].index("time") if rows and "time" in rows[0] else None
+        return [] if column is None else [float(row[column]) for row in rows[1:]]
+    if path.suffix == ".jsonl":
+        return [json.loads(line)["time"] for line in text.splitlines() if '"time"' in line]
+    data = json.loads(text)
+    if isinstance(data, list):  # results array
+        return [datetime.fromisoformat(r[k]).timestamp() for r in data for k in ("start_time", "end_time")]
+    return [data["time"]] if isinstance(data, dict) and "time" in data else []
+
+
+@pytest.mark.parametrize("sweep_name", SWEEPS)
+def test_sample_times_lie_before_their_files_were_written(sweep_name: str, tmp_path: Path) -> None:
+    # Freshly generated ones (every mtime is "now") and the committed ones (mtime = checkout):
+    # a record stamped later than its own file is a generator bug.
+    _load_generator().generate_all(tmp_path)
+    files = [p for root in (tmp_path, SAMPLES) for p in (root / sweep_name).rglob("*")
+             if p.suffix in (".jsonl", ".csv", ".json")]  # fmt: skip
+    checked = 0
+    for path in files:
+        mtime = path.stat().st_mtime
+        stamps = _stamps(path)
+        assert all(stamp < mtime for stamp in stamps), (path, max(stamps))
+        checked += len(stamps)
+    assert checked > 40
+
+
+def test_align_silent_runs_puts_the_last_record_silence_before_the_newest() -> None:
+    from sweeptui.simulate import align_silent_runs
+
+    plans = [RunPlan("done", {"epochs": 5}, interval=60.0),
+             RunPlan("quiet", {"epochs": 5}, "stalled", 3, interval=60.0, silence=900.0)]  # fmt: skip
+    reference = align_silent_runs(plans)
+    assert reference == plan_curves(plans[0]).end_time
+    assert plan_curves(plans[1]).time[-1] == pytest.approx(reference - 900.0)
+
+
 # -- (b) reading the samples gives the expected verdicts --------------------------------------
 @pytest.mark.parametrize("sweep_name", SWEEPS)
 def test_sample_sweep_matches_expected(sweep_name: str) -> None:

@@ -45,9 +45,10 @@ def test_rows_counts_and_new_issues(tmp_path: Path) -> None:
 def test_eta_needs_every_running_run_to_know_its_length(tmp_path: Path) -> None:
     write_run(tmp_path, "a", {"epochs": 10}, healthy(5), start=1000.0)  # epochs 0..4, 4 s spent
     sweep = _loaded(tmp_path)
-    # 5 of 10 epochs in 4 s: 4 s more, counted from the last record at t=1004.
-    assert eta(sweep.store, now=1004.0) == 4.0
-    assert eta(sweep.store, now=1006.0) == 2.0
+    # 5 of 10 epochs, one a second from the first record at t=1000 (epoch 0) to t=1004
+    # (epoch 4): epochs 5..9 end at t=1009, 5 s after the last record.
+    assert eta(sweep.store, now=1004.0) == 5.0
+    assert eta(sweep.store, now=1006.0) == 3.0
     assert eta(sweep.store, now=1010.0) is None  # overdue: silent longer than the estimate
     write_run(tmp_path, "b", {"lr": 1}, healthy(2), start=1000.0)  # no expected length
     sweep.rescan()
@@ -66,3 +67,35 @@ def test_simple_analysis_rates_issue_share_per_value(tmp_path: Path) -> None:
     rates = {bucket.label: (bucket.with_issues, bucket.runs) for bucket in top.buckets}
     assert rates == {"sgd": (2, 2), "adam": (0, 2)}
     assert analysis.recommendations and "opt=sgd" in analysis.recommendations[0]
+
+
+def test_eta_gives_new_runs_the_usual_pace_and_leaves_stalled_runs_out(tmp_path: Path) -> None:
+    write_run(tmp_path, "a", {"epochs": 10}, healthy(5), start=1000.0)  # 1 s an epoch, 5 to go
+    write_run(tmp_path, "b", {"epochs": 10}, healthy(1), start=1004.0)  # one record: no pace yet
+    sweep = _loaded(tmp_path)
+    assert eta(sweep.store, now=1004.0) == 9.0  # b: 9 epochs left at a's pace of 1 s
+    from sweeptui.issues import Issue
+
+    sweep.store.add_issue(Issue("stalled", "b", "no update for 10 min"))
+    assert eta(sweep.store, now=1004.0) == 5.0
+
+
+def test_elapsed_and_eta_share_the_records_clock_when_it_runs_ahead(tmp_path: Path) -> None:
+    # records stamped 1000 s ahead of the machine's clock (a simulation, or a skewed host)
+    write_run(tmp_path, "a", {"epochs": 10}, healthy(5), start=2000.0)
+    sweep = _loaded(tmp_path)
+    wall = [1004.0]
+    builder = SnapshotBuilder(sweep.store, clock=lambda: wall[0])
+    first = builder.build()
+    assert (first.elapsed, first.eta) == (4.0, 5.0)  # measured at the newest record, t=2004
+    wall[0] = 1006.0  # nothing new written: the sweep's clock goes on at our pace
+    later = builder.build()
+    assert (later.elapsed, later.eta) == (6.0, 3.0)
+
+
+def test_elapsed_of_an_ended_sweep_is_its_span(tmp_path: Path) -> None:
+    run = write_run(tmp_path, "a", {"epochs": 5}, healthy(5), start=1000.0)
+    (run / "DONE").write_text("")
+    sweep = _loaded(tmp_path)
+    snap = SnapshotBuilder(sweep.store, clock=lambda: 5000.0).build()
+    assert snap.count("finished") == 1 and snap.elapsed == 4.0 and snap.eta is None

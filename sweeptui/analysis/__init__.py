@@ -103,7 +103,7 @@ def analyze(
         sensitivity=sensitive,
         best_configs=guard.run("best_configs", [], lambda: best_configs(frame, buckets, goal)),
         recommendations=guard.run("recommendations", [], lambda: recommendations(
-            frame, buckets, effects, risks, group_rows, sensitive, options)),
+            frame, buckets, effects, risks, group_rows, sensitive, options, goal)),
         caveats=guard.run("caveats", [], lambda: caveats(frame, effects, options, objective is not None)),
         next_sweep=guard.run("next_sweep", {}, lambda: next_sweep(
             frame, buckets, effects, sensitive, objective, options)),

@@ -19,7 +19,8 @@ from sweeptui.analysis.families import FAMILIES
 from sweeptui.analysis.findings import bucket_mask, range_findings, recommendation, saved_hours
 from sweeptui.analysis.frame import ISSUE_PREFIX, RunsFrame, is_seed
 from sweeptui.analysis.options import AnalysisOptions
-from sweeptui.numbers import p_relation, percent
+from sweeptui.analysis.stats import fisher_greater, holm, mann_whitney_p
+from sweeptui.numbers import counted, p_relation, percent
 
 # order of recommendation kinds: fix crashes first, then avoid what fails, then refine
 _TIER = {"stop": 0, "avoid": 1, "regularize": 1, "avoid_combination": 2, "prefer": 3, "focus": 4,
@@ -31,17 +32,18 @@ _FAMILY_PHRASES = {"death": "died (crash, kill or OOM)", "numerical": "went NaN 
 def recommendations(
     frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]],
     risks: list[dict[str, Any]], groups: list[dict[str, Any]], sensitivity: list[dict[str, Any]],
-    options: AnalysisOptions,
+    options: AnalysisOptions, goal: str | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Every action the evidence supports, the most run-hours saved first, then strongest first
     (ties: crashes, then NaN, then overfitting)."""
     found: list[dict[str, Any]] = []
-    found.extend(_crash_loop(frame))
+    cause = crash_loop_cause(frame, buckets)
+    found.extend(_crash_loop(frame, cause))
     found.extend(rec for rec in range_findings(frame, buckets, effects) if not _explained_by_pair(rec, risks))
     found.extend(_avoid_pairs(frame, buckets, risks))
-    found.extend(_prefer_groups(frame, buckets, effects, groups, options))
+    found.extend(_prefer_groups(frame, buckets, effects, groups, options, goal))
     found.extend(_focus(sensitivity))
-    found.extend(_sweep_wide(frame, buckets, effects, options))
+    found.extend(_sweep_wide(frame, buckets, effects, options, cause))
     found.sort(key=lambda rec: (-round(rec["saved_run_hours"], 6), _TIER[rec["kind"]],
                                 -round(rec["strength"], 9), _family_rank(rec)))  # fmt: skip
     return found
@@ -87,21 +89,73 @@ def _explained_by_pair(rec: dict[str, Any], risks: list[dict[str, Any]]) -> bool
     return True
 
 
-def _crash_loop(frame: RunsFrame) -> list[dict[str, Any]]:
+CAUSE_SHARE = 0.8
+"""A param value is a crash loop's likely cause when it holds at least this share of the deaths..."""
+CAUSE_MIN_DEATHS = 3
+"""...at least this many of them..."""
+CAUSE_RATE_RATIO = 2.0
+"""...and its runs die at least this many times as often as the runs with other values."""
+
+
+def crash_loop_cause(frame: RunsFrame, buckets: dict[str, ParamBuckets]) -> dict[str, Any] | None:
+    """The one param value a crash loop's deaths are tied to (a code version, a node, a dataset).
+
+    Only looked for when the sweep has a crash loop: that detection is the evidence that
+    something broke; this names where the deaths concentrate. Among the values holding most
+    of the ended runs' deaths, the one with the smallest one-sided Fisher p-value.
+    """
+    if "crash_loop" not in frame.sweep_issues:
+        return None
+    df = frame.df
+    ended = ~df["running"].to_numpy()
+    died = df["died"].to_numpy() & ended
+    deaths = int(died.sum())
+    found = None
+    for name, param in buckets.items():
+        if is_seed(name):
+            continue
+        for index, bucket in enumerate(param.buckets):
+            inside = (param.codes == index) & ended
+            hits, size = int((died & inside).sum()), int(inside.sum())
+            rest_hits, rest_size = deaths - hits, int(ended.sum()) - size
+            if hits < max(CAUSE_MIN_DEATHS, CAUSE_SHARE * deaths) or rest_size == 0:
+                continue
+            if hits / size < CAUSE_RATE_RATIO * rest_hits / rest_size:
+                continue
+            p = float(fisher_greater(*np.array([[hits], [size], [rest_hits], [rest_size]]))[0])
+            if found is None or p < found["p_value"]:
+                found = {"param": name, "bucket": bucket.label, "condition": bucket.describe(name),
+                         "died_runs": hits, "runs": size, "rest_died_runs": rest_hits, "rest_runs": rest_size,
+                         "p_value": p, "mask": inside}  # fmt: skip
+    return found
+
+
+def _crash_loop(frame: RunsFrame, cause: dict[str, Any] | None) -> list[dict[str, Any]]:
     if "crash_loop" not in frame.sweep_issues:
         return []
     died = frame.df[frame.df["died"].to_numpy()]
     reasons = Counter(r for r in died["failure"] if r)
     common = reasons.most_common(1)
     text = "Most of the latest runs died early: new runs will keep failing until the cause is fixed."
+    if cause is not None:
+        text += (f" Likely cause: {cause['condition']} ({cause['died_runs']} of {cause['runs']} ended runs "
+                 f"with it died, against {cause['rest_died_runs']} of {cause['rest_runs']} with other "
+                 f"values; "
+                 f"one-sided Fisher exact test, uncorrected p {p_relation(cause['p_value'])}).")  # fmt: skip
     if common:
-        text += f" Most common error ({common[0][1]} runs): {common[0][0]}."
+        text += f" Most common error ({counted(common[0][1], 'runs')}): {common[0][0]}."
     evidence = {"died_runs": len(died), "runs": len(frame.df),
                 "common_failure": common[0][0] if common else None,
                 "example_runs": died["run_id"].tolist()[:5]}  # fmt: skip
+    params: list[str] = []
+    if cause is not None:
+        evidence["likely_cause"] = {k: v for k, v in cause.items() if k != "mask"}
+        params = [cause["param"]]
+    title = "Stop the sweep and fix the crash first"
+    if cause is not None:
+        title += f" (likely cause: {cause['condition']})"
     saved = saved_hours(frame, frame.df["died"].to_numpy())
-    return [recommendation("stop", "Stop the sweep and fix the crash first", text, evidence, [], 1e9,
-                           saved=saved)]  # fmt: skip
+    return [recommendation("stop", title, text, evidence, params, 1e9, saved=saved)]
 
 
 def _avoid_pairs(
@@ -132,31 +186,74 @@ def _fails(entry: dict[str, Any]) -> bool:
     return bool(set(entry["findings"]) - {"overfitting"})
 
 
-def _prefer_groups(frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict],
-                   groups: list[dict], options: AnalysisOptions) -> list[dict]:  # fmt: skip
-    """For a categorical param with a value that significantly fails: the most robust other value
-    (which saves the lost hours of the failing values' runs)."""
+def _prefer_groups(
+    frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict], groups: list[dict],
+    options: AnalysisOptions, goal: str | None,
+) -> list[dict]:  # fmt: skip
+    """For a categorical param with a value that significantly fails: the value to use instead
+    (which saves the lost hours of the failing values' runs).
+
+    The candidate is the remaining value that holds the best run, so the advice agrees with
+    the leaderboard; it is made only when a one-sided Mann-Whitney test finds its runs'
+    objective better than the other remaining values' runs (Holm-corrected over the
+    candidates, at ``alpha``). Equal issue rates alone never make a preference.
+    """
+    if goal is None:
+        return []
     flagged = {e["param"] for e in effects if _fails(e) and "low" not in e}
-    found = []
+    candidates = []
     for name in sorted(flagged):
         bad = {e["bucket"] for e in effects if e["param"] == name and _fails(e)}
         rows = [g for g in groups if g["param"] == name and g["label"] not in bad
                 and g["runs"] >= options.min_bucket_runs and g["value"] is not None]  # fmt: skip
-        if not rows:
+        scored = [g for g in rows if g["best_objective"] is not None]
+        if len(scored) < 2:
             continue
-        best = min(rows, key=lambda g: (g["issue_rate"], -(g["runs"])))
-        text = (f"{name} = {best['label']}: {best['runs']} runs, {percent(best['issue_rate'])} with issues, "
-                f"{best['finished']} finished")  # fmt: skip
-        if best["best_objective"] is not None:
-            text += f", best objective {format_number(best['best_objective'])} ({best['best_run']})"
-        evidence = {"runs": best["runs"], "issue_rate": best["issue_rate"], "crash_rate": best["crash_rate"],
-                    "best_objective": best["best_objective"],
-                    "example_runs": [best["best_run"]] if best["best_run"] else []}  # fmt: skip
-        saved = saved_hours(frame, bucket_mask(buckets[name], sorted(bad)))
-        strength = best["runs"] * (1 - best["issue_rate"])
-        found.append(recommendation("prefer", f"Prefer {name} = {best['label']}", text + ".", evidence,
-                                     [name], strength, saved=saved))  # fmt: skip
-    return found
+        pick = min if goal == "min" else max
+        best = pick(scored, key=lambda g: g["best_objective"])
+        others = {g["label"] for g in rows} - {best["label"]}
+        test = _better_than(frame, buckets[name], best["label"], others, goal)
+        if test is not None:
+            saved = saved_hours(frame, bucket_mask(buckets[name], sorted(bad)))
+            candidates.append((name, best, test, saved))
+    if not candidates:
+        return []
+    adjusted = holm(np.array([test[0] for _, _, test, _ in candidates]))
+    return [_prefer(name, best, test, float(p_adj), saved)
+            for (name, best, test, saved), p_adj in zip(candidates, adjusted, strict=True)
+            if p_adj < options.alpha]  # fmt: skip
+
+
+def _better_than(
+    frame: RunsFrame, param: ParamBuckets, label: str, others: set[str], goal: str
+) -> tuple[float, float, float] | None:
+    """(one-sided Mann-Whitney p, median of ``label``'s runs, median of the ``others``' runs)."""
+    objective = frame.df["objective"].to_numpy()
+    labels = np.array([bucket.label for bucket in param.buckets], dtype=object)[param.codes]
+    finite = np.isfinite(objective)
+    mine = objective[finite & (labels == label)]
+    rest = objective[finite & np.isin(labels, list(others))]
+    if mine.size < 2 or rest.size < 2:
+        return None
+    p = mann_whitney_p(mine, rest, "less" if goal == "min" else "greater")
+    return p, float(np.median(mine)), float(np.median(rest))
+
+
+def _prefer(name: str, best: dict, test: tuple[float, float, float], p_adjusted: float, saved: float) -> dict:
+    _, median, rest_median = test
+    text = (f"{name} = {best['label']} holds the best run ({best['best_run']}, "
+            f"{format_number(best['best_objective'])}) and its runs score better than the other "
+            f"remaining values' (median {format_number(median)} vs {format_number(rest_median)}; "
+            f"one-sided Mann-Whitney test, corrected p {p_relation(p_adjusted)}); "
+            f"{best['runs']} runs, {percent(best['issue_rate'])} with issues.")  # fmt: skip
+    evidence = {"runs": best["runs"], "issue_rate": best["issue_rate"], "crash_rate": best["crash_rate"],
+                "best_objective": best["best_objective"], "median_objective": median,
+                "others_median_objective": rest_median, "p_adjusted": p_adjusted,
+                "test": "mann_whitney_one_sided",
+                "example_runs": [best["best_run"]] if best["best_run"] else []}  # fmt: skip
+    strength = best["runs"] * (1 - best["issue_rate"])
+    return recommendation("prefer", f"Prefer {name} = {best['label']}", text, evidence, [name], strength,
+                          saved=saved)  # fmt: skip
 
 
 def _focus(sensitivity: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -193,12 +290,13 @@ _SWEEP_WIDE_ACTIONS = {
 
 def _sweep_wide(
     frame: RunsFrame, buckets: dict[str, ParamBuckets], effects: list[dict[str, Any]],
-    options: AnalysisOptions,
+    options: AnalysisOptions, cause: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Issue types on a large share of ended runs that no significant param range explains.
 
     Runs inside a bucket found significant for the issue's family are explained by
-    that finding; only the rest count towards the sweep-wide thresholds.
+    that finding, and deaths inside a crash loop's likely cause by that; only the rest
+    count towards the sweep-wide thresholds.
     """
     df = frame.df
     ended = ~df["running"].to_numpy()
@@ -210,6 +308,8 @@ def _sweep_wide(
             continue
         flags = df[column].to_numpy() & ended
         covered = _covered(buckets, effects, family, len(df))
+        if cause is not None and family == "death":
+            covered = covered | cause["mask"]
         loose = flags & ~covered
         count = int(loose.sum())
         if count < options.widespread_min_runs or count < options.widespread_fraction * total:
@@ -256,8 +356,8 @@ def caveats(
         add("no_runs", "No runs were found: nothing to analyse.")
         return found
     if total < 10:
-        add("few_runs", f"Only {total} runs: the tests have little power, so absent findings prove little.",
-            runs=total)  # fmt: skip
+        add("few_runs", f"Only {counted(total, 'runs')}: the tests have little power, so absent findings "
+            "prove little.", runs=total)  # fmt: skip
     if not frame.params:
         add(
             "no_varying_params",
@@ -268,7 +368,9 @@ def caveats(
     _lacking_caveat(frame, total, add)
     running = int(df["running"].sum())
     if running:
-        add("running", f"{running} runs are still running: their outcome may change.", runs=running)
+        text = ("1 run is still running: its outcome may change." if running == 1
+                else f"{running} runs are still running: their outcome may change.")  # fmt: skip
+        add("running", text, runs=running)
     died = int(df["died"].sum())
     if died == total:
         add("all_died", "Every run died: no parameter setting is known to work, so nothing can be compared.",
@@ -277,7 +379,8 @@ def caveats(
     if not has_objective:
         add("no_objective", "No metric was found to rank the runs: sensitivity and best configs are empty.")
     elif missing > options.missing_objective_fraction * total:
-        add("objective_missing", f"{missing} of {total} runs have no finite objective value "
+        verb = "has" if missing == 1 else "have"
+        add("objective_missing", f"{missing} of {counted(total, 'runs')} {verb} no finite objective value "
             "(died early or logged NaN): objective statistics use the rest only.", runs=missing)  # fmt: skip
     return found
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from sweeptui.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -35,3 +37,7 @@ class AnalysisOptions:
     """Caveat when more than this share of runs has no objective value."""
     max_categories: int = 20
     """String params with more distinct values than this (and one per run) are identifiers."""
+
+    def with_settings(self, settings: Settings | None) -> AnalysisOptions:
+        """These options with the analysis fields of ``settings`` (``alpha``) applied."""
+        return self if settings is None else replace(self, alpha=settings.alpha)

@@ -23,6 +23,7 @@ from sweeptui.app.messages import DetailReady, ExportFinished, IngestFailed, Sna
 from sweeptui.app.screens import HelpScreen, MainScreen, RunDetailScreen
 from sweeptui.app.widgets import RunsTable, SweepHeader
 from sweeptui.issues import SWEEP_RUN_ID, Issue
+from sweeptui.numbers import noun
 from sweeptui.snapshot import SweepSnapshot, high_severity
 from sweeptui.textsafe import one_line
 
@@ -162,7 +163,8 @@ class SweepApp(App):
             text = issue_toast(issue, names.get(issue.run))
             self.notify(text, title=issue.type, severity="error", markup=False)
         if len(urgent) > MAX_TOASTS:
-            self.notify(f"and {len(urgent) - MAX_TOASTS} more high-severity issues", severity="error")
+            more = len(urgent) - MAX_TOASTS
+            self.notify(f"and {more} more high-severity {noun(more, 'issues')}", severity="error")
         if self.ring_bell:
             self.bell()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sweeptui.objective import Objective
 from sweeptui.report import build_report, write_report
+from sweeptui.settings import Settings
 from sweeptui.store import RunStore
 
 
@@ -47,12 +48,13 @@ def export_paths(target: Path | None, now: float | None = None) -> tuple[Path, P
 
 
 def export_report(
-    store: RunStore, objective: Objective | None, target: Path | None, now: float | None = None
-) -> ExportResult:
+    store: RunStore, objective: Objective | None, target: Path | None, now: float | None = None,
+    settings: Settings | None = None,
+) -> ExportResult:  # fmt: skip
     """Build the report from ``store`` and write both formats; errors are returned, not raised."""
     markdown, json_path = export_paths(target, now)
     try:
-        report = build_report(store, objective)
+        report = build_report(store, objective, settings=settings)
         write_report(report, json_path, "json")
         write_report(report, markdown, "md")
     except OSError as exc:

@@ -13,6 +13,7 @@ Textual: the app turns what is emitted into messages.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -24,7 +25,7 @@ from pathlib import Path
 from sweeptui.app.alerts import IssueCommand
 from sweeptui.app.export import export_report
 from sweeptui.app.watcher import DirtyPaths, SweepWatcher
-from sweeptui.snapshot import SnapshotBuilder, make_detail
+from sweeptui.snapshot import SnapshotBuilder, analyze_sweep, make_detail
 from sweeptui.store import RunStore
 from sweeptui.sweep import Sweep
 
@@ -81,7 +82,8 @@ class IngestThread(threading.Thread):
         self.emit = emit
         self.timing = timing or IngestTiming()
         self.clock = clock
-        self.builder = SnapshotBuilder(sweep.store, metric, goal, clock=clock)
+        analyze = functools.partial(analyze_sweep, settings=sweep.settings)
+        self.builder = SnapshotBuilder(sweep.store, metric, goal, analyze=analyze, clock=clock)
         self.dirty = DirtyPaths()
         self.watcher = SweepWatcher(sweep.root, self.dirty, poll) if watch else None
         self.on_issue = on_issue
@@ -198,7 +200,8 @@ class IngestThread(threading.Thread):
             if kind == "detail":
                 self.emit(make_detail(self.sweep.store, str(payload), self.builder.objective))
             elif kind == "export":
-                self.emit(export_report(self.sweep.store, self.builder.objective, self.export_target))
+                self.emit(export_report(self.sweep.store, self.builder.objective, self.export_target,
+                                        settings=self.sweep.settings))  # fmt: skip
             refresh = refresh or kind == "refresh"
 
     def _analysis_stale(self) -> bool:

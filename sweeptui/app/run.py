@@ -32,6 +32,8 @@ class WatchOptions:
     bell: bool = False
     alerts: bool = True
     on_issue: str | None = None
+    export_on_exit: bool = True
+    """False with ``--no-export``: quitting writes no report (``e`` still does)."""
 
 
 def terminal_usable() -> bool:
@@ -49,7 +51,7 @@ def print_headless(root: Path, settings: Settings, options: WatchOptions) -> int
           "printing the report instead", file=sys.stderr)  # fmt: skip
     sweep = load_sweep(root, settings, options.source)
     objective = choose_objective(sweep.store, options.metric, options.goal)
-    sys.stdout.write(render(build_report(sweep.store, objective), "md"))
+    sys.stdout.write(render(build_report(sweep.store, objective, settings=settings), "md"))
     return 0
 
 
@@ -88,13 +90,24 @@ def watch(root: Path, settings: Settings, options: WatchOptions) -> int:
         ingest.stop()
         if command is not None:
             command.close()
+    if not options.export_on_exit:
+        _tell(f"sweeptui: no report written (--no-export; {app.exit_reason})")
+        return 0
     objective = choose_objective(sweep.store, options.metric, options.goal)
-    result = export_report(sweep.store, objective, options.export)
+    result = export_report(sweep.store, objective, options.export, settings=settings)
     if result.ok:
-        _tell(f"sweeptui: report written to {result.markdown} and {result.json} ({app.exit_reason})")
+        _tell(exported_text(result, options.export, app.exit_reason))
         return 0
     _tell(f"sweeptui: could not write the report: {result.error}")
     return 1
+
+
+def exported_text(result, target: Path | None, reason: str) -> str:
+    """The exit line saying where the report went (and, for the default place, how to change it)."""
+    text = f"sweeptui: report written to {result.markdown} and {result.json} ({reason})"
+    if target is None:
+        text += "\n  (the current directory by default: --export PATH chooses where, --no-export skips it)"
+    return text
 
 
 def _tell(line: str) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from sweeptui.detectors.base import number
 from sweeptui.detectors.short_run import ShortRunDetector
 from sweeptui.issues import SWEEP_RUN_ID, Issue
+from sweeptui.numbers import noun
 from sweeptui.settings import Settings
 from sweeptui.store import Run, RunStore
 
@@ -115,4 +116,5 @@ def _typical(runs: list[Run], lengths: ShortRunDetector) -> str:
     units = [unit for _, unit in measured]
     unit = max(set(units), key=units.count)
     values = [value for value, other in measured if other == unit]
-    return f"median {number(statistics.median(values))} {unit}"
+    median = statistics.median(values)
+    return f"median {number(median)} {noun(median, unit)}"

@@ -12,6 +12,7 @@ import statistics
 
 from sweeptui.detectors.base import number, run_length, where
 from sweeptui.issues import Issue
+from sweeptui.numbers import noun
 from sweeptui.settings import Settings
 from sweeptui.store import Run, RunStore
 
@@ -102,7 +103,8 @@ class ShortRunDetector:
         if fraction >= self.settings.short_run_fraction:
             return ""  # judged by its own config: the sweep median must not overrule it
         return (
-            f"finished after {number(done)} of {number(expected.count)} {expected.unit}s "
+            f"finished after {number(done)} of {number(expected.count)} "
+            f"{noun(expected.count, expected.unit + 's')} "
             f"({fraction:.0%}; {expected.key}={number(expected.count)} in its config)"
         )
 
@@ -122,6 +124,6 @@ class ShortRunDetector:
         if length >= self.settings.short_run_fraction * median:
             return None
         return (
-            f"finished after {number(length)} {unit}, {length / median:.0%} of the median "
-            f"{number(median)} of {count} finished runs"
+            f"finished after {number(length)} {noun(length, unit)}, {length / median:.0%} of the median "
+            f"{number(median)} of {count} finished {noun(count, 'runs')}"
         )

@@ -168,10 +168,17 @@ def sensitivity_section(report: dict[str, Any]) -> list[str]:
         if first["variation_ratio"] is not None
         else f"spread {number(first['spread'])}"
     )
+    alpha = (report.get("analysis") or {}).get("alpha")
+    threshold = f" at alpha = {alpha:g}" if alpha is not None else ""
     lines.append(
         f"The objective moves most with {cell(first['param'], 40)} ({size} between its best and worst "
-        f"bucket means; {verdict}, Kruskal-Wallis, Holm-corrected)."
+        f"bucket means; {verdict}{threshold}, Kruskal-Wallis, Holm-corrected)."
     )
+    if alpha is not None:
+        lines.append(
+            f"A param is significant when its p (Holm) is below alpha = {alpha:g}, the family-wise "
+            f"error rate of every test in this report (`--set alpha=0.05` changes it)."
+        )
     header = (
         "rank",
         "param",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sweeptui.numbers import percent, run_hours
+from sweeptui.numbers import counted, percent, run_hours
 from sweeptui.report import analysis_md
 from sweeptui.report.mdtable import number, table
 from sweeptui.store import STATUSES
@@ -38,9 +38,10 @@ def overview(report: dict[str, Any]) -> list[str]:
     counts = summary["status_counts"]
     bad = counts["crashed"] + counts["killed"] + counts["failed"]
     sentence = (
-        f"{total} runs: {counts['finished']} finished, {counts['running']} running, "
-        f"{bad} died ({percent(bad / total)}).{_lost_sentence(report)} {summary['runs_with_issues']} runs "
-        f"({percent(summary['runs_with_issues'] / total)}) have at least one issue."
+        f"{counted(total, 'runs')}: {counts['finished']} finished, {counts['running']} running, "
+        f"{bad} died ({percent(bad / total)}).{_lost_sentence(report)} "
+        f"{counted(summary['runs_with_issues'], 'runs')} ({percent(summary['runs_with_issues'] / total)}) "
+        f"{'has' if summary['runs_with_issues'] == 1 else 'have'} at least one issue."
     )
     lines.append(sentence)
     objective = report.get("objective")
@@ -97,12 +98,16 @@ def leaderboard_section(report: dict[str, Any]) -> list[str]:
     if not board:
         return []
     params = report["varying_params"][:6]
-    header = ("#", "run", report["objective"]["metric"], "status", *params, "issues")
+    metric = report["objective"]["metric"]
+    by = (report.get("ranking") or {}).get("value", "best")
+    other = "last" if by == "best" else "best"
+    header = ("#", "run", f"{metric} ({by})", other, "status", *params, "issues")
     rows = [
         (
             entry["rank"],
             cell(entry["name"], 40),
-            number(entry["objective"]),
+            number(entry["ranked_value"]),
+            number(entry[other if other == "last" else "objective"]),
             entry["status"],
             *(number(entry["params"].get(p)) for p in params),
             ", ".join(entry["issues"]) or "—",
@@ -111,7 +116,11 @@ def leaderboard_section(report: dict[str, Any]) -> list[str]:
     ]
     hidden = len(report["varying_params"]) - len(params)
     note = ["", f"{hidden} more varying params are in the JSON report."] if hidden > 0 else []
-    return ["## Leaderboard", "", *table([cell(h, 30) for h in header], rows), *note]
+    value = "best value" if by == "best" else "newest value"
+    intro = (f"Ranked by each run's {value} of {code(metric, 60)}; runs with a high-severity issue "
+             f"(NaN, divergence, a crash or kill) come after every run without one "
+             f"(`--rank {other}` ranks by the {other} value).")  # fmt: skip
+    return ["## Leaderboard", "", intro, "", *table([cell(h, 30) for h in header], rows), *note]
 
 
 def issues_section(report: dict[str, Any]) -> list[str]:

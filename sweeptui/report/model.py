@@ -15,8 +15,9 @@ from typing import Any
 
 from sweeptui import __version__
 from sweeptui.analysis.cost import RunCost, sweep_costs
-from sweeptui.issues import ISSUE_TYPES, SWEEP_RUN_ID, Issue
+from sweeptui.issues import ISSUE_TYPES, SWEEP_RUN_ID, Issue, Severity
 from sweeptui.objective import Objective
+from sweeptui.settings import Settings
 from sweeptui.store import Run, RunStore, split_params
 
 SCHEMA = "sweeptui.report/1"
@@ -27,16 +28,20 @@ SectionBuilder = Callable[[RunStore, "Objective | None"], Any]
 EXTRA_SECTIONS: dict[str, SectionBuilder] = {}
 """Sections added by later layers, keyed by their JSON key (one builder per section)."""
 
-SectionGroupBuilder = Callable[[RunStore, "Objective | None"], dict[str, Any]]
+SectionGroupBuilder = Callable[[RunStore, "Objective | None", Settings], dict[str, Any]]
 """Builds several sections at once; a ``warnings`` key lists lines for the report's warnings."""
 
 
-def _analysis_sections(store: RunStore, objective: Objective | None) -> dict[str, Any]:
+def _analysis_sections(store: RunStore, objective: Objective | None, settings: Settings) -> dict[str, Any]:
     """Every analysis section from one analysis run (pandas is imported only here)."""
-    from sweeptui.analysis import analyze
+    from sweeptui.analysis import AnalysisOptions, analyze
 
-    analysis = analyze(store, objective)
-    return {**analysis.to_dict(), "warnings": analysis.failures}
+    options = AnalysisOptions().with_settings(settings)
+    analysis = analyze(store, objective, options)
+    sections = analysis.to_dict()
+    sections["analysis"] = {"alpha": options.alpha, "correction": "holm"}
+    sections["warnings"] = analysis.failures
+    return sections
 
 
 SECTION_GROUPS: list[SectionGroupBuilder] = [_analysis_sections]
@@ -44,9 +49,14 @@ SECTION_GROUPS: list[SectionGroupBuilder] = [_analysis_sections]
 
 
 def build_report(
-    store: RunStore, objective: Objective | None, *, generated_at: float | None = None
-) -> dict[str, Any]:
-    """The whole report as plain JSON-ready data (finite floats or None, no NaN)."""
+    store: RunStore, objective: Objective | None, *, generated_at: float | None = None,
+    settings: Settings | None = None, rank: str = "best",
+) -> dict[str, Any]:  # fmt: skip
+    """The whole report as plain JSON-ready data (finite floats or None, no NaN).
+
+    ``rank`` picks the value the leaderboard ranks by: each run's ``best`` or ``last``
+    objective value (see :func:`leaderboard`)."""
+    settings = settings or Settings()
     runs = sorted(store, key=lambda run: run.id)
     varying = varying_params(runs)
     costs = sweep_costs(store)
@@ -58,7 +68,8 @@ def build_report(
         "objective": _objective(objective),
         "summary": _summary(store, runs),
         "varying_params": varying,
-        "leaderboard": _leaderboard(runs, objective, varying),
+        "leaderboard": leaderboard(runs, objective, varying, rank),
+        "ranking": {"value": rank, "high_severity_last": True},
         "issue_breakdown": _issue_breakdown(store.issues),
         "runs": [_run(run, objective, costs[run.id]) for run in runs],
         "issues": [_clean(issue.to_dict()) for issue in _ordered(store.issues)],
@@ -66,7 +77,7 @@ def build_report(
     }
     for group in SECTION_GROUPS:
         sections = _section(report, getattr(group, "__name__", "analysis"), {},
-                            lambda group=group: group(store, objective))  # fmt: skip
+                            lambda group=group: group(store, objective, settings))  # fmt: skip
         for line in sections.pop("warnings", ()):
             report["warnings"].append({"path": "analysis", "message": line})
         report.update(_clean(sections))
@@ -117,25 +128,51 @@ def _summary(store: RunStore, runs: list[Run]) -> dict[str, Any]:
     }
 
 
-def _leaderboard(
-    runs: list[Run], objective: Objective | None, varying: list[str]
+RANK_VALUES = ("best", "last")
+"""What a leaderboard can rank by: each run's best objective value, or its newest one."""
+
+
+def leaderboard(
+    runs: list[Run], objective: Objective | None, varying: list[str], rank: str = "best"
 ) -> list[dict[str, Any]]:
+    """The top runs by their ``rank`` value (``best`` or ``last``) of the objective.
+
+    A run with a high-severity issue (NaN, divergence, a crash...) never outranks one
+    without: a best value reached before the run blew up is not a result to pick.
+    """
+    if rank not in RANK_VALUES:
+        raise ValueError(f"rank by {rank!r}? choose one of: {', '.join(RANK_VALUES)}")
     if objective is None:
         return []
-    scored = [(value, run) for run in runs if (value := objective.value(run)) is not None]
-    scored.sort(key=lambda pair: pair[0], reverse=objective.goal == "max")
+    scored = []
+    for run in runs:
+        value = objective.value(run) if rank == "best" else objective.last(run)
+        if value is not None and math.isfinite(value):
+            scored.append((_has_high_severity(run), value if objective.goal == "min" else -value, run))
+    scored.sort(key=lambda entry: entry[:2])
     return [
         {
-            "rank": rank,
+            "rank": place,
             "id": run.id,
             "name": run.name,
             "status": run.status,
-            "objective": value,
+            "objective": objective.value(run),
+            "last": _finite(objective.last(run)),
+            "ranked_value": value if objective.goal == "min" else -value,
+            "high_severity": high,
             "params": {key: run.params.get(key) for key in varying},
             "issues": list(run.issue_types),
         }
-        for rank, (value, run) in enumerate(scored[:LEADERBOARD_SIZE], start=1)
+        for place, (high, value, run) in enumerate(scored[:LEADERBOARD_SIZE], start=1)
     ]
+
+
+def _has_high_severity(run: Run) -> bool:
+    return any(ISSUE_TYPES[kind][0] is Severity.HIGH for kind in run.issue_types if kind in ISSUE_TYPES)
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _issue_breakdown(issues: list[Issue]) -> list[dict[str, Any]]:

@@ -1,14 +1,26 @@
-"""Screenshots of the main screen at 80x24 and 160x48 from a fixed, deterministic sweep."""
+"""Screenshots of the screens from fixed, deterministic sweeps.
+
+The main screen at 80x24, 120x40 and 200x60 on the demo's sweep (written whole, with
+its fixed base time): the table sized to its runs, the feed, the recommendations and
+the risk panel sharing the rest; ``v`` showing one panel alone; the run detail screen
+with its marks; and a small sweep with a hostile run name.
+"""
 
 from __future__ import annotations
 
 from array import array
 
+import pytest
+
 from sweeptui.app.app import SweepApp
+from sweeptui.app.screens import RunDetailScreen
 from sweeptui.events import MetricBatch, RunEnded, RunSeen, Series
 from sweeptui.issues import Issue
-from sweeptui.snapshot import SnapshotBuilder
+from sweeptui.objective import choose_objective
+from sweeptui.simulate import BASE_TIME, demo_plans, write_run_dir
+from sweeptui.snapshot import SnapshotBuilder, make_detail
 from sweeptui.store import RunStore
+from sweeptui.sweep import load_sweep
 
 T0 = 1_700_000_000.0
 RUNS = [
@@ -62,5 +74,41 @@ def test_main_screen_80x24(snap_compare) -> None:
     assert snap_compare(fixed_app(), terminal_size=(80, 24))
 
 
-def test_main_screen_160x48(snap_compare) -> None:
-    assert snap_compare(fixed_app(), terminal_size=(160, 48))
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory) -> RunStore:
+    root = tmp_path_factory.mktemp("demo") / "sweep"
+    for plan in demo_plans():
+        write_run_dir(root, plan)
+    store = load_sweep(root).store
+    store.root = "/sweeps/demo"  # the header shows the root: keep it the same on every machine
+    return store
+
+
+def demo_app(store: RunStore) -> SweepApp:
+    builder = SnapshotBuilder(store, clock=lambda: BASE_TIME + 2000)
+    return SweepApp(snapshot=builder.build(analyse=True))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
+def test_demo_sweep_main_screen(snap_compare, demo_store, size) -> None:
+    assert snap_compare(demo_app(demo_store), terminal_size=size)
+
+
+@pytest.mark.parametrize("presses", [1, 3, 4], ids=["runs", "recommendations", "risk"])
+def test_demo_sweep_one_panel_at_a_time_80x24(snap_compare, demo_store, presses) -> None:
+    assert snap_compare(demo_app(demo_store), press=["v"] * presses, terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize("run_id", ["run_06", "run_01", "run_22"], ids=["nan", "divergence", "overfit"])
+def test_run_detail_marks_where_the_run_went_bad(snap_compare, demo_store, run_id) -> None:
+    app = demo_app(demo_store)
+    detail = make_detail(demo_store, run_id, choose_objective(demo_store))
+
+    async def open_detail(pilot) -> None:
+        screen = RunDetailScreen(run_id)
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.show(detail)
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=open_detail, terminal_size=(100, 40))

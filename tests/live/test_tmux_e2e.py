@@ -102,3 +102,30 @@ def test_watch_updates_live_and_writes_the_report_on_a_signal(
     report = json.loads(out.with_suffix(".json").read_text())
     assert sorted(run["id"] for run in report["runs"]) == ["first_run", "second_run"]
     assert "second_run" in out.read_text()
+
+
+@pytest.mark.parametrize("no_export", [False, True], ids=["default", "no-export"])
+def test_quitting_says_where_the_report_went_or_writes_none(
+    tmp_path: Path, tmux: Tmux, no_export: bool
+) -> None:
+    sweep = tmp_path / "sweep"
+    write_run(sweep, "only_run", {"lr": 0.1, "epochs": 50}, healthy(3))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    flag = " --no-export" if no_export else ""
+    command = (
+        f"cd {shlex.quote(str(cwd))} && PYTHONPATH={shlex.quote(str(ROOT))} TERM=xterm-256color "
+        f"{shlex.quote(sys.executable)} -m sweeptui watch {shlex.quote(str(sweep))}{flag}; sleep 30"
+    )
+    tmux.new_session("quit", command, 120, 30)
+    wait_until(lambda: "only_run" in tmux.screen("quit"), 30, "the run on screen")
+    tmux.run("send-keys", "-t", "quit", "q")
+    wait_until(lambda: "sweeptui: " in tmux.screen("quit"), 30, "the exit line")
+    written = sorted(p.name for p in cwd.iterdir())
+    screen = " ".join(tmux.screen("quit").split())
+    if no_export:
+        assert written == [] and "no report written (--no-export; quit)" in screen
+    else:
+        assert [Path(name).suffix for name in written] == [".json", ".md"]
+        assert str(cwd / written[1]) in "".join(screen.split())  # the path may wrap across lines
+        assert "report written to" in screen and "--no-export skips it" in screen

@@ -1,6 +1,13 @@
-"""The run detail screen: metric curves, config, issues with evidence, error log tail."""
+"""The run detail screen: metric curves, config, issues with evidence, error log tail.
+
+The plot marks where a run went bad: the step its values became non-finite (the curve
+itself simply stops there), where it diverged, and the validation minimum it overfit from.
+"""
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -61,14 +68,69 @@ class RunDetailScreen(Screen):
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        for curve in chosen_curves(detail):
-            points = [(s, v) for s, v in zip(curve.steps, curve.values, strict=True) if v == v]
+        curves = chosen_curves(detail)
+        for curve in curves:
+            points = [(s, v) for s, v in zip(curve.steps, curve.values, strict=True) if math.isfinite(v)]
             if points:
                 xs, ys = zip(*points, strict=True)
                 plt.plot(list(xs), list(ys), label=_plain(curve.metric))
-        plt.title("metrics over steps")
+        marks = plot_marks(detail, curves)
+        for mark in marks:
+            plt.vline(mark.step, MARK_COLORS[mark.kind])
+        title = "metrics over steps"
+        if marks:
+            title += "  |  " + ", ".join(f"{mark.label} @{number(mark.step)}" for mark in marks)
+        plt.title(title)
         plt.xlabel("step")
         plot.refresh()
+
+
+MARK_COLORS = {"non_finite": "red", "divergence": "orange", "minimum": "green"}
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A vertical line on the plot: where (step), what (kind) and its label."""
+
+    step: float
+    kind: str
+    label: str
+
+
+def plot_marks(detail: RunDetail, curves: list[Curve]) -> list[Mark]:
+    """Where the plotted curves went bad, in step order.
+
+    The first non-finite point of any plotted curve (``NaN`` or ``inf``), where a
+    diverging loss began to climb and the validation minimum an overfitting run rose
+    from (for both, the metric's lowest finite point up to where the issue was flagged).
+    """
+    marks: list[Mark] = []
+    bad = [(step, value) for curve in curves for step, value in zip(curve.steps, curve.values, strict=True)
+           if not math.isfinite(value)]  # fmt: skip
+    if bad:
+        step, value = min(bad, key=lambda point: point[0])
+        marks.append(Mark(step, "non_finite", "NaN" if math.isnan(value) else "inf"))
+    for issue in detail.issues:
+        if issue.type not in ("divergence", "overfitting_suspect") or not issue.metric:
+            continue
+        lowest = _minimum(detail, issue.metric, issue.step)
+        if lowest is None:
+            continue
+        if issue.type == "divergence":
+            marks.append(Mark(lowest, "divergence", f"{_plain(issue.metric)} diverges"))
+        else:
+            marks.append(Mark(lowest, "minimum", f"{_plain(issue.metric)} min"))
+    return sorted(marks, key=lambda mark: mark.step)
+
+
+def _minimum(detail: RunDetail, metric: str, until: float | None) -> float | None:
+    """The step of ``metric``'s lowest finite value (up to ``until``), None if it has none."""
+    curve = next((c for c in detail.curves if c.metric == metric), None)
+    if curve is None:
+        return None
+    points = [(value, step) for step, value in zip(curve.steps, curve.values, strict=True)
+              if math.isfinite(value) and (until is None or step <= until)]  # fmt: skip
+    return min(points)[1] if points else None
 
 
 def _plain(name: str) -> str:
@@ -90,13 +152,14 @@ def chosen_curves(detail: RunDetail) -> list[Curve]:
 
 
 def title_text(detail: RunDetail) -> Text:
-    """Name, status, path and failure reason."""
+    """Name, status, path (when it says more than the name) and failure reason."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append_text(safe(detail.name, 50, style="bold"))
     text.append("  ")
     text.append_text(status_text(detail.status))
-    text.append("  ")
-    text.append_text(safe(detail.path, 60, style="dim"))
+    if detail.path.strip("/") != detail.name:
+        text.append("  ")
+        text.append_text(safe(detail.path, 60, style="dim"))
     if detail.failure:
         text.append("  ")
         text.append_text(safe(detail.failure, 60, style="red"))
@@ -130,7 +193,8 @@ def issues_text(detail: RunDetail) -> Text:
         if onset is not None:
             text.append(f" at {'epoch' if issue.epoch is not None else 'step'} {number(onset)}", style="dim")
         if issue.metric:
-            text.append_text(safe(f" ({issue.metric})", 40, style="dim"))
+            text.append(" ")  # outside safe(), which strips the ends of what it is given
+            text.append_text(safe(f"({issue.metric})", 40, style="dim"))
         text.append("\n    ")
         text.append_text(safe(issue.message, 300))
         text.append("\n")

@@ -17,6 +17,7 @@ KEYS = (
     ("e", "export the report now (Markdown + JSON)"),
     ("/", "filter runs; Esc clears"),
     ("s", "cycle the sort order"),
+    ("v", "one panel alone at full height, in turn (runs, issues, advice, risk, all)"),
     ("Enter", "details of the selected run"),
     ("Esc", "back"),
     ("p", "pause / resume live updates"),

@@ -7,7 +7,7 @@ from textual.reactive import reactive
 
 from sweeptui.app.format import STATUS_ICON, STATUS_STYLE, bar, duration, safe
 from sweeptui.app.widgets.text_panel import TextPanel
-from sweeptui.numbers import run_hours
+from sweeptui.numbers import counted, run_hours
 from sweeptui.snapshot import SweepSnapshot
 from sweeptui.store import STATUSES
 
@@ -51,7 +51,7 @@ class SweepHeader(TextPanel):
 
     def _progress(self, snap: SweepSnapshot) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{snap.total} runs ", style="bold")
+        text.append(f"{counted(snap.total, 'runs')} ", style="bold")
         ended = snap.total - snap.count("running")
         if snap.total:
             text.append_text(bar(ended / snap.total, 10, style="green"))
@@ -64,10 +64,10 @@ class SweepHeader(TextPanel):
         if snap.eta is not None:
             text.append(f"  ETA {duration(snap.eta)}")
         style = "bold red" if snap.issue_count else "green"
-        text.append(f"  {snap.issue_count} issues", style=style)
+        text.append(f"  {counted(snap.issue_count, 'issues')}", style=style)
         lost = snap.analysis.lost_hours
         if lost:
             text.append(f"  {run_hours(lost)} run-h lost", style="red")
         if snap.warning_count:
-            text.append(f"  {snap.warning_count} warnings", style="yellow")
+            text.append(f"  {counted(snap.warning_count, 'warnings')}", style="yellow")
         return text

@@ -1,4 +1,4 @@
-"""Recommendations: short hints from the analysis (which values to drop, what to rerun)."""
+"""Recommendations: the analysis's advice, strongest first, each a headline and its evidence."""
 
 from __future__ import annotations
 
@@ -10,23 +10,37 @@ from sweeptui.snapshot import Analysis
 
 
 class Recommendations(TextPanel):
-    """A bulleted list of hints; empty-state text when there are none."""
+    """A numbered list: each headline in bold, its evidence wrapped below it."""
 
     wraps = True
 
     def __init__(self, **kwargs) -> None:
         super().__init__(Text("no recommendations yet", style="dim"), **kwargs)
-        self._shown: tuple[str, ...] | None = None
+        self._shown: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
     def show(self, analysis: Analysis) -> None:
         """Show the recommendations of ``analysis``."""
-        if analysis.recommendations == self._shown:
+        shown = (analysis.headlines, analysis.recommendations)
+        if shown == self._shown:
             return
-        self._shown = analysis.recommendations
-        if not analysis.recommendations:
-            self.show_text(Text("no recommendations yet", style="dim"))
-            return
-        lines = [Text("• ").append_text(safe(hint, 200)) for hint in analysis.recommendations]
-        for line in lines:
-            line.no_wrap = False
-        self.show_text(Text("\n").join(lines))
+        self._shown = shown
+        self.show_text(render_recommendations(analysis))
+
+
+def render_recommendations(analysis: Analysis) -> Text:
+    """The panel's text (the empty-state line when there is no advice)."""
+    texts = analysis.recommendations
+    if not texts:
+        return Text("no recommendations yet", style="dim")
+    headlines = analysis.headlines if len(analysis.headlines) == len(texts) else ("",) * len(texts)
+    lines = []
+    for index, (headline, text) in enumerate(zip(headlines, texts, strict=True), start=1):
+        line = Text(f"{index}. ", style="bold")
+        if headline and headline != text:
+            line.append_text(safe(headline, 200, style="bold"))
+            line.append("\n")
+        line.append_text(safe(text, 600))
+        line.no_wrap = False
+        line.overflow = "fold"
+        lines.append(line)
+    return Text("\n").join(lines)

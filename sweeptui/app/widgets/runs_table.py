@@ -307,7 +307,10 @@ class RunsTable(ScrollView, can_focus=True):
             return True
         cached = self._haystacks.get(row.id)
         if cached is None or cached[0] is not row:
-            words = [row.name, row.status, *row.issues, *(f"{k}={v}" for k, v in row.params)]
+            words = [row.name, row.status, *row.issues, *(badges(row.issues).plain.split())]
+            for key, value in row.params:  # as stored, and as the table shows it at any width
+                words.extend({f"{key}={value}", f"{_key(key, False)}={_value(value)}",
+                              f"{_key(key, True)}={_value(value)}"})  # fmt: skip
             cached = self._haystacks[row.id] = (row, " ".join(words).lower())
         return all(word in cached[1] for word in self.filter_text.split())
 
