@@ -199,8 +199,10 @@ _BLANK: Any = object()
 class JsonlLog(MetricLog):
     """A JSON-lines log: one object per line."""
 
-    def __init__(self, path: Path, settings: Settings, run_id: str) -> None:
-        super().__init__(path, settings, run_id)
+    def __init__(
+        self, path: Path, settings: Settings, run_id: str, boundary: Boundary = UNBOUNDED
+    ) -> None:
+        super().__init__(path, settings, run_id, boundary)
         self.tail.split = False  # lines come as blocks of bytes, parsed a block at a time
 
     def ingest(
