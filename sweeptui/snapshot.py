@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sweeptui.issues import Issue, Severity
-from sweeptui.objective import Objective, choose_objective
+from sweeptui.objective import Objective, choose_objective, unknown_metric
 from sweeptui.report.model import varying_params
 from sweeptui.settings import Settings
 from sweeptui.store import STATUSES, Run, RunStore
@@ -125,6 +125,9 @@ class SweepSnapshot:
     """Seconds until the running runs are done, when every one has a known length."""
     analysis: Analysis = field(default_factory=Analysis)
     notes: tuple[str, ...] = ()
+    quiet: float | None = None
+    """Seconds since the sweep's newest record, once that is over :data:`QUIET_AFTER`
+    (a sweep gone quiet, or one read long after it ran); None otherwise."""
 
     @property
     def total(self) -> int:
@@ -173,6 +176,8 @@ class SnapshotBuilder:
         self._varying: tuple[str, ...] = ()
         self._objective_runs = -1
         self._varying_runs = -1
+        self._metric_note: str | None = None
+        """Why ``--metric`` ranks nothing (no run logs it), checked with each analysis."""
         self._skew = 0.0
         """How far the records' clock has been seen ahead of ours (see :meth:`sweep_clock`)."""
 
@@ -202,6 +207,8 @@ class SnapshotBuilder:
                 self._rows[run_id] = make_row(run, self.objective, self._varying)
         if analyse:
             self.analysis = self.analyze(store, self.objective)
+            problem = unknown_metric(store, self.metric) if self.metric else None
+            self._metric_note = f"--metric: {problem}" if problem else None
         fresh = tuple(store.issues[self._issues_seen :])
         self._issues_seen = len(store.issues)
         return SweepSnapshot(
@@ -219,9 +226,10 @@ class SnapshotBuilder:
             + self.analysis.problems,
             warning_count=store.warning_count + len(self.analysis.problems),
             elapsed=elapsed(store, clock),
+            quiet=quiet(store, clock),
             eta=eta(store, clock),
             analysis=self.analysis,
-            notes=tuple(notes),
+            notes=(*notes, self._metric_note) if self._metric_note else tuple(notes),
         )
 
     def _refresh_objective(self) -> bool:
@@ -288,17 +296,31 @@ def _objective_label(objective: Objective | None) -> str | None:
     return None if objective is None else f"{objective.metric} ({objective.goal})"
 
 
+QUIET_AFTER = 3600.0
+"""Seconds without any record after which the header stops counting elapsed time."""
+
+
 def elapsed(store: RunStore, now: float) -> float | None:
     """Seconds since the sweep's first record, None before any; ``now`` is the sweep's clock.
 
-    Once no run is running, the sweep's span: its first record to its newest.
+    Once no run is running, or nothing was written for :data:`QUIET_AFTER` (a sweep read
+    long after it ran), the sweep's span: its first record to its newest.
     """
     starts = [run.first_update for run in store if run.first_update is not None]
     if not starts:
         return None
     newest = store.newest_update() or now
-    end = max(now, newest) if store.status_counts().get("running") else newest
+    live = store.status_counts().get("running") and quiet(store, now) is None
+    end = max(now, newest) if live else newest
     return max(end - min(starts), 0.0)
+
+
+def quiet(store: RunStore, now: float) -> float | None:
+    """Seconds since the newest record when that is over :data:`QUIET_AFTER`, else None."""
+    newest = store.newest_update()
+    if newest is None or now - newest <= QUIET_AFTER:
+        return None
+    return now - newest
 
 
 def eta(store: RunStore, now: float) -> float | None:

@@ -138,3 +138,9 @@ def test_rank_option_orders_the_leaderboard_by_the_newest_value(sweep):
     done = sweeptui("report", str(sweep), "--rank", "last")
     assert done.returncode == 0, done.stderr
     assert "| val_loss (last) | best |" in done.stdout
+
+
+def test_headless_watch_refuses_an_unknown_metric_too(sweep):
+    done = sweeptui("watch", str(sweep), "--metric", "val_los")  # no terminal: the headless report
+    assert done.returncode == 2 and done.stdout == ""
+    assert "no run logs the metric 'val_los'" in done.stderr

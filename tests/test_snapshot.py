@@ -99,3 +99,24 @@ def test_elapsed_of_an_ended_sweep_is_its_span(tmp_path: Path) -> None:
     sweep = _loaded(tmp_path)
     snap = SnapshotBuilder(sweep.store, clock=lambda: 5000.0).build()
     assert snap.count("finished") == 1 and snap.elapsed == 4.0 and snap.eta is None
+
+
+def test_a_metric_no_run_logs_is_a_header_note(tmp_path: Path) -> None:
+    write_run(tmp_path, "a", {"epochs": 10}, healthy(3))
+    sweep = _loaded(tmp_path)
+    builder = SnapshotBuilder(sweep.store, metric="val_los", clock=lambda: 2e9)
+    (note,) = builder.build(analyse=True).notes
+    assert note.startswith("--metric: no run logs the metric 'val_los'; metrics found: val_loss")
+    assert SnapshotBuilder(sweep.store, metric="val_loss").build(analyse=True).notes == ()
+
+
+def test_a_sweep_read_long_after_it_ran_stops_counting(tmp_path: Path) -> None:
+    write_run(tmp_path, "a", {"epochs": 10}, healthy(5), start=1000.0)  # still "running", silent since
+    sweep = _loaded(tmp_path)
+    snap = SnapshotBuilder(sweep.store, clock=lambda: 1004.0 + 3 * 86400).build()
+    assert snap.elapsed == 4.0 and snap.quiet == 3 * 86400
+    from sweeptui.app.format import duration
+
+    assert duration(snap.quiet) == "3d00h"
+    fresh = SnapshotBuilder(sweep.store, clock=lambda: 1064.0).build()
+    assert fresh.quiet is None and fresh.elapsed == 64.0

@@ -65,12 +65,14 @@ def number(value: float | None, digits: int = 4) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """``1h02m``, ``3m05s`` or ``42s``; ``—`` when unknown."""
+    """``3d04h``, ``1h02m``, ``3m05s`` or ``42s``; ``—`` when unknown."""
     if seconds is None or not math.isfinite(seconds):
         return "—"
     seconds = int(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
+    if hours >= 48:
+        return f"{hours // 24}d{hours % 24:02d}h"
     if hours:
         return f"{hours}h{minutes:02d}m"
     if minutes:

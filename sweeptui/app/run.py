@@ -43,13 +43,17 @@ def terminal_usable() -> bool:
 
 def print_headless(root: Path, settings: Settings, options: WatchOptions) -> int:
     """The post-hoc Markdown report on stdout, with a note on stderr saying why."""
-    from sweeptui.objective import choose_objective
+    from sweeptui.objective import choose_objective, unknown_metric
     from sweeptui.report import build_report, render
     from sweeptui.sweep import load_sweep
 
     print("sweeptui watch: no interactive terminal (TERM=dumb or not a TTY); "
           "printing the report instead", file=sys.stderr)  # fmt: skip
     sweep = load_sweep(root, settings, options.source)
+    problem = unknown_metric(sweep.store, options.metric) if options.metric else None
+    if problem:
+        print(f"sweeptui watch: error: --metric: {problem}", file=sys.stderr)
+        return 2
     objective = choose_objective(sweep.store, options.metric, options.goal)
     sys.stdout.write(render(build_report(sweep.store, objective, settings=settings), "md"))
     return 0

@@ -61,7 +61,9 @@ class SweepHeader(TextPanel):
             if count:
                 text.append(f"{STATUS_ICON[status]}{count} ", style=STATUS_STYLE[status])
         text.append(f" {duration(snap.elapsed)}", style="dim")
-        if snap.eta is not None:
+        if snap.quiet is not None:
+            text.append(f"  last record {duration(snap.quiet)} ago", style="yellow")
+        elif snap.eta is not None:
             text.append(f"  ETA {duration(snap.eta)}")
         style = "bold red" if snap.issue_count else "green"
         text.append(f"  {counted(snap.issue_count, 'issues')}", style=style)
