@@ -131,7 +131,7 @@ class Settings:
         kind = {f.name: f.type for f in fields(cls)}[name]
         if kind in ("bool", bool):
             return "true or false"
-        return RANGES[name].describe(kind in ("int", int))
+        return RANGES.get(name, Range()).describe(kind in ("int", int))
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -160,7 +160,7 @@ RANGES: dict[str, Range] = {
     "stall_factor": _POSITIVE, "stall_floor_seconds": _AT_LEAST_0, "vanish_factor": _AT_LEAST_1,
     "short_run_fraction": _FRACTION, "short_run_min_reference": _AT_LEAST_1,
     "crash_loop_window": _AT_LEAST_1, "crash_loop_fraction": _FRACTION,
-    "early_death_fraction": _FRACTION, "early_death_records": _AT_LEAST_0,
+    "early_death_fraction": _FRACTION, "early_death_records": _AT_LEAST_0, "alpha": _FRACTION,
     "max_line_bytes": _AT_LEAST_1, "max_json_bytes": _AT_LEAST_1, "error_tail_bytes": _AT_LEAST_1,
 }  # fmt: skip
 """The accepted values of every numeric setting."""
@@ -178,7 +178,7 @@ def _coerce(key: str, name: str, kind: Any, raw: Any) -> Any:
         raise ValueError(f"setting {key!r} needs {wanted}, got {raw!r}")
     integer = kind in ("int", int)
     value = _number(raw, integer)
-    if value is None or not RANGES[name].allows(value):
+    if value is None or not RANGES.get(name, Range()).allows(value):
         raise ValueError(f"setting {key!r} needs {wanted}, got {raw!r}")
     return value
 

@@ -264,3 +264,14 @@ def test_settings_check_types_and_ranges() -> None:
     with pytest.raises(ValueError, match="a number > 0"):
         Settings().with_overrides({"stall_factor": True})  # a bool from a YAML file is no number
     assert Settings().with_overrides({"follow_links": "yes"}).follow_links is True
+
+
+def test_every_numeric_setting_has_a_range() -> None:
+    from dataclasses import fields
+
+    from sweeptui.settings import RANGES
+
+    numeric = {f.name for f in fields(Settings) if f.type in ("int", "float", int, float)}
+    assert numeric == set(RANGES)
+    with pytest.raises(ValueError, match=r"in \(0, 1\]"):
+        Settings().with_overrides({"alpha": "0"})
