@@ -207,5 +207,5 @@ def test_crash_loop_window_setting_is_honoured():
     harness = Harness(Settings(crash_loop_window=4, crash_loop_fraction=0.75))
     run_sweep(harness, [("finished", 20), ("crashed", 1), ("crashed", 1), ("crashed", 1)])
     assert [i.message for i in harness.store.sweep_issues()] == [
-        "3 of the last 4 runs died early (median 1 epochs)"
+        "3 of the last 4 runs died early (median 1 epoch)"
     ]
