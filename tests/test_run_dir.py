@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sweeptui.events import MetricBatch, RunEnded
 from sweeptui.settings import Settings
-from sweeptui.sources import get_sources
+from sweeptui.simulate import generate_benchmark_sweep
+from sweeptui.sources import get_sources, run_dir
 from sweeptui.sources.run_dir import RunDirReader
 from sweeptui.sources.scan import Scanner
 from sweeptui.sweep import Sweep
@@ -291,3 +292,29 @@ def test_crash_marker_line_alone_makes_a_failed_run(tmp_path: Path) -> None:
     make_run(tmp_path, "r", lines({"event": "failed", "error": "ValueError: bad config"}))
     run = loaded(tmp_path).store.runs["r"]
     assert run.status == "failed" and run.records == 0
+
+
+def test_a_large_log_goes_to_the_store_in_parts_with_the_same_verdicts(tmp_path, monkeypatch) -> None:
+    """Points of a long log are handed over every SPILL_RECORDS records (memory stays
+    bounded); the store, the issues and the warnings match a read in one part."""
+    generate_benchmark_sweep(tmp_path / "sweep", runs=40, steps=1200, seed=3)
+    (tmp_path / "sweep" / "run_00001" / "metrics.jsonl").open("a").write("{not json\n")
+    whole = Sweep(tmp_path / "sweep")
+    whole.load()
+    monkeypatch.setattr(run_dir, "SPILL_RECORDS", 100)
+    monkeypatch.setattr(run_dir, "READ_BYTES", 5000)
+    reader = RunDirReader(tmp_path / "sweep", tmp_path / "sweep" / "run_00002", Settings())
+    parts = list(reader.read_parts())
+    assert len(parts) > 5 and all(isinstance(part[-1], MetricBatch) for part in parts[:-1])
+    parted = Sweep(tmp_path / "sweep")
+    parted.load()
+
+    def state(sweep: Sweep) -> tuple:
+        runs = {run.id: (run.status, run.records, {name: (series.steps.tolist(), series.values.tolist())
+                                                   for name, series in run.metrics.items()})
+                for run in sweep.store}  # fmt: skip
+        issues = sorted((i.run, i.type, i.step, i.message) for i in sweep.store.issues)
+        return repr(runs), issues, sorted(w.message for w in sweep.store.warnings)
+
+    assert {"divergence", "nan_or_inf_metric", "crashed"} <= {i[1] for i in state(whole)[1]}
+    assert state(parted) == state(whole)

@@ -35,6 +35,7 @@ keep the same state, so verdicts and messages agree to the last bit.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -76,11 +77,13 @@ class FitState:
     train_count: int = 0
     """Training points logged after the newest validation point (summed in arrival order)."""
     train_level: float = math.nan
-    recent_values: list[float] = field(default_factory=list)
+    # the recent values are kept as doubles (8 bytes each, not a float object): a sweep
+    # of 20,000 runs holds some forty of them per run
+    recent_values: array = field(default_factory=lambda: array("d"))
     """The last few validation values (smoothing window and differences)."""
-    recent_train: list[float] = field(default_factory=list)
+    recent_train: array = field(default_factory=lambda: array("d"))
     """The last few training levels (smoothing window)."""
-    recent_jumps: list[float] = field(default_factory=list)
+    recent_jumps: array = field(default_factory=lambda: array("d"))
     """The last few relative third differences (noise window); NaN where undefined."""
     level_min: float = math.inf
     train_at_min: float = math.nan
@@ -251,9 +254,9 @@ class OverfitDetector:
         window = max(1, s.overfit_window)
         points = max(1, s.overfit_noise_points)
         patience = max(1, s.overfit_patience)
-        history = state.recent_values + values
-        train_history = state.recent_train + levels
-        jumps = list(state.recent_jumps)
+        history = state.recent_values.tolist() + values
+        train_history = state.recent_train.tolist() + levels
+        jumps = state.recent_jumps.tolist()
         first_value, first_train = len(state.recent_values), len(state.recent_train)
         level_min, train_at_min = state.level_min, state.train_at_min
         above, clear_above = state.above, state.clear_above
@@ -430,9 +433,9 @@ def _nan_max(first: float, second: float) -> float:
     return second if second > first else first
 
 
-def _keep_last(values: list[float], count: int) -> list[float]:
-    """The last ``count`` items of ``values`` as a new list (none for a count of 0)."""
-    return values[max(0, len(values) - count) :] if count > 0 else []
+def _keep_last(values: list[float], count: int) -> array:
+    """The last ``count`` items of ``values`` as doubles (none for a count of 0)."""
+    return array("d", values[max(0, len(values) - count) :] if count > 0 else ())
 
 
 def _running_sum(start: float, values) -> float:
@@ -520,9 +523,9 @@ def _noise(recent: np.ndarray, jumps: np.ndarray, points: int) -> np.ndarray:
     return mean / THIRD_DIFFERENCE_SCALE
 
 
-def _tail(recent: np.ndarray, values: np.ndarray, keep: int) -> list[float]:
-    """The last ``keep`` of ``recent`` followed by ``values``, as a list."""
-    return _last(np.concatenate((_last(recent, keep), values)), keep).tolist()
+def _tail(recent: np.ndarray, values: np.ndarray, keep: int) -> array:
+    """The last ``keep`` of ``recent`` followed by ``values``, as doubles."""
+    return array("d", _last(np.concatenate((_last(recent, keep), values)), keep).tobytes())
 
 
 def _last(values: np.ndarray, count: int) -> np.ndarray:

@@ -67,6 +67,9 @@ class Columns:
     )  # fmt: skip
 
     def __init__(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
         self.metrics: dict[str, tuple[list, list]] = {}
         self.epoch_steps: list[float] = []
         self.epoch_values: list[float] = []
@@ -116,6 +119,12 @@ class Columns:
         epochs = Series(epoch_steps, epoch_values) if epoch_steps else None
         self._time_array = _moved(self.times, self._time_array)
         return MetricBatch(run_id, metrics, self.records, self._time_array, self.mtime, epochs)
+
+    def take(self, run_id: str) -> MetricBatch | None:
+        """:meth:`build`, leaving these columns empty for the points that follow."""
+        batch = self.build(run_id)
+        self._clear()
+        return batch
 
     def _settled(self, name: str, pending: tuple[list, list]) -> tuple[array, array]:
         """The arrays of ``name`` with its pending lists moved into them."""

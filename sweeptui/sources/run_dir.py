@@ -15,7 +15,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +72,12 @@ END_WORDS = {
     "killed": "killed", "terminated": "killed",
 }  # fmt: skip
 KILL_LINE = re.compile(r"\bKilled\b|\bSIGKILL\b|\bSIGTERM\b")
-READ_BYTES = 64 * 1024 * 1024
+READ_BYTES = 16 * 1024 * 1024
 """Bytes of a log turned into columns per pass, so raw text never piles up."""
+SPILL_RECORDS = 1 << 17
+"""Records gathered from a read's logs before they go out as a batch of their own: the
+store and the detectors take a log of millions of lines part by part, so what is held
+besides the store stays bounded (the detectors judge the same whatever the batching)."""
 BISECT_LINES = 32
 """Lines below which a span that does not parse as a whole is parsed line by line."""
 MAX_LINE_WARNINGS = 20
@@ -153,6 +157,12 @@ class MetricLog:
 
     def read(self, columns: Columns, events: list[Event], ends: list[RunEnded]) -> None:
         """Add every new complete record to ``columns``; warnings go to ``events``."""
+        for _ in self.passes(columns, events, ends):
+            pass
+
+    def passes(self, columns: Columns, events: list[Event], ends: list[RunEnded]) -> Iterator[None]:
+        """:meth:`read`, pausing after each pass of at most :data:`READ_BYTES` bytes so the
+        caller may hand over what ``columns`` holds (see :meth:`Columns.take`)."""
         more = True
         while more:
             chunk = self.tail.read_lines(READ_BYTES)
@@ -167,6 +177,7 @@ class MetricLog:
             if chunk.lines or chunk.blocks:
                 columns.mtime = chunk.mtime
                 self.ingest(chunk, columns, events, ends)
+            yield
 
     def warn(self, events: list[Event], message: str) -> None:
         """A warning about this file."""
@@ -653,6 +664,16 @@ class RunDirReader(Reader):
         """
         return self._read_names(self._hinted_names(changed))
 
+    def read_parts(self, changed: Collection[Path | str] | None = None) -> Iterable[list[Event]]:
+        """The events of :meth:`read` in parts: a large log's points go out every
+        :data:`SPILL_RECORDS` records, each part applied before the next is read.
+
+        A subclass that rewrites the events of a read as a whole reads in one part.
+        """
+        if type(self)._read_names is not RunDirReader._read_names:
+            return (self.read(changed),)
+        return self._parts(self._hinted_names(changed))
+
     def _hinted_names(self, changed: Collection[Path | str] | None) -> set[str] | None:
         """The followed files ``changed`` points at, or None when a full read is needed."""
         if changed is None or not self.seen:
@@ -673,14 +694,19 @@ class RunDirReader(Reader):
 
     def _read_names(self, names: set[str] | None) -> list[Event]:
         """Read the followed files in ``names`` (None: list the directory, read all)."""
+        return [event for part in self._parts(names) for event in part]
+
+    def _parts(self, names: set[str] | None) -> Iterator[list[Event]]:
+        """The events of reading the files in ``names``, in parts (see :meth:`read_parts`)."""
         events: list[Event] = []
         if names is None:
             listing = self._list(events)
             if listing is None:
-                return events
+                yield events
+                return
             self._track(listing)
         elif not names:
-            return events
+            return
         # a hint naming only a metric log (the live case) skips the small files outright
         small_files = names is None or not names.isdisjoint(self.files)
         if small_files:
@@ -689,7 +715,12 @@ class RunDirReader(Reader):
         ends: list[RunEnded] = []
         for name, log in self.logs.items():
             if names is None or name in names:
-                log.read(columns, events, ends)
+                for _ in log.passes(columns, events, ends):
+                    if columns.records >= SPILL_RECORDS:
+                        events.append(columns.take(self.run_id))
+                        part = events[:]
+                        events.clear()  # the same list: the log adds its warnings to it
+                        yield part
         batch = columns.build(self.run_id)
         if batch is not None:
             events.append(batch)
@@ -705,7 +736,7 @@ class RunDirReader(Reader):
         self.ended = self.ended or bool(ends)
         self._finish_logs(events, ends, names)
         events.extend(ends)
-        return events
+        yield events
 
     def _finish_logs(self, events: list[Event], ends: list[RunEnded], names: set[str] | None) -> None:
         """Read complete unterminated last records of logs whose run ended or that are quiet."""

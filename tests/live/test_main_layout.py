@@ -88,3 +88,21 @@ async def test_filter_matches_what_the_table_shows(tmp_path: Path) -> None:
         for text, wanted in (("bs=64", 2), ("batch_size=64", 2), ("lr=0.01", 2), ("bs=64 lr=0.01", 1)):
             table.set_filter(text, app.snapshot)
             assert table.row_count == wanted, text
+
+
+async def test_a_panel_with_something_to_show_gets_more_room(tmp_path: Path) -> None:
+    import math
+
+    from live.helpers import append_points
+
+    _sweep(tmp_path, 4)
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.query_one(RunsTable).row_count == 4, what="the runs")
+        feed, advice = screen.query_one("#feed-box"), screen.query_one("#recommendations-box")
+        assert abs(feed.outer_size.width - advice.outer_size.width) <= 1  # both empty: alike
+        append_points(tmp_path / "run_00", [math.nan])
+        await wait_for(pilot, lambda: app.snapshot.issue_count == 1, what="the NaN issue")
+        await pilot.pause()
+        assert feed.outer_size.width > 1.8 * advice.outer_size.width  # the feed has news: 2fr to 1fr

@@ -44,6 +44,7 @@ class MainScreen(Screen):
 
     view = "all"
     """The panel shown alone (one of :data:`VIEWS`), or ``"all"``."""
+    _table_height: int | str | None = None
 
     def compose(self) -> ComposeResult:
         yield SweepHeader(id="header")
@@ -64,6 +65,8 @@ class MainScreen(Screen):
     """The widgets a snapshot updates, once composed (snapshots may arrive earlier)."""
     summary: TextPanel | None = None
     """The one-line summary of the top recommendation (shown on short terminals)."""
+    filter_box: Input | None = None
+    """The filter box (it takes rows from the table while open)."""
 
     def on_mount(self) -> None:
         self.query_one("#feed-box").border_title = "issues (newest first)"
@@ -75,6 +78,7 @@ class MainScreen(Screen):
             self.query_one(ParamRiskPanel), self.query_one(Recommendations),
         )  # fmt: skip
         self.summary = self.query_one("#summary", TextPanel)
+        self.filter_box = self.query_one("#filter", Input)
         self.query_one(RunsTable).focus()
         self._fit_table(self.app.size.width)
         snapshot = getattr(self.app, "snapshot", None)
@@ -93,6 +97,9 @@ class MainScreen(Screen):
         recommendations.show(snapshot.analysis)
         if self.summary is not None:
             self.summary.show_text(summary_line(snapshot.analysis))
+        # an empty panel gives its width to the others
+        self.set_class(not snapshot.issue_count, "-no-issues")
+        self.set_class(not snapshot.analysis.recommendations, "-no-advice")
         table.border_title = f"runs: {table.row_count}/{snapshot.total}  sort: {table.sort_key}"
         self._fit_heights(self.app.size.height)
 
@@ -115,11 +122,12 @@ class MainScreen(Screen):
         body = screen_height - header.outer_size.height - 1  # the footer
         if screen_height < SHORT:
             body -= 1  # the summary line
-        wanted = table_rows(table.row_count, body)
-        if self.view == "all" and table.styles.height != wanted:
+        if self.filter_box is not None and self.filter_box.has_class("-visible"):
+            body -= 3
+        wanted = table_rows(table.row_count, body) if self.view == "all" else "1fr"
+        if wanted != self._table_height:  # a new height means a layout pass: only when it changes
+            self._table_height = wanted
             table.styles.height = wanted
-        elif self.view != "all":
-            table.styles.height = "1fr"
 
     # -- views ---------------------------------------------------------------------------
     def action_cycle_view(self) -> None:
@@ -143,6 +151,7 @@ class MainScreen(Screen):
         box = self.query_one("#filter", Input)
         box.add_class("-visible")
         box.focus()
+        self._fit_heights(self.app.size.height)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -154,6 +163,7 @@ class MainScreen(Screen):
         box = self.query_one("#filter", Input)
         if not event.value.strip():
             box.remove_class("-visible")
+            self._fit_heights(self.app.size.height)
         self.query_one(RunsTable).focus()
 
     def close_filter(self) -> bool:
@@ -163,6 +173,7 @@ class MainScreen(Screen):
             return False
         box.value = ""
         box.remove_class("-visible")
+        self._fit_heights(self.app.size.height)
         self.query_one(RunsTable).focus()
         return True
 

@@ -27,9 +27,7 @@ class IssueFeed(TextPanel):
         self.shown_count = snapshot.issue_count
         names = {row.id: row.name for row in snapshot.rows}
         lines = [issue_line(issue, names.get(issue.run)) for issue in snapshot.issues[:FEED_LINES]]
-        # one line per issue (clipped, not wrapped), so the feed shows as many as it has rows
-        joined = Text("\n", no_wrap=True, overflow="ellipsis").join(lines)
-        self.show_text(joined if lines else Text("no issues yet", style="green"))
+        self.show_text(Text("\n").join(lines) if lines else Text("no issues yet", style="green"))
 
 
 def issue_line(issue: Issue, run_name: str | None) -> Text:
