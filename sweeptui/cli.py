@@ -70,7 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _directory_option() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("directory", type=Path, help="the sweep's root directory")
+    parent.add_argument(
+        "directory", type=_target, metavar="DIRECTORY|URL",
+        help="the sweep's root directory, or an MLflow tracking server (http://host:5000)",
+    )  # fmt: skip
+    parent.add_argument(
+        "--experiment", metavar="NAME",
+        help="the MLflow experiment that is the sweep, on a tracking server or in a local store "
+        "(default: every experiment found)",
+    )  # fmt: skip
     return parent
 
 
@@ -173,7 +181,7 @@ def _watch_options(args: argparse.Namespace):
     return WatchOptions(
         metric=args.metric, goal=args.goal, source=args.source, poll=args.poll, export=args.export,
         bell=args.bell, alerts=not args.no_alerts, on_issue=args.on_issue,
-        export_on_exit=not args.no_export,
+        experiment=getattr(args, "experiment", None), export_on_exit=not args.no_export,
     )  # fmt: skip
 
 
@@ -182,7 +190,7 @@ def run_watch(args: argparse.Namespace) -> int:
     from sweeptui.app.run import watch
 
     settings = settings_from_args(args)
-    root = _existing_directory(args.directory)
+    root = _existing_target(args.directory)
     options = _watch_options(args)
     _with_usage_errors(lambda: get_source_or_fail(options.source))
     return watch(root, settings, options)
@@ -215,13 +223,25 @@ def load_from_args(args: argparse.Namespace):
     from sweeptui.sweep import load_sweep
 
     settings = settings_from_args(args)
-    root = _existing_directory(args.directory)
-    sweep = _with_usage_errors(lambda: load_sweep(root, settings, args.source))
+    root = _existing_target(args.directory)
+    sweep = _with_usage_errors(lambda: load_sweep(root, settings, args.source, args.experiment))
+    _server_problem(sweep)
     problem = unknown_metric(sweep.store, args.metric) if args.metric else None
     if problem:
         raise UsageError(f"--metric: {problem}")
     objective = choose_objective(sweep.store, args.metric, args.goal)
     return sweep, objective
+
+
+def _server_problem(sweep) -> None:
+    """A tracking server that did not answer, or lacks the experiment, is a usage error."""
+    from sweeptui.sources.mlflow_server import ServerReader
+
+    for reader in sweep.readers:
+        if isinstance(reader, ServerReader) and reader.problem is not None:
+            raise UsageError(f"cannot read the MLflow tracking server {reader.url}: {reader.problem}")
+        if isinstance(reader, ServerReader) and reader.missing_experiment:
+            raise UsageError(f"no experiment named {reader.experiment!r} on {reader.url}")
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -235,6 +255,8 @@ def settings_from_args(args: argparse.Namespace):
         assignments.append("follow_links=true")
     if getattr(args, "include_deleted", False):
         assignments.append("include_deleted=true")
+    if getattr(args, "experiment", None):
+        assignments.append(f"experiment={args.experiment}")
     return _with_usage_errors(lambda: load_settings(args.config, assignments))
 
 
@@ -288,6 +310,15 @@ def _fail_on(report: dict, threshold: str | None) -> int:
         print(f"sweeptui: {found} at {threshold} severity or worse", file=sys.stderr)
         return EXIT_ISSUES
     return EXIT_OK
+
+
+def _target(text: str) -> Path | str:
+    """A directory as a Path; a tracking server's URL stays a string."""
+    return text if text.startswith(("http://", "https://")) else Path(text)
+
+
+def _existing_target(target: Path | str) -> Path | str:
+    return target if isinstance(target, str) else _existing_directory(target)
 
 
 def _existing_directory(path: Path) -> Path:

@@ -24,6 +24,8 @@ class Range:
     high: float | None = None
     low_open: bool = False
     """True when ``low`` itself is not allowed (``> low`` rather than ``>= low``)."""
+    high_open: bool = False
+    """True when ``high`` itself is not allowed."""
 
     def allows(self, value: float) -> bool:
         """Whether ``value`` is finite and in the range."""
@@ -31,14 +33,15 @@ class Range:
             return False
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
             return False
-        return self.high is None or value <= self.high
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
 
     def describe(self, integer: bool) -> str:
         """``"a number > 1"``, ``"an integer >= 1"``, ``"a number in (0, 1]"``."""
         kind = "an integer" if integer else "a number"
         low = "" if self.low is None else f"{self.low:g}"
         if self.high is not None:
-            return f"{kind} in {'(' if self.low_open else '['}{low}, {self.high:g}]"
+            opening, closing = "([" [not self.low_open], ")]"[not self.high_open]
+            return f"{kind} in {opening}{low}, {self.high:g}{closing}"
         if self.low is None:
             return f"a finite {kind.split()[-1]}"
         return f"{kind} {'>' if self.low_open else '>='} {low}"
@@ -124,6 +127,13 @@ class Settings:
     follow_links: bool = False
     """Read files and directories that symlinks lead to outside the sweep root
     (``--follow-links``); otherwise they are skipped with a warning."""
+    experiment: str = ""
+    """Read only the MLflow experiment of this name (``--experiment``): one experiment is one
+    sweep. Empty: every experiment found."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"setting 'alpha' is a significance level between 0 and 1, got {self.alpha}")
 
     @classmethod
     def describe_range(cls, name: str) -> str:
@@ -131,6 +141,8 @@ class Settings:
         kind = {f.name: f.type for f in fields(cls)}[name]
         if kind in ("bool", bool):
             return "true or false"
+        if kind in ("str", str):
+            return "text"
         return RANGES.get(name, Range()).describe(kind in ("int", int))
 
     @classmethod
@@ -160,7 +172,8 @@ RANGES: dict[str, Range] = {
     "stall_factor": _POSITIVE, "stall_floor_seconds": _AT_LEAST_0, "vanish_factor": _AT_LEAST_1,
     "short_run_fraction": _FRACTION, "short_run_min_reference": _AT_LEAST_1,
     "crash_loop_window": _AT_LEAST_1, "crash_loop_fraction": _FRACTION,
-    "early_death_fraction": _FRACTION, "early_death_records": _AT_LEAST_0, "alpha": _FRACTION,
+    "early_death_fraction": _FRACTION, "early_death_records": _AT_LEAST_0,
+    "alpha": Range(0, 1, low_open=True, high_open=True),
     "max_line_bytes": _AT_LEAST_1, "max_json_bytes": _AT_LEAST_1, "error_tail_bytes": _AT_LEAST_1,
 }  # fmt: skip
 """The accepted values of every numeric setting."""
@@ -171,6 +184,8 @@ _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 def _coerce(key: str, name: str, kind: Any, raw: Any) -> Any:
     """``raw`` as the setting's type, checked against its range; ValueError naming the range."""
     wanted = Settings.describe_range(name)
+    if kind in ("str", str):
+        return str(raw)
     if kind in ("bool", bool):
         text = str(raw).strip().lower()
         if isinstance(raw, bool) or text in _TRUE + _FALSE:

@@ -696,23 +696,22 @@ def demo_plans(epochs: int = 20, interval: float = 30.0, stagger: float = 1.0) -
     Runs start ``stagger`` epochs apart, so a dozen train at once. The odd fates go to
     runs no rule matches (spread over the grid), so they read as noise beside the causes.
     """
-    plans = []
-    for index, point in enumerate(grid_points(DEMO_GRID)):
+    points = grid_points(DEMO_GRID)
+    fates: list[tuple[str, int | None, str]] = []
+    for point in points:
         rule = next((r for r in DEMO_RULES if r.matches(point)), None)
-        fate, bad = (rule.fate, rule.bad_epoch) if rule else ("healthy", None)
-        plans.append(RunPlan(f"run_{index:02d}", {**point, "epochs": epochs}, fate, None, seed=index,
-                             start=index * interval * stagger, interval=interval,
-                             cause=rule.when if rule else ""))  # fmt: skip
-        plans[-1].bad_epoch = _scaled(bad, epochs) if bad is not None else None
-    healthy = [plan for plan in plans if plan.fate == "healthy"]
+        fates.append((rule.fate, rule.bad_epoch, rule.when) if rule else ("healthy", None, ""))
+    healthy = [index for index, (fate, _, _) in enumerate(fates) if fate == "healthy"]
     # a stride of 5 through the healthy runs visits the lr x batch_size cells in turn
     chosen = [healthy[(1 + 5 * i) % len(healthy)] for i in range(min(len(DEMO_ODD_FATES), len(healthy)))]
-    for plan, (fate, bad) in zip(chosen, DEMO_ODD_FATES, strict=True):
-        plan.fate, plan.cause = fate, "odd one out"
-        plan.bad_epoch = _scaled(bad, epochs) if bad is not None else None
-    for plan in plans:
-        plan.__post_init__()  # re-derive the expectations (and check the epochs) for the final fate
-    return plans
+    for index, (fate, bad) in zip(chosen, DEMO_ODD_FATES, strict=True):
+        fates[index] = (fate, bad, "odd one out")
+    return [
+        RunPlan(f"run_{index:02d}", {**point, "epochs": epochs}, fate,
+                _scaled(bad, epochs) if bad is not None else None, seed=index,
+                start=index * interval * stagger, interval=interval, cause=cause)
+        for index, (point, (fate, bad, cause)) in enumerate(zip(points, fates, strict=True))
+    ]  # fmt: skip
 
 
 def _scaled(bad_epoch: int, epochs: int) -> int:

@@ -314,7 +314,8 @@ class RunStore:
     """All runs of one sweep, the issues found so far and the warnings from reading."""
 
     def __init__(self, root: Path | str = ".") -> None:
-        self.root = Path(root)
+        # a tracking server's URL stays as given (a Path would fold its "//")
+        self.root: Path | str = root if isinstance(root, str) and "://" in root else Path(root)
         self.runs: dict[str, Run] = {}
         self.issues: list[Issue] = []
         self.warnings: list[SourceWarning] = []

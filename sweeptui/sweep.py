@@ -46,14 +46,22 @@ class Sweep:
     """Reads a sweep directory incrementally and keeps its store and issues current."""
 
     def __init__(
-        self, root: Path | str, settings: Settings | None = None, source: str | None = None
+        self,
+        root: Path | str,
+        settings: Settings | None = None,
+        source: str | None = None,
+        readers: list[Reader] | None = None,
     ) -> None:
-        self.root = Path(root)
+        """A sweep under the directory ``root``; or, given ``readers``, the sweep those
+        readers follow (a tracking server: ``root`` is then its URL and nothing is scanned)."""
+        self.remote = readers is not None
+        self.root: Path | str = root if self.remote else Path(root)
         self.settings = settings or Settings()
         self.store = RunStore(self.root)
         self.detectors = DetectorEngine(self.store, self.settings)
-        self.scanner = Scanner(self.root, get_sources(source), self.settings)
+        self.scanner = None if self.remote else Scanner(Path(root), get_sources(source), self.settings)
         self.readers: list[Reader] = []
+        self._unread: list[Reader] = list(readers or [])
         self._indexed = -1
 
     # -- driving ---------------------------------------------------------------
@@ -73,7 +81,8 @@ class Sweep:
         app asks for it on its periodic rescans.
         """
         known = len(self.readers)
-        fresh, warnings = self.scanner.scan()
+        fresh, warnings = self.scanner.scan() if self.scanner is not None else ([], [])
+        fresh, self._unread = [*self._unread, *fresh], []
         self.readers.extend(fresh)
         result = PollResult(warnings=list(warnings))
         for warning in warnings:
@@ -96,6 +105,10 @@ class Sweep:
         result = self._read([(self.readers[position], paths) for position, paths in owners])
         result.unowned = unowned
         return result
+
+    def notes(self) -> list[str]:
+        """The readers' lines for the live header (a tracking server's state)."""
+        return [note for reader in self.readers if (note := reader.note())]
 
     def tick(self, now: float | None = None) -> list[Issue]:
         """Time-based checks while watching: stalls against the clock, crash loops."""
@@ -242,10 +255,33 @@ def _merge(first: PollResult, second: PollResult) -> PollResult:
     return first
 
 
-def load_sweep(
-    root: Path | str, settings: Settings | None = None, source: str | None = None
+def open_sweep(
+    target: Path | str,
+    settings: Settings | None = None,
+    source: str | None = None,
+    experiment: str | None = None,
+    interval: float | None = None,
 ) -> Sweep:
-    """Read a whole sweep directory post-hoc (the ``report`` command's engine)."""
-    sweep = Sweep(root, settings, source)
+    """A sweep in a directory, or followed on an MLflow tracking server (an ``http(s)://``
+    URL; ``experiment`` picks one, ``interval`` is the poll interval in seconds)."""
+    from sweeptui.sources.mlflow_server import DEFAULT_INTERVAL, ServerReader, is_server_url
+
+    if isinstance(target, str) and is_server_url(target):
+        settings = settings or Settings()
+        reader = ServerReader(target, experiment, settings, interval or DEFAULT_INTERVAL)
+        label = f"{target} (experiment {experiment})" if experiment else target
+        return Sweep(label, settings, readers=[reader])
+    return Sweep(target, settings, source)
+
+
+def load_sweep(
+    root: Path | str,
+    settings: Settings | None = None,
+    source: str | None = None,
+    experiment: str | None = None,
+) -> Sweep:
+    """Read a whole sweep (a directory, or a tracking server's URL) post-hoc: the
+    ``report`` command's engine."""
+    sweep = open_sweep(root, settings, source, experiment)
     sweep.load()
     return sweep

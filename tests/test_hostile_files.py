@@ -273,5 +273,5 @@ def test_every_numeric_setting_has_a_range() -> None:
 
     numeric = {f.name for f in fields(Settings) if f.type in ("int", "float", int, float)}
     assert numeric == set(RANGES)
-    with pytest.raises(ValueError, match=r"in \(0, 1\]"):
-        Settings().with_overrides({"alpha": "0"})
+    with pytest.raises(ValueError, match=r"in \(0, 1\)"):
+        Settings().with_overrides({"alpha": "1"})

@@ -168,3 +168,9 @@ def test_report_text_says_one_run_and_one_epoch() -> None:
     assert "1 runs" not in markdown and "1 issues" not in markdown
     loop = next(i for i in report["issues"] if i["type"] == "crash_loop")
     assert loop["message"].endswith("(median 1 epoch)")
+
+
+def test_alpha_outside_zero_and_one_is_refused() -> None:
+    for bad in ("0", "1", "2", "-0.1"):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            load_settings(None, [f"alpha={bad}"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from sweeptui.settings import Settings
 from sweeptui.sources.mlflow_files import parse_metric_line
 from sweeptui.sources.mlflow_runs import param_value, sql_metric
+from sweeptui.sources.mlflow_server import MAX_BACKOFF, ServerReader
 from sweeptui.sweep import Sweep
 from tests.tool_fixtures import copy_fixture, load
 
@@ -251,3 +253,47 @@ def test_sources_lists_mlflow() -> None:
     out = subprocess.run([sys.executable, "-m", "sweeptui", "sources"], capture_output=True, text=True,
                          check=True, env={**os.environ, "COLUMNS": "200"})
     assert "mlflow" in out.stdout and "mlflow.db" in out.stdout
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # closed again on leaving: nothing listens there
+
+
+def test_an_unreachable_server_warns_once_backs_off_and_keeps_the_data() -> None:
+    now = [100.0]
+    reader = ServerReader(f"http://127.0.0.1:{closed_port()}", "sweep", Settings(), interval=1.0,
+                          clock=lambda: now[0])  # fmt: skip
+    sweep = Sweep(reader.url, readers=[reader])
+    sweep.rescan()
+    [warning] = sweep.store.warnings
+    assert "MLflow server unreachable" in warning.message and "Connection refused" in warning.message
+    assert "unreachable since" in sweep.notes()[0] and "next try in 2s" in sweep.notes()[0]
+    tries = reader.client.requests
+    now[0] += 1.5
+    sweep.rescan(reread=True)  # still backing off: no request
+    assert reader.client.requests == tries
+    for _ in range(8):
+        now[0] += 61
+        sweep.rescan(reread=True)
+    assert reader.client.requests == tries + 8 and reader.next_poll - now[0] == MAX_BACKOFF
+    assert len(sweep.store.warnings) == 1  # said once, not at every try
+
+
+def test_report_on_an_unreachable_server_is_a_usage_error() -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    out = subprocess.run([sys.executable, "-m", "sweeptui", "report", url, "--experiment", "x"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 2 and "cannot read the MLflow tracking server" in out.stderr
+
+
+def test_one_experiment_is_one_sweep_when_named(sweep_dir: Path) -> None:
+    sweep = Sweep(sweep_dir, Settings(experiment="nested-sweep"))
+    sweep.load()
+    for store in STORES:
+        assert sorted(by_name(sweep, store)) == TRIALS
+    command = [sys.executable, "-m", "sweeptui", "report", str(sweep_dir), "--experiment", "tiny-sweep",
+               "--format", "json"]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert '"trial-0"' not in out.stdout and '"healthy"' in out.stdout

@@ -57,6 +57,8 @@ class IngestTiming:
 
 
 Emit = Callable[[object], None]
+REMOTE_RESCAN = 0.5
+"""Seconds between reads of a remote sweep's readers (each polls its server when due)."""
 RESCAN_COST_FACTOR = 20.0
 
 
@@ -208,7 +210,7 @@ class IngestThread(threading.Thread):
         return self.sweep.store.version != self._analysed_version
 
     def _publish(self, now: float, analyse: bool) -> None:
-        snapshot = self.builder.build(self.notes, analyse=analyse)
+        snapshot = self.builder.build([*self.notes, *self.sweep.notes()], analyse=analyse)
         if analyse:
             self._analysed_version = self.sweep.store.version
         self._published = now
@@ -241,8 +243,21 @@ class IngestThread(threading.Thread):
 
 
 def _run_about(store: RunStore, run_id: str) -> tuple[str | None, str | None]:
-    """The run's name and its directory (or file) as an absolute path, for ``--on-issue``."""
+    """The run's name and its directory (or file) as an absolute path, for ``--on-issue``
+    (for a run on a tracking server: its store and experiment as the run id shows them)."""
     run = store.runs.get(run_id)
     if run is None:
         return None, None
+    if isinstance(store.root, str):
+        return run.name, run.path
     return run.name, str((store.root / run.path).resolve())
+
+
+def make_ingest(sweep: Sweep, emit: Emit = lambda item: None, **options) -> IngestThread:
+    """The ingest thread for ``sweep``: file events for a directory; for a remote sweep (a
+    tracking server) no file watcher, its readers asked often (they poll when due)."""
+    if not sweep.remote:
+        return IngestThread(sweep, emit, **options)
+    options.pop("poll", None)
+    timing = options.pop("timing", None) or IngestTiming(rescan=REMOTE_RESCAN)
+    return IngestThread(sweep, emit, watch=False, timing=timing, **options)

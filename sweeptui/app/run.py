@@ -34,6 +34,8 @@ class WatchOptions:
     on_issue: str | None = None
     export_on_exit: bool = True
     """False with ``--no-export``: quitting writes no report (``e`` still does)."""
+    experiment: str | None = None
+    """With a tracking server URL: the MLflow experiment that is the sweep."""
 
 
 def terminal_usable() -> bool:
@@ -41,7 +43,7 @@ def terminal_usable() -> bool:
     return os.environ.get("TERM", "") != "dumb" and sys.stdout.isatty()
 
 
-def print_headless(root: Path, settings: Settings, options: WatchOptions) -> int:
+def print_headless(root: Path | str, settings: Settings, options: WatchOptions) -> int:
     """The post-hoc Markdown report on stdout, with a note on stderr saying why."""
     from sweeptui.objective import choose_objective, unknown_metric
     from sweeptui.report import build_report, render
@@ -49,7 +51,7 @@ def print_headless(root: Path, settings: Settings, options: WatchOptions) -> int
 
     print("sweeptui watch: no interactive terminal (TERM=dumb or not a TTY); "
           "printing the report instead", file=sys.stderr)  # fmt: skip
-    sweep = load_sweep(root, settings, options.source)
+    sweep = load_sweep(root, settings, options.source, options.experiment)
     problem = unknown_metric(sweep.store, options.metric) if options.metric else None
     if problem:
         print(f"sweeptui watch: error: --metric: {problem}", file=sys.stderr)
@@ -67,21 +69,22 @@ CPython's default (5 ms) each of those hand-overs could wait out a burst of the 
 thread, and a frame has many of them."""
 
 
-def watch(root: Path, settings: Settings, options: WatchOptions) -> int:
-    """Run the live monitor on ``root`` until quit or a signal; then write the report."""
+def watch(root: Path | str, settings: Settings, options: WatchOptions) -> int:
+    """Run the live monitor on ``root`` (a directory or a tracking server's URL) until quit
+    or a signal; then write the report."""
     if not terminal_usable():
         return print_headless(root, settings, options)
     from sweeptui.app.alerts import IssueCommand
     from sweeptui.app.app import SweepApp
     from sweeptui.app.export import export_report
-    from sweeptui.app.ingest import IngestThread
+    from sweeptui.app.ingest import make_ingest
     from sweeptui.objective import choose_objective
-    from sweeptui.sweep import Sweep
+    from sweeptui.sweep import open_sweep
 
-    sweep = Sweep(root, settings, options.source)
+    sweep = open_sweep(root, settings, options.source, options.experiment, options.poll)
     command = IssueCommand(options.on_issue) if options.on_issue else None
-    ingest = IngestThread(
-        sweep, lambda item: None, metric=options.metric, goal=options.goal, poll=options.poll,
+    ingest = make_ingest(
+        sweep, metric=options.metric, goal=options.goal, poll=options.poll,
         on_issue=command, export_target=options.export,
     )  # fmt: skip
     app = SweepApp(ingest, alerts=options.alerts, bell=options.bell, handle_signals=True)

@@ -80,6 +80,11 @@ class Reader(ABC):
         rescans make (:meth:`sweeptui.sweep.Sweep.rescan` with ``reread``).
         """
 
+    def note(self) -> str | None:
+        """A line for the live header on how reading goes (a tracking server: its poll
+        interval, or that it is unreachable); None for readers of files."""
+        return None
+
     def read_parts(self, changed: Collection[Path | str] | None = None) -> Iterable[list[Event]]:
         """The events of one :meth:`read`, in order, as lists that may arrive one by one.
 

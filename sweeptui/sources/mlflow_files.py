@@ -117,7 +117,8 @@ class ExperimentReader(Reader):
     def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
         """New events of every run (or, with ``changed``, of the runs those paths are in)."""
         events: list[Event] = []
-        self._check_meta(events)
+        if not self._check_meta(events):
+            return events
         for name in self._run_names(changed, events):
             self._read_run(name, events)
         include = self.settings.include_deleted
@@ -125,13 +126,18 @@ class ExperimentReader(Reader):
             events.extend(run_events(run, self.storage, str(self.base), include))
         return events
 
-    def _check_meta(self, events: list[Event]) -> None:
+    def _check_meta(self, events: list[Event]) -> bool:
+        """Warn about a missing meta.yaml; False for another experiment than the one asked for."""
         meta = read_meta(self.base / META)
+        wanted = self.settings.experiment
         if meta is None:
+            also = "its runs are not read (--experiment)" if wanted else "its runs are read"
             self._warn(events, str(self.base), "experiment folder without a readable meta.yaml "
-                       "(MLflow skips it); its runs are read")  # fmt: skip
-        elif meta.get("lifecycle_stage") == "deleted":
+                       f"(MLflow skips it); {also}")  # fmt: skip
+            return not wanted
+        if meta.get("lifecycle_stage") == "deleted":
             self.deleted_experiment = True
+        return not wanted or meta.get("name") == wanted
 
     def _run_names(self, changed: Collection[Path | str] | None, events: list[Event]) -> list[str]:
         if changed is not None:

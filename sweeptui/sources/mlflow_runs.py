@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +87,7 @@ class RunState:
     points: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
     """New points per metric key, not emitted yet: (steps, values)."""
     stamps: dict[float, float] = field(default_factory=dict)
-    """Newest timestamp (seconds) per step among the new points."""
+    """Newest timestamp (milliseconds) per step among the new points."""
     emitted: tuple | None = None
     """(name, params) as last emitted; None before the first RunSeen."""
     ended: bool = False
@@ -102,15 +103,23 @@ class RunState:
         """The run's name, or its uuid's first eight characters."""
         return self.name or self.tags.get(RUN_NAME_TAG) or self.uuid[:8]
 
+    def add_points(self, key: str, values: Sequence[float], steps: Sequence[float],
+                   stamps_ms: Sequence[float]) -> None:
+        """Points of one metric, in step order (timestamps in milliseconds); C-level work only,
+        as a store of a thousand runs brings millions of points."""
+        old_steps, old_values = self.points.setdefault(key, ([], []))
+        old_steps.extend(steps)
+        old_values.extend(values)
+        # the newest timestamp of a step wins: points come in (step, timestamp) order
+        self.stamps.update(zip(steps, stamps_ms, strict=True))
+
     def add_point(self, key: str, value: float, step: float, stamp_ms: float | None) -> None:
         """One metric point (timestamp in milliseconds, as MLflow logs it)."""
         steps, values = self.points.setdefault(key, ([], []))
         steps.append(step)
         values.append(value)
-        if stamp_ms is not None:
-            stamp = stamp_ms / 1000.0
-            if stamp > self.stamps.get(step, -math.inf):
-                self.stamps[step] = stamp
+        if stamp_ms is not None and stamp_ms > self.stamps.get(step, -math.inf):
+            self.stamps[step] = stamp_ms
 
 
 def millis(value: Any) -> float | None:
@@ -147,11 +156,13 @@ def _batch(run: RunState, run_id: str) -> MetricBatch:
     is the epoch column, as in any metric log."""
     metrics: dict[str, Series] = {}
     for key, (steps, values) in run.points.items():
-        order = sorted(range(len(steps)), key=steps.__getitem__)  # stable: logging order per step
-        metrics[key] = Series(array("d", [steps[i] for i in order]), array("d", [values[i] for i in order]))
+        if steps != sorted(steps):  # stable: logging order within a step
+            order = sorted(range(len(steps)), key=steps.__getitem__)
+            steps, values = [steps[i] for i in order], [values[i] for i in order]
+        metrics[key] = Series(array("d", steps), array("d", values))
         run.metric_count += len(steps)
     epochs = metrics.pop(EPOCH_KEY, None)
-    times = array("d", (run.stamps[step] for step in sorted(run.stamps)))
+    times = array("d", (run.stamps[step] / 1000.0 for step in sorted(run.stamps)))
     records = max(len(steps) for steps, _ in run.points.values())
     run.points = {}
     run.stamps = {}

@@ -3,7 +3,7 @@
 Read with the standard library's :mod:`sqlite3`, read-only (``mode=ro`` URI), whenever
 the file or its ``-wal`` changes. Runs and experiments are small and read whole; params,
 tags and metric points are read incrementally by row id (only rows newer than the last
-read), metric rows in bounded chunks so no read holds the database for long. A
+read), metric rows one (run, metric) pair per statement so no read holds the database long. A
 ``database is locked`` (or any SQLite error) gives one warning and the read is retried
 on the next poll; nothing already read is lost. Metric rows of a run not read yet (the
 run committed after the runs query) wait for that run.
@@ -24,6 +24,7 @@ from sweeptui.sources.base import Reader
 from sweeptui.sources.mlflow_runs import (
     NAME,
     RUN_NAME_TAG,
+    SQL_INFINITY,
     RunState,
     millis,
     param_value,
@@ -35,8 +36,6 @@ from sweeptui.sources.mlflow_runs import (
 SQLITE_MARK = b"SQLite format 3\x00"
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 TABLES = frozenset({"experiments", "runs", "metrics", "params", "tags"})
-CHUNK_ROWS = 200_000
-"""Metric rows per query: each query is a short read transaction."""
 BUSY_SECONDS = 0.2
 """How long one query waits for a writer's lock before the read is retried later."""
 
@@ -57,8 +56,10 @@ class SqliteReader(Reader):
         self.signature: tuple | None = None
         self.runs: dict[str, RunState] = {}
         self.waiting: dict[str, list[tuple]] = {}
-        """Metric rows whose run was not read yet, by run uuid."""
+        """Metric points whose run was not read yet, by run uuid: (key, values, steps, stamps)."""
         self.last_row = {"metrics": 0, "params": 0, "tags": 0}
+        self.others: set[str] = set()
+        """Runs of experiments other than ``settings.experiment``: not read."""
         self._problem: str | None = None
 
     def owns(self, path: Path) -> bool:
@@ -113,24 +114,29 @@ class SqliteReader(Reader):
             connection.close()
 
     def _read_runs(self, connection: sqlite3.Connection) -> None:
-        deleted_experiments = {
-            str(row[0]) for row in connection.execute(
-                "SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'deleted'")
+        experiments = {
+            str(number): (name, stage) for number, name, stage in connection.execute(
+                "SELECT experiment_id, name, lifecycle_stage FROM experiments")
         }  # fmt: skip
+        wanted = self.settings.experiment
         rows = connection.execute(
             "SELECT run_uuid, experiment_id, name, status, start_time, end_time, lifecycle_stage "
             "FROM runs"
         )
         for uuid, experiment, name, status, start, end, stage in rows:
+            experiment_name, experiment_stage = experiments.get(str(experiment), ("", None))
+            if wanted and experiment_name != wanted:
+                self.others.add(uuid)  # another experiment: another sweep
+                continue
             run = self.runs.get(uuid)
             if run is None:
                 run = self.runs[uuid] = RunState(uuid, str(experiment))
             run.name = name or run.name
             run.status = str(status or "RUNNING")
             run.start, run.end = millis(start), millis(end)
-            run.deleted = stage == "deleted" or str(experiment) in deleted_experiments
-            for row in self.waiting.pop(uuid, ()):
-                run.add_point(*row)
+            run.deleted = stage == "deleted" or experiment_stage == "deleted"
+            for points in self.waiting.pop(uuid, ()):
+                run.add_points(*points)
 
     def _read_pairs(self, connection: sqlite3.Connection, table: str) -> None:
         """New rows of ``params`` or ``tags`` (key, value, run) by row id."""
@@ -140,6 +146,9 @@ class SqliteReader(Reader):
         )
         for row_id, key, value, uuid in rows:
             run = self.runs.get(uuid)
+            if uuid in self.others:
+                self.last_row[table] = row_id
+                continue
             if run is None:
                 return  # a run committed after the runs query: read these rows next time
             self.last_row[table] = row_id
@@ -151,25 +160,46 @@ class SqliteReader(Reader):
                     run.name = str(value)
 
     def _read_metrics(self, connection: sqlite3.Connection) -> bool:
-        """New metric rows in chunks; True when every row there was got read."""
-        runs, waiting = self.runs, self.waiting
-        while True:
-            rows = connection.execute(
-                "SELECT rowid, run_uuid, key, value, is_nan, step, timestamp FROM metrics "
-                "WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                (self.last_row["metrics"], CHUNK_ROWS),
-            ).fetchall()
-            for _row_id, uuid, key, value, is_nan, step, stamp in rows:
-                point = (key, sql_metric(value, is_nan), float(step), stamp)
-                run = runs.get(uuid)
-                if run is None:
-                    waiting.setdefault(uuid, []).append(point)
-                else:
-                    run.add_point(*point)
-            if rows:
-                self.last_row["metrics"] = rows[-1][0]
-            if len(rows) < CHUNK_ROWS:
-                return not waiting
+        """New metric rows, one (run, metric) at a time; True when no row waits for its run.
+
+        One query finds which (run, metric) pairs have rows newer than the last read (by
+        row id, the rowid B-tree: cheap however large the table); then each pair's new
+        rows come through MLflow's (run, key, step) index, already in step order, as plain
+        numbers handed over as whole columns. No Python call per point, no text per row,
+        and each statement is short (a writer waits on none for long).
+        """
+        (newest,) = connection.execute("SELECT max(rowid) FROM metrics").fetchone()
+        low = self.last_row["metrics"]
+        if not newest or newest <= low:
+            return not self.waiting
+        pairs = connection.execute(
+            "SELECT run_uuid, key, max(is_nan) FROM metrics NOT INDEXED "
+            "WHERE rowid > ? AND rowid <= ? GROUP BY run_uuid, key",
+            (low, newest),
+        ).fetchall()
+        for uuid, key, any_nan in pairs:
+            if uuid not in self.others:
+                self._read_pair(connection, uuid, key, bool(any_nan), low, newest)
+        self.last_row["metrics"] = newest
+        return not self.waiting
+
+    def _read_pair(self, connection: sqlite3.Connection, uuid: str, key: str, any_nan: bool,
+                   low: int, high: int) -> None:  # fmt: skip
+        rows = connection.execute(
+            "SELECT value, step, timestamp, is_nan FROM metrics WHERE run_uuid = ? AND key = ? "
+            "AND rowid > ? AND rowid <= ? ORDER BY step",
+            (uuid, key, low, high),
+        ).fetchall()
+        if not rows:
+            return
+        values, steps, stamps, nans = zip(*rows, strict=True)
+        if any_nan or max(values) >= SQL_INFINITY or min(values) <= -SQL_INFINITY:
+            values = tuple(map(sql_metric, values, nans))
+        run = self.runs.get(uuid)
+        if run is None:
+            self.waiting.setdefault(uuid, []).append((key, values, steps, stamps))
+        else:
+            run.add_points(key, values, steps, stamps)
 
 
 def is_mlflow_sqlite(path: Path) -> bool:
