@@ -265,6 +265,8 @@ def run_report(args: argparse.Namespace) -> int:
     from sweeptui.report import build_report, format_for, render, write_report
 
     sweep, objective = load_from_args(args)
+    for line in sweep.unread():
+        print(f"sweeptui: {line}", file=sys.stderr)
     report = build_report(sweep.store, objective, settings=sweep.settings, rank=args.rank)
     fmt = args.format or (format_for(args.output) if args.output else "md")
     if args.output:

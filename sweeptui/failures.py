@@ -23,11 +23,18 @@ _OOM_PATTERNS = (
     (re.compile(r"RESOURCE_EXHAUSTED|ResourceExhaustedError"), "device memory exhausted"),
     (re.compile(r"\bMemoryError\b"), "MemoryError"),
     (re.compile(r"oom[-_ ]kill|Out of memory: Killed process|OOMKilled", re.I), "killed by the OOM killer"),
+    (re.compile(r"\bOut Of Memory\b|exceeded (?:job )?memory limit"), "out of memory (Slurm)"),
     (re.compile(r"Cannot allocate memory|std::bad_alloc", re.I), "cannot allocate memory"),
 )
 _NCCL = re.compile(r"NCCL (?:error|WARN|timeout)|ncclInternalError|ncclSystemError|ProcessGroupNCCL", re.I)
 _TIMEOUT = re.compile(r"\b(?:TimeoutError|DistStoreError|Watchdog caught collective operation timeout)\b")
 _PREEMPT = re.compile(r"preempt(?:ed|ion)|spot instance|DUE TO PREEMPTION", re.I)
+SLURM_CANCEL = re.compile(
+    r"\*\*\* (?:JOB|STEP) [\w.]+ ON \S+ CANCELLED AT \S+(?: DUE TO ([A-Z][A-Z ]*?))?(?: \*\*\*|$)",
+    re.M,
+)
+"""slurmstepd's line when Slurm ends a job: ``*** JOB 42 ON node CANCELLED AT <time> DUE TO
+TIME LIMIT ***`` (no reason: cancelled with ``scancel``)."""
 _SIGNAL = re.compile(
     r"\b(SIGKILL|SIGTERM|SIGINT|SIGHUP|SIGSEGV|SIGABRT|SIGBUS)\b|signal (\d+)|\bKilled\b|Terminated"
 )
@@ -84,6 +91,12 @@ def classify_failure(text: str, exit_code: int | None = None, status: str | None
             return Failure("oom", _with_exit(reason, exit_code))
     if exit_code == 137 and re.search(r"memory|oom", text, re.I):
         return Failure("oom", "killed by the OOM killer (exit 137)")
+    cancel = SLURM_CANCEL.search(text)
+    if cancel is not None:
+        why = (cancel.group(1) or "").strip().lower()
+        if why == "preemption":
+            return Failure("killed", "preempted (Slurm)")
+        return Failure("killed", f"cancelled by Slurm: {why}" if why else "cancelled by Slurm (scancel)")
     exception = _last_exception(text)
     if _NCCL.search(text):
         named = exception is not None and "NCCL" in exception
@@ -108,7 +121,11 @@ def classify_failure(text: str, exit_code: int | None = None, status: str | None
 
 def has_traceback(text: str) -> bool:
     """True when the text holds a Python traceback or a fatal error line."""
-    return bool(_TRACEBACK.search(text)) or any(p.search(text) for p, _ in _OOM_PATTERNS)
+    return (
+        bool(_TRACEBACK.search(text))
+        or any(p.search(text) for p, _ in _OOM_PATTERNS)
+        or bool(SLURM_CANCEL.search(text))
+    )
 
 
 def _last_exception(text: str) -> str | None:
@@ -162,4 +179,4 @@ def exit_code_reason(exit_code: int) -> str:
     return signal or f"exit code {exit_code}"
 
 
-__all__ = ["Failure", "classify_failure", "exit_code_reason", "has_traceback"]
+__all__ = ["SLURM_CANCEL", "Failure", "classify_failure", "exit_code_reason", "has_traceback"]

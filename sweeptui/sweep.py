@@ -63,6 +63,7 @@ class Sweep:
         self.readers: list[Reader] = []
         self._unread: list[Reader] = list(readers or [])
         self._indexed = -1
+        self._explained: tuple[tuple[int, int, int] | None, list[str]] = (None, [])
 
     # -- driving ---------------------------------------------------------------
     def load(self) -> PollResult:
@@ -109,6 +110,23 @@ class Sweep:
     def notes(self) -> list[str]:
         """The readers' lines for the live header (a tracking server's state)."""
         return [note for reader in self.readers if (note := reader.note())]
+
+    def unread(self) -> list[str]:
+        """Why runs are missing (nothing recognised, or a recognised place gave no run).
+
+        Empty when every recognised place gave runs (and for a tracking server, whose
+        reader says its own state in :meth:`notes`); recomputed only when the number of
+        runs, readers or warnings changed (the live app asks at every snapshot).
+        """
+        if self.scanner is None:
+            return []
+        key = (len(self.store), len(self.readers), self.store.warning_count)
+        if self._explained[0] != key:
+            from sweeptui.unread import explain
+
+            lines = explain(Path(self.root), self.readers, self.store, self.scanner.seen)
+            self._explained = (key, lines)
+        return self._explained[1]
 
     def tick(self, now: float | None = None) -> list[Issue]:
         """Time-based checks while watching: stalls against the clock, crash loops."""

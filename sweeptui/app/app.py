@@ -118,6 +118,8 @@ class SweepApp(App):
     @on(SnapshotReady)
     def _on_snapshot(self, message: SnapshotReady) -> None:
         self.snapshot = message.snapshot
+        if not self.screen_stack:
+            return  # a snapshot that arrived while the app was closing: nothing shows it
         self._alert(message.snapshot)
         if not self.paused:
             self.main.show(message.snapshot)

@@ -210,7 +210,9 @@ class IngestThread(threading.Thread):
         return self.sweep.store.version != self._analysed_version
 
     def _publish(self, now: float, analyse: bool) -> None:
-        snapshot = self.builder.build([*self.notes, *self.sweep.notes()], analyse=analyse)
+        snapshot = self.builder.build(
+            [*self.notes, *self.sweep.notes(), *self.sweep.unread()], analyse=analyse
+        )
         if analyse:
             self._analysed_version = self.sweep.store.version
         self._published = now

@@ -52,6 +52,8 @@ def print_headless(root: Path | str, settings: Settings, options: WatchOptions) 
     print("sweeptui watch: no interactive terminal (TERM=dumb or not a TTY); "
           "printing the report instead", file=sys.stderr)  # fmt: skip
     sweep = load_sweep(root, settings, options.source, options.experiment)
+    for line in sweep.unread():
+        print(f"sweeptui: {line}", file=sys.stderr)
     problem = unknown_metric(sweep.store, options.metric) if options.metric else None
     if problem:
         print(f"sweeptui watch: error: --metric: {problem}", file=sys.stderr)

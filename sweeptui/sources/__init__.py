@@ -1,7 +1,8 @@
 """Sources: on-disk layouts turned into typed events.
 
 ``SOURCES`` lists every layout in the order matchers are tried: specific tool
-layouts first, the generic run directory and results-array files last.
+layouts first, then the generic run directory and results-array files, and last a
+folder of Slurm job logs that no other layout took.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ def _register() -> None:
         ray_tune,
         results_array,
         run_dir,
+        slurm,
         tensorboard,
         wandb,
     )
 
     tools = [ray_tune.SOURCE, optuna.SOURCE, lightning.SOURCE, hydra.SOURCE, tensorboard.SOURCE, wandb.SOURCE,
              mlflow_local.SOURCE]
-    SOURCES.extend([*tools, run_dir.SOURCE, results_array.SOURCE])
+    SOURCES.extend([*tools, run_dir.SOURCE, results_array.SOURCE, slurm.SOURCE])
 
 
 def get_sources(only: str | None = None) -> list[SourceSpec]:

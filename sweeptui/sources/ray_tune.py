@@ -615,6 +615,12 @@ class RayExperimentReader(Reader):
                 self._read_trial(name, events, files)
         return events
 
+    def why_no_run(self) -> str:
+        """Why this experiment gave no run (asked when it gave none)."""
+        if self.state_file is None or self.state_file.signature is None:
+            return "its experiment_state file is not readable JSON (half-written, or not Ray's)"
+        return "the experiment state lists no trial and no trial folder is beside it"
+
     def _add_state_only(self, names: set[str], events: list[Event]) -> None:
         """Trials the experiment state lists whose folders are not there: read from it."""
         missing = 0

@@ -49,6 +49,7 @@ from sweeptui.sources.jsonio import (
     to_float,
     values_equal,
 )
+from sweeptui.sources.slurmlogs import is_slurm_log, job_logs_for
 from sweeptui.sources.tail import FileTail, LineBlock, RewriteGuard, TailRead
 from sweeptui.sources.yamlio import load_yaml, tags_note
 
@@ -92,9 +93,12 @@ def is_metric_log(name: str) -> bool:
 
 
 def is_error_file(name: str) -> bool:
-    """Files whose tail may hold a traceback or a kill message."""
+    """Files whose tail may hold a traceback or a kill message (a Slurm job log included)."""
     return (
-        name == "error.txt" or name.endswith((".err", ".log")) or name.startswith("stderr")
+        name == "error.txt"
+        or name.endswith((".err", ".log"))
+        or name.startswith("stderr")
+        or is_slurm_log(name)
     )
 
 
@@ -585,7 +589,10 @@ class ErrorText:
 
     def __init__(self, path: Path, boundary: Boundary = UNBOUNDED) -> None:
         self.file = Watched(path, boundary)
-        self.strict = path.name == "error.txt" or path.name.endswith(".err")
+        # any text in error.txt or *.err is an error; a Slurm job's stderr holds warnings too
+        self.strict = path.name == "error.txt" or (
+            path.name.endswith(".err") and not is_slurm_log(path.name)
+        )
         self.verdict: str | None = None
         self._reported: str | None = None
 
@@ -711,6 +718,8 @@ class RunDirReader(Reader):
         small_files = names is None or not names.isdisjoint(self.files)
         if small_files:
             self._read_config(events, names)
+        if names is None:
+            self._track_job_logs()
         columns = Columns()
         ends: list[RunEnded] = []
         for name, log in self.logs.items():
@@ -773,6 +782,13 @@ class RunDirReader(Reader):
                 self.errors[name] = ErrorText(path, self.boundary)
             elif name in WATCHED_NAMES:
                 self.files[name] = Watched(path, self.boundary)
+
+    def _track_job_logs(self) -> None:
+        """Follow the Slurm logs beside the run folder that name its job (as ``../<name>``)."""
+        for path in job_logs_for(self.base, self.params):
+            key = f"../{path.name}"
+            if key not in self.errors:
+                self.errors[key] = ErrorText(path, self.boundary)
 
     def _warn_once(self, events: list[Event], path: str, message: str) -> None:
         key = f"{path}:{message}"

@@ -10,7 +10,9 @@ adds new ones.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeptui.events import SourceWarning
@@ -18,6 +20,25 @@ from sweeptui.settings import Settings
 from sweeptui.sources.base import Reader, ScanContext, SourceSpec, boundary_of
 
 SKIP_DIRS = frozenset({".git", "__pycache__", ".ipynb_checkpoints", "node_modules", ".venv"})
+EVENT_FILE_PREFIX = "events.out.tfevents."
+
+
+@dataclass
+class Seen:
+    """What the last walk saw outside the subtrees readers claimed (for 'nothing found')."""
+
+    directories: int = 0
+    kinds: Counter = field(default_factory=Counter)
+    """File kinds (``.out``, ``events.out.tfevents.*``, a name without a suffix) -> count."""
+
+    def add(self, name: str) -> None:
+        """Count one file by its kind."""
+        if name.startswith(EVENT_FILE_PREFIX):
+            kind = EVENT_FILE_PREFIX + "*"
+        else:
+            suffix = os.path.splitext(name)[1]
+            kind = suffix if suffix and len(suffix) <= 12 else name
+        self.kinds[kind] += 1
 
 
 class Scanner:
@@ -29,6 +50,7 @@ class Scanner:
         self.context = ScanContext(root, settings)
         self.boundary = boundary_of(root, settings)
         self.readers: dict[tuple[str, str], Reader] = {}
+        self.seen = Seen()
         self._warned: set[str] = set()
 
     def scan(self) -> tuple[list[Reader], list[SourceWarning]]:
@@ -36,6 +58,7 @@ class Scanner:
         fresh: list[Reader] = []
         warnings: list[SourceWarning] = []
         visited: set[tuple[int, int]] = set()
+        seen = Seen()
         stack = [self.root]
         while stack:
             directory = stack.pop()
@@ -45,7 +68,11 @@ class Scanner:
             subdirs, files = listing
             if self._match(directory, subdirs, files, fresh):
                 continue
+            seen.directories += 1
+            for name in files:
+                seen.add(name)
             stack.extend(directory / name for name in sorted(subdirs, reverse=True))
+        self.seen = seen
         return fresh, warnings
 
     def _match(self, directory: Path, subdirs: list[str], files: list[str], fresh: list) -> bool:
