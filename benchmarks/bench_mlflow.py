@@ -86,29 +86,43 @@ def _points(uuid: str, index: int, steps: int, rng: random.Random) -> list[tuple
     return rows
 
 
-def time_sweeptui(directory: Path) -> tuple[float, float, int]:
-    """(load_sweep seconds, reader-only seconds, points)."""
-    started = time.perf_counter()
-    sweep = Sweep(directory, source="mlflow")
-    sweep.load()
-    load = time.perf_counter() - started
+class Timer:
+    """Wall and CPU seconds of a block (CPU: this process; the machine may be shared)."""
+
+    def __enter__(self) -> Timer:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+    def __str__(self) -> str:
+        return f"{self.wall:.2f} s ({self.cpu:.2f} s CPU)"
+
+
+def time_sweeptui(directory: Path) -> tuple[Timer, Timer, int]:
+    """(load_sweep time, reader-only time, points)."""
+    with Timer() as load:
+        sweep = Sweep(directory, source="mlflow")
+        sweep.load()
     points = sum(len(series) for run in sweep.store for series in run.metrics.values())
     reader = SqliteReader(directory, directory / "mlflow.db", sweep.settings)
-    started = time.perf_counter()
-    reader.read()
-    return load, time.perf_counter() - started, points
+    with Timer() as alone:
+        reader.read()
+    return load, alone, points
 
 
-def time_mlflow(database: Path, subset: int) -> tuple[float, int, int]:
-    """(seconds for ``subset`` runs, runs timed, points) with MlflowClient.get_metric_history."""
+def time_mlflow(database: Path, subset: int) -> tuple[Timer, int, int]:
+    """(time for ``subset`` runs, runs timed, points) with MlflowClient.get_metric_history."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{database}")
     [experiment] = [e for e in client.search_experiments() if e.name == "bench-sweep"]
     runs = client.search_runs([experiment.experiment_id], max_results=50_000)[:subset]
-    started = time.perf_counter()
-    points = sum(len(client.get_metric_history(run.info.run_id, key)) for run in runs for key in KEYS)
-    return time.perf_counter() - started, len(runs), points
+    with Timer() as spent:
+        points = sum(len(client.get_metric_history(run.info.run_id, key)) for run in runs for key in KEYS)
+    return spent, len(runs), points
 
 
 def time_poll(directory: Path, changed: int) -> tuple[float, float]:
@@ -124,14 +138,18 @@ def time_poll(directory: Path, changed: int) -> tuple[float, float]:
             [("val_loss", 0.5, BASE_MS + 10**9, uuid, 10**6, 0) for uuid in uuids],
         )
     connection.close()
-    started = time.perf_counter()
-    result = sweep.poll()
-    with_points = time.perf_counter() - started
-    assert len(result.changed_runs) == changed, result.changed_runs
-    os.utime(database)  # a changed mtime: the reader queries again and finds nothing new
-    started = time.perf_counter()
-    sweep.poll()
-    return with_points, time.perf_counter() - started
+    try:
+        started = time.perf_counter()
+        result = sweep.poll()
+        with_points = time.perf_counter() - started
+        assert len(result.changed_runs) == changed, result.changed_runs
+        os.utime(database)  # a changed mtime: the reader queries again and finds nothing new
+        started = time.perf_counter()
+        sweep.poll()
+        return with_points, time.perf_counter() - started
+    finally:
+        with sqlite3.connect(database) as connection:  # the store stays as built, for the next run
+            connection.execute("DELETE FROM metrics WHERE step = ?", (10**6,))
 
 
 def main() -> None:
@@ -147,16 +165,18 @@ def main() -> None:
     print(f"store:     {args.runs} runs x {args.steps} steps x {len(KEYS)} metrics, "
           f"{size:.0f} MB ({time.perf_counter() - started:.1f} s to make or find)")  # fmt: skip
     load, reader, points = time_sweeptui(args.data)
-    print(f"sweeptui:  load_sweep {load:.2f} s ({points:,} points, every detector); "
-          f"SQLite reader alone {reader:.2f} s")  # fmt: skip
+    print(f"sweeptui:  load_sweep {load} ({points:,} points, every detector); "
+          f"SQLite reader alone {reader}")  # fmt: skip
     subset = args.subset or args.runs
     spent, timed, mlflow_points = time_mlflow(database, subset)
-    scaled = spent * args.runs / max(1, timed)
-    note = "" if timed == args.runs else f" (timed on {timed} runs, scaled linearly)"
-    print(f"mlflow:    get_metric_history for every run and metric {scaled:.2f} s{note}; "
-          f"{mlflow_points:,} points")  # fmt: skip
-    print(f"ratio:     sweeptui load_sweep is {scaled / load:.1f}x faster than MlflowClient "
-          f"(the reader alone {scaled / reader:.1f}x)")  # fmt: skip
+    scale = args.runs / max(1, timed)
+    wall, cpu = spent.wall * scale, spent.cpu * scale
+    note = f" (timed on {timed} runs, {mlflow_points:,} points, scaled linearly)"
+    note = "" if timed == args.runs else note
+    print(f"mlflow:    get_metric_history for every run and metric {wall:.2f} s ({cpu:.2f} s CPU){note}")
+    print(f"ratio:     sweeptui load_sweep is {wall / load.wall:.1f}x faster than MlflowClient "
+          f"({cpu / load.cpu:.1f}x in CPU); the reader alone {wall / reader.wall:.1f}x "
+          f"({cpu / reader.cpu:.1f}x)")  # fmt: skip
     with_points, idle = time_poll(args.data, 10)
     print(f"poll:      10 runs with one new point each {with_points * 1000:.1f} ms; "
           f"nothing new {idle * 1000:.1f} ms")  # fmt: skip

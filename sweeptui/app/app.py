@@ -23,12 +23,11 @@ from sweeptui.app.messages import DetailReady, ExportFinished, IngestFailed, Sna
 from sweeptui.app.screens import HelpScreen, MainScreen, RunDetailScreen
 from sweeptui.app.widgets import RunsTable, SweepHeader
 from sweeptui.issues import SWEEP_RUN_ID, Issue
-from sweeptui.numbers import noun
 from sweeptui.snapshot import SweepSnapshot, high_severity
 from sweeptui.textsafe import one_line
 
 MAX_TOASTS = 3
-"""Toasts per snapshot; more high-severity issues at once are summarised in one."""
+"""Issues named in the one toast a burst of high-severity issues gets; the rest are counted."""
 
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -161,12 +160,17 @@ class SweepApp(App):
         if not urgent:
             return
         names = {row.id: row.name for row in snapshot.rows}
-        for issue in urgent[:MAX_TOASTS]:
+        if len(urgent) == 1:
+            (issue,) = urgent
             text = issue_toast(issue, names.get(issue.run))
             self.notify(text, title=issue.type, severity="error", markup=False)
-        if len(urgent) > MAX_TOASTS:
-            more = len(urgent) - MAX_TOASTS
-            self.notify(f"and {more} more high-severity {noun(more, 'issues')}", severity="error")
+        else:  # one toast for the lot: a burst of toasts would cover the panels for seconds
+            lines = [issue_toast(issue, names.get(issue.run), 70) for issue in urgent[:MAX_TOASTS]]
+            if len(urgent) > MAX_TOASTS:
+                more = len(urgent) - MAX_TOASTS
+                lines.append(f"and {more} more")
+            title = f"{len(urgent)} high-severity issues"
+            self.notify("\n".join(lines), title=title, severity="error", markup=False)
         if self.ring_bell:
             self.bell()
 
@@ -238,7 +242,7 @@ class SweepApp(App):
         yield SystemCommand("Filter runs", "Show only matching runs", self.action_filter)
 
 
-def issue_toast(issue: Issue, run_name: str | None) -> str:
+def issue_toast(issue: Issue, run_name: str | None, limit: int = 160) -> str:
     """Plain one-line toast text for an issue (shown without markup)."""
     who = "the sweep" if issue.run == SWEEP_RUN_ID else (run_name or issue.run)
-    return one_line(f"{who}: {issue.message}", 160)
+    return one_line(f"{who}: {issue.message}", limit)

@@ -77,8 +77,7 @@ def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContex
 
 SOURCE = SourceSpec(
     NAME,
-    "MLflow: SQLite store (mlflow.db) and file store (mlruns/<experiment>/<run>/); "
-    "a tracking server: watch http://host:5000 --experiment NAME",
+    "MLflow: SQLite store mlflow.db, file store mlruns/<experiment>/<run>/; a server by URL",
     match,
 )
 

@@ -32,6 +32,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ class TrackingClient:
         self.headers = {"Content-Type": "application/json", "User-Agent": "sweeptui"}
         self.headers.update(_auth_header())
         self.requests = 0
+        self.calls: Counter[str] = Counter()
+        """Requests made, per endpoint."""
 
     def call(self, method: str, endpoint: str, body: dict | None = None) -> dict:
         """One API call; the parsed JSON answer. Raises :class:`ServerError`."""
@@ -97,6 +100,7 @@ class TrackingClient:
             data = json.dumps(body).encode()
         request = urllib.request.Request(target, data=data, method=method, headers=self.headers)
         self.requests += 1
+        self.calls[endpoint] += 1
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 payload = response.read()

@@ -171,3 +171,30 @@ async def test_issues_found_at_start_are_shown_but_not_alerted(tmp_path: Path) -
         append_points(tmp_path / "fine", [math.inf])
         await wait_for(pilot, lambda: any("fine" in t.message for t in toasts), what="the new issue's toast")
     assert not any("was_nan" in t.message for t in toasts)
+
+
+async def test_a_burst_of_high_severity_issues_is_one_toast(tmp_path: Path) -> None:
+    for index in range(5):
+        write_run(tmp_path, f"run_{index}", {"lr": 0.1 * (index + 1)}, healthy(3))
+    app = make_app(tmp_path)
+    toasts: list[Notification] = []
+
+    def record(message) -> None:
+        if isinstance(message, Notify):
+            toasts.append(message.notification)
+
+    async with app.run_test(notifications=True, message_hook=record) as pilot:
+        await wait_for(pilot, lambda: table(app).row_count == 5, what="the runs")
+        for index in range(5):  # written together: one snapshot finds them all
+            append_points(tmp_path / f"run_{index}", [math.nan])
+        await wait_for(pilot, lambda: app.snapshot.issue_count == 5, what="the five NaN issues")
+        await pilot.pause(0.3)
+    alerts = [t for t in toasts if t.severity == "error"]
+    assert 1 <= len(alerts) <= 2  # one toast per snapshot (the burst may straddle two)
+    burst = next(t for t in alerts if t.title.endswith(" high-severity issues"))
+    count = int(burst.title.split()[0])
+    lines = burst.message.splitlines()
+    assert all(line.startswith("run_") and "NaN" in line for line in lines[:3])
+    assert len(lines) == min(count, 3) + (count > 3)  # at most three named, the rest counted
+    if count > 3:
+        assert lines[-1] == f"and {count - 3} more"
