@@ -226,16 +226,20 @@ Synthetic sweeps with planted faults, written by `sweeptui.simulate`. Regenerate
 `tests/test_samples.py` checks that the committed files are the script's output).
 
 Each sweep holds an `expected.json`, written from the plans that generated it:
-`{"runs": {"<run id>": {"status": ..., "issues": [...]}}, "sweep_issues": [...]}`.
-`tests/test_samples.py` loads every sweep with `sweeptui.sweep.load_sweep` and checks each
-run's status and issue types against it. Try them with `sweeptui report sample_runs/<sweep>`.
+`{"judged_at": ..., "runs": {"<run id>": {"status": ..., "issues": [...]}}, "sweep_issues": [...]}`.
+The expectations hold at `judged_at`, a minute after the sweep's newest update, as if the
+sweep were caught mid-flight: `tests/test_samples.py` loads every sweep with
+`sweeptui.sweep.load_sweep(..., now=judged_at)` and checks each run's status and issue
+types against it. Try them with `sweeptui report --as-of <judged_at> sample_runs/<sweep>`;
+without `--as-of` they are read as the archives they are today, and a run without an end
+marker is no longer running (it is `killed`, or `finished` when it logged all its epochs).
 
 Record times start from a fixed base time (1700000000, 2023-11-14T22:13:20Z), so stalls
 are judged on record times, not file mtimes (git does not keep mtimes). With the default
-settings a run logging once a minute is *stalled* after max(300 s, 10 x 60 s) = 600 s of
-silence and *killed (vanished)* after 5 x 600 s = 3000 s; the stalled run here is silent
-for 1500 s and the vanished one for 4 hours, both measured from the newest update in the
-sweep. A run that died before its first metric is `failed` and carries a `crashed` issue.
+settings a run logging once a minute is *stalled* after max(60 s, 10 x 60 s) = 600 s of
+silence and *killed (vanished)* after 3 x 600 s = 1800 s while another run wrote later;
+the stalled run here is silent for 1500 s and the vanished one for 4 hours before the
+newest update of the sweep. A run that died before its first metric is `failed` and carries a `crashed` issue.
 A *short run* is a finished run with under half its configured epochs; runs that crashed
 or were killed are not also short. Healthy curves decay with multiplicative noise
 (validation noise 1%), well inside the overfitting (5% above the minimum for 3 points)

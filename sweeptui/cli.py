@@ -116,6 +116,11 @@ def _add_report(commands, common: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     report.add_argument("-o", "--output", type=Path, help="write here (atomically) instead of stdout")
     report.add_argument(
+        "--as-of", metavar="WHEN",
+        help="judge the runs as of this moment (ISO 8601 or seconds since the epoch; default: "
+             "now): a report of an archive as it stood when its files were last written",
+    )  # fmt: skip
+    report.add_argument(
         "--fail-on", choices=("high", "medium"),
         help="exit 1 when issues of this severity or worse exist (for CI and cron)",
     )  # fmt: skip
@@ -224,13 +229,33 @@ def load_from_args(args: argparse.Namespace):
 
     settings = settings_from_args(args)
     root = _existing_target(args.directory)
-    sweep = _with_usage_errors(lambda: load_sweep(root, settings, args.source, args.experiment))
+    as_of = _moment(getattr(args, "as_of", None))
+    sweep = _with_usage_errors(lambda: load_sweep(root, settings, args.source, args.experiment, now=as_of))
     _server_problem(sweep)
     problem = unknown_metric(sweep.store, args.metric) if args.metric else None
     if problem:
         raise UsageError(f"--metric: {problem}")
     objective = choose_objective(sweep.store, args.metric, args.goal)
     return sweep, objective
+
+
+def _moment(text: str | None) -> float | None:
+    """``--as-of``: seconds since the epoch, or an ISO 8601 time (UTC unless it says)."""
+    if text is None:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise UsageError(f"--as-of: expected ISO 8601 or seconds since the epoch, got {text!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def _server_problem(sweep) -> None:

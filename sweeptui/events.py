@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 EndStatus = Literal["finished", "crashed", "killed"]
-"""How a run ended, as far as its files say. ``failed`` is derived by the store."""
+"""How a run ended, as far as its files say. ``failed`` (and every status of a run
+without an end) is derived by :mod:`sweeptui.lifecycle`."""
 
 
 @dataclass(slots=True)
@@ -86,6 +87,9 @@ class RunEnded:
     stopped_early: bool = False
     """The sweep tool ended the run on purpose before its planned length (a pruner, an
     early-stopping scheduler, a stopper): a short run that is no problem."""
+    evidence: str | None = None
+    """What said so, in a few words for the run's status reason (``"DONE file"``,
+    ``"Optuna state PRUNED"``, ``"Slurm state TIMEOUT"``); None: the status alone."""
 
 
 @dataclass(slots=True)

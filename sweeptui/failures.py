@@ -59,6 +59,9 @@ removed before the patterns run so a plain worker death is not called an OOM."""
 _RAY_DEATHS = ("ActorDiedError", "RayActorError", "WorkerCrashedError", "ActorUnavailableError")
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s+File \".*\", line \d+", re.M)
 
+INTERRUPTED = "interrupted (Ctrl-C)"
+"""The reason of a run stopped by KeyboardInterrupt, SIGINT or exit 130."""
+
 SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM"}
 KILLING_SIGNALS = {"SIGKILL", "SIGTERM", "SIGINT", "SIGHUP"}
 
@@ -108,7 +111,9 @@ def classify_failure(text: str, exit_code: int | None = None, status: str | None
         return Failure("killed", _join("preempted", signal))
     if _WORKER_DIED.search(text) and (exception is None or exception.startswith(_RAY_DEATHS)):
         return Failure("killed", _join("worker process died unexpectedly", signal))
-    if exception is not None and not exception.startswith("KeyboardInterrupt"):
+    if _interrupted(exception, signal):
+        return Failure("killed", _with_exit(INTERRUPTED, exit_code if exit_code != 130 else None))
+    if exception is not None:
         return Failure("crashed", _with_exit(exception, exit_code))
     if signal is not None:
         return Failure("killed", signal)
@@ -135,6 +140,17 @@ def _last_exception(text: str) -> str | None:
     last = matches[-1]
     name, detail = last.group(1), (last.group(2) or "").strip()
     return f"{name}: {_clip(detail)}" if detail else name
+
+
+def _interrupted(exception: str | None, signal: str | None) -> bool:
+    """A person pressed Ctrl-C: the last exception is KeyboardInterrupt, or SIGINT/exit 130.
+
+    Checked before other exceptions: W&B writes ``KeyboardInterrupt`` and then exits
+    with 255, which says nothing about the cause.
+    """
+    if exception is not None:
+        return exception.startswith("KeyboardInterrupt")
+    return signal is not None and signal.startswith("SIGINT")
 
 
 def _signal(text: str, exit_code: int | None) -> str | None:
@@ -179,4 +195,7 @@ def exit_code_reason(exit_code: int) -> str:
     return signal or f"exit code {exit_code}"
 
 
-__all__ = ["SLURM_CANCEL", "Failure", "classify_failure", "exit_code_reason", "has_traceback"]
+__all__ = [
+    "INTERRUPTED", "SLURM_CANCEL", "Failure", "classify_failure", "exit_code_reason",
+    "has_traceback",
+]  # fmt: skip

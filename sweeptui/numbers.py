@@ -1,4 +1,4 @@
-"""How shares and p-values are written for people.
+"""How shares, p-values, plain numbers, durations and places are written for people.
 
 One spelling for the analysis prose, the report tables and the app, so "76%" and
 "p < 0.0001" read the same everywhere. (General numbers keep a formatter per view:
@@ -10,6 +10,9 @@ from __future__ import annotations
 MISSING = "—"
 P_FLOOR = 1e-4
 """p-values below this are written as ``< 0.0001``."""
+DAY = 86400.0
+YEAR = 365.25 * DAY
+MONTH = YEAR / 12
 
 
 def percent(share: float | None) -> str:
@@ -28,6 +31,42 @@ def p_relation(value: float | None) -> str:
     """The p-value with its relation, for prose: ``= 0.013`` or ``< 0.0001``."""
     written = p_value(value)
     return written if written.startswith("<") else f"= {written}"
+
+
+def where(step: float | None, epoch: float | None) -> str:
+    """``"step 1200 (epoch 12)"``, ``"epoch 12"``-free variants, or ``"before any step"``."""
+    if step is None and epoch is None:
+        return "before any step"
+    parts = []
+    if step is not None:
+        parts.append(f"step {number(step)}")
+    if epoch is not None:
+        parts.append(f"epoch {number(epoch)}" if step is None else f"(epoch {number(epoch)})")
+    return " ".join(parts)
+
+
+def number(value: float) -> str:
+    """Integers without a decimal point, other values to 4 significant digits."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def duration(seconds: float) -> str:
+    """``"42 s"``, ``"12 min"``, ``"3.5 h"``, ``"2.1 d"``, ``"21 months"``, ``"3.2 years"``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    if seconds < 60 * DAY:
+        return f"{seconds / DAY:.1f} d"
+    if seconds < 2 * YEAR:
+        return f"{seconds / MONTH:.0f} months"
+    return f"{seconds / YEAR:.1f} years"
 
 
 def noun(count: float | None, plural: str) -> str:

@@ -87,13 +87,26 @@ class Settings:
     """A raw rise this far above the raw minimum counts whatever the noise estimate says
     (for runs too short to estimate their noise)."""
 
-    # -- stalls and vanished runs ---------------------------------------------------
+    # -- stalls, vanished and completed runs (sweeptui.lifecycle) -------------------------
     stall_factor: float = 10.0
     """A running run is stalled when silent for this many of its median update intervals..."""
-    stall_floor_seconds: float = 300.0
-    """...but never before this many seconds of silence."""
-    vanish_factor: float = 5.0
-    """A stalled run is treated as killed (vanished) after this many stall thresholds."""
+    stall_floor_seconds: float = 60.0
+    """...but never before this many seconds of silence (the floor: a run logging every
+    second is stalled after a minute)."""
+    stall_unknown_cadence_seconds: float = 600.0
+    """The stall threshold while a run's cadence is unknown (fewer than three updates with
+    a time): a slow first epoch is not a stall."""
+    vanish_factor: float = 3.0
+    """Silent for this many stall thresholds while another run wrote later, a run without
+    an end marker is not running any more (killed, or failed without a metric)."""
+    abandon_factor: float = 20.0
+    """Silent for this many stall thresholds, a run is not running any more even when no
+    other run moved on (an archive, a sweep whose driver died)..."""
+    abandon_seconds: float = 3600.0
+    """...and never before this many seconds of silence."""
+    sweep_length_min_runs: int = 3
+    """Quiet or finished runs that must share the sweep's longest length before it stands
+    in for a config's expected length (a run reaching it and going quiet is finished)."""
 
     # -- short runs and crash loops ----------------------------------------------
     short_run_fraction: float = 0.5

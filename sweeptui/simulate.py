@@ -574,10 +574,20 @@ def write_results_array(
     return intermediate, final
 
 
+JUDGED_AFTER = 60.0
+"""Seconds after a static sweep's newest update at which its expectations hold."""
+
+
 def expected_document(plans: Iterable[RunPlan], sweep_issues: Iterable[str] = (),
-                      prefix: str = "") -> dict[str, Any]:  # fmt: skip
-    """The ``expected.json`` content for ``plans`` (run id = ``prefix + name``)."""
+                      prefix: str = "", base_time: float = BASE_TIME) -> dict[str, Any]:  # fmt: skip
+    """The ``expected.json`` content for ``plans`` (run id = ``prefix + name``).
+
+    ``judged_at`` is the moment the expectations hold (a minute after the newest update):
+    a run without an end marker is running or stalled then, but not when judged today.
+    """
+    plans = list(plans)
     return {
+        "judged_at": sweep_reference(plans, base_time) + JUDGED_AFTER,
         "runs": {f"{prefix}{p.name}": p.expectation() for p in plans},
         "sweep_issues": sorted(sweep_issues),
     }

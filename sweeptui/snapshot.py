@@ -53,6 +53,8 @@ class RunRow:
     spark: tuple[float, ...]
     issues: tuple[str, ...]
     last_update: float | None
+    stopped_early: bool = False
+    """Finished on purpose before its planned length (pruned, stopped by a scheduler)."""
 
     def param(self, key: str) -> Any:
         """The value of varying parameter ``key`` (None when the run lacks it)."""
@@ -125,6 +127,9 @@ class SweepSnapshot:
     """Seconds until the running runs are done, when every one has a known length."""
     analysis: Analysis = field(default_factory=Analysis)
     notes: tuple[str, ...] = ()
+    issues_added: int = 0
+    """Issues ever found, withdrawn ones included: never goes down, so a view counting
+    new issues by it misses none when snapshots are coalesced or an issue is withdrawn."""
     quiet: float | None = None
     """Seconds since the sweep's newest record, once that is over :data:`QUIET_AFTER`
     (a sweep gone quiet, or one read long after it ran); None otherwise."""
@@ -172,7 +177,7 @@ class SnapshotBuilder:
         self.objective: Objective | None = None
         self.analysis = Analysis()
         self._rows: dict[str, RunRow] = {}
-        self._issues_seen = 0
+        self._issue_serial = 0
         self._varying: tuple[str, ...] = ()
         self._objective_runs = -1
         self._varying_runs = -1
@@ -209,8 +214,7 @@ class SnapshotBuilder:
             self.analysis = self.analyze(store, self.objective)
             problem = unknown_metric(store, self.metric) if self.metric else None
             self._metric_note = f"--metric: {problem}" if problem else None
-        fresh = tuple(store.issues[self._issues_seen :])
-        self._issues_seen = len(store.issues)
+        fresh, self._issue_serial = store.issues_since(self._issue_serial)
         return SweepSnapshot(
             version=store.version,
             taken_at=now,
@@ -221,7 +225,7 @@ class SnapshotBuilder:
             counts=tuple(store.status_counts().items()),
             issues=tuple(reversed(store.issues[-MAX_FEED:])),
             issue_count=len(store.issues),
-            new_issues=fresh,
+            new_issues=tuple(fresh),
             warnings=tuple(f"{w.path}: {w.message}" for w in store.warnings[-20:])
             + self.analysis.problems,
             warning_count=store.warning_count + len(self.analysis.problems),
@@ -230,6 +234,7 @@ class SnapshotBuilder:
             eta=eta(store, clock),
             analysis=self.analysis,
             notes=(*notes, self._metric_note) if self._metric_note else tuple(notes),
+            issues_added=store.issues_added,
         )
 
     def _refresh_objective(self) -> bool:
@@ -268,6 +273,7 @@ def make_row(run: Run, objective: Objective | None, varying: tuple[str, ...]) ->
         spark=tuple(float(v) for v in _spark_series(run, objective)),
         issues=tuple(run.issue_types),
         last_update=run.last_update,
+        stopped_early=run.verdict.stopped_early,
     )
 
 
@@ -491,6 +497,9 @@ class RunDetail:
     exit_code: int | None
     error_tail: str | None
     objective: str | None
+    status_reason: str = ""
+    """One line: the evidence the status stands on (see :mod:`sweeptui.lifecycle`)."""
+    stopped_early: bool = False
 
 
 ERROR_TAIL_LINES = 40
@@ -520,6 +529,8 @@ def make_detail(store: RunStore, run_id: str, objective: Objective | None) -> Ru
         exit_code=run.exit_code,
         error_tail=error,
         objective=objective.metric if objective else None,
+        status_reason=run.status_reason,
+        stopped_early=run.verdict.stopped_early,
     )
 
 

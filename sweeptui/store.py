@@ -1,6 +1,9 @@
-"""The run store: every run of a sweep, its params, status and metric series.
+"""The run store: every run of a sweep, its params, the evidence of its lifecycle and
+its metric series.
 
 Sources feed it events (:mod:`sweeptui.events`); detectors and the analysis read it.
+The store records evidence (end claims, error text, record times, update intervals);
+a run's status and its reason are decided by :mod:`sweeptui.lifecycle` alone.
 Metric series are columnar and growable (two ``array('d')`` per metric: 16 bytes a
 point, no dict per point). Only the thread that ingests writes to the store; views
 get copies (numpy arrays, snapshots), never live references.
@@ -8,9 +11,11 @@ get copies (numpy arrays, snapshots), never live references.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from array import array
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,21 +24,27 @@ from typing import Any
 import numpy as np
 
 from sweeptui.events import Event, MetricBatch, RunEnded, RunSeen, SourceWarning, SummarySeen
-from sweeptui.failures import Failure, classify_failure
+from sweeptui.failures import Failure
 from sweeptui.issues import SWEEP_RUN_ID, Issue
+from sweeptui.lifecycle import END_MARKER, PENDING, Verdict, record_end
 
 STATUSES = ("running", "finished", "crashed", "killed", "failed")
 """Every run status. ``failed`` means the run died before its first metric."""
 
 ENDED_STATUSES = frozenset({"finished", "crashed", "killed", "failed"})
 
-EPOCH_KEYS = ("epochs", "num_epochs", "max_epochs", "n_epochs", "total_epochs", "train_epochs")
+EPOCH_KEYS = (
+    "epochs", "num_epochs", "max_epochs", "n_epochs", "total_epochs", "train_epochs",
+    "num_train_epochs", "epoch_count", "nb_epochs",
+)  # fmt: skip
 STEP_KEYS = (
     "max_steps", "total_steps", "num_steps", "train_steps", "training_steps", "n_steps",
     "max_iters", "max_iter", "iterations", "num_iterations", "total_iters",
 )  # fmt: skip
 
 MAX_WARNINGS = 1000
+CADENCE_HISTORY = 32
+"""Update intervals remembered per run (bounded memory, recent cadence)."""
 
 
 class MetricSeries:
@@ -129,7 +140,8 @@ class Run:
     path: str
     source: str
     params: dict[str, Any] = field(default_factory=dict)
-    status: str = "running"
+    verdict: Verdict = PENDING
+    """Status and reason, set by :mod:`sweeptui.lifecycle` only."""
     metrics: dict[str, MetricSeries] = field(default_factory=dict)
     epochs: MetricSeries | None = None
     summary: dict[str, float] = field(default_factory=dict)
@@ -137,6 +149,8 @@ class Run:
     first_update: float | None = None
     last_update: float | None = None
     last_ingest: float | None = None
+    last_arrival: float | None = None
+    """When new data last arrived while watching (not set by the first, full read)."""
     expected: ExpectedLength | None = None
     error: str | None = None
     exit_code: int | None = None
@@ -144,12 +158,33 @@ class Run:
     ended_at: float | None = None
     stopped_early: bool = False
     """Ended on purpose by the sweep tool before its planned length (see ``RunEnded``)."""
+    end_claim: str | None = None
+    """The status the files claimed (end marker, exit code, error text, tool state)."""
+    end_basis: str = END_MARKER
+    end_evidence: str | None = None
+    """What said the run ended, in a few words (``RunEnded.evidence``)."""
+    intervals: deque = field(default_factory=lambda: deque(maxlen=CADENCE_HISTORY))
+    """Recent intervals between updates (record times, or live arrivals without them)."""
+    last_record_time: float | None = None
+    """The time carried by the newest record that had one (cadence across batches)."""
+    cadence: float | None = None
+    """Cached median of ``intervals``; None when unknown or to be recomputed."""
     issue_types: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """``running``, ``finished``, ``crashed``, ``killed`` or ``failed`` (see ``verdict``)."""
+        return self.verdict.status
+
+    @property
+    def status_reason(self) -> str:
+        """One line: the evidence the status stands on."""
+        return self.verdict.reason
 
     @property
     def ended(self) -> bool:
         """True once the run finished, crashed, was killed or failed."""
-        return self.status in ENDED_STATUSES
+        return self.verdict.status in ENDED_STATUSES
 
     @property
     def last_step(self) -> float | None:
@@ -247,6 +282,25 @@ def _widen(
     return min(current[0], low), max(current[1], high)
 
 
+def _note_intervals(run: Run, batch: MetricBatch, arrival: float | None) -> None:
+    """Remember the intervals between this batch's record times (or, for records without
+    times, since the previous live arrival): the run's cadence."""
+    if len(batch.times):
+        stamps = batch.times[-CADENCE_HISTORY - 1 :].tolist()
+        if run.last_record_time is not None and len(batch.times) <= CADENCE_HISTORY:
+            stamps.insert(0, run.last_record_time)
+        run.last_record_time = stamps[-1]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
+    elif arrival is not None and run.last_arrival is not None and arrival > run.last_arrival:
+        gaps = [arrival - run.last_arrival]
+    else:
+        return
+    for gap in gaps:
+        if gap >= 0:  # out-of-order timestamps say nothing about cadence
+            run.intervals.append(float(gap))
+    run.cadence = None
+
+
 def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested dicts become dotted keys; lists and other non-scalars become strings."""
     flat: dict[str, Any] = {}
@@ -322,13 +376,20 @@ class RunStore:
         self.warning_count = 0
         self.version = 0
         self._issue_keys: set[tuple[str, str]] = set()
+        self._serials: list[int] = []
+        """A serial number per issue, parallel to ``issues`` (ascending)."""
+        self._next_serial = 0
         self._changed: set[str] = set()
         self._given_names: dict[str, tuple[str, str]] = {}
         """Run id -> (name its source gave, distinct name shown instead)."""
 
     # -- events ---------------------------------------------------------------
-    def apply(self, event: Event, now: float | None = None) -> Run | None:
-        """Apply one event; returns the run it touched (None for warnings)."""
+    def apply(self, event: Event, now: float | None = None, live: bool = False) -> Run | None:
+        """Apply one event; returns the run it touched (None for warnings).
+
+        ``now`` is when it was read; ``live`` says it arrived while watching (after the
+        first full read), so its arrival counts as a sign of life.
+        """
         self.version += 1
         if isinstance(event, SourceWarning):
             self._warn(event)
@@ -341,11 +402,11 @@ class RunStore:
                 self._warn(SourceWarning(event.run_id, "data for an unknown run was ignored"))
                 return None
             if isinstance(event, MetricBatch):
-                self._add_metrics(run, event, now)
+                self._add_metrics(run, event, now, live)
             elif isinstance(event, SummarySeen):
                 run.summary.update(event.values)
             elif isinstance(event, RunEnded):
-                self._end(run, event)
+                record_end(run, event)
         self._changed.add(run.id)
         return run
 
@@ -365,7 +426,7 @@ class RunStore:
             run.first_update = event.started_at
         return run
 
-    def _add_metrics(self, run: Run, batch: MetricBatch, now: float | None) -> None:
+    def _add_metrics(self, run: Run, batch: MetricBatch, now: float | None, live: bool) -> None:
         for name, series in batch.metrics.items():
             if len(series.values) == 0:
                 continue
@@ -378,6 +439,7 @@ class RunStore:
                 run.epochs = MetricSeries()
             run.epochs.extend(batch.epochs.steps, batch.epochs.values)
         run.records += batch.records
+        _note_intervals(run, batch, now if live else None)
         stamp = batch.times[-1] if len(batch.times) else batch.mtime
         if stamp is not None:
             first = batch.times[0] if len(batch.times) else stamp
@@ -387,26 +449,8 @@ class RunStore:
                 run.last_update = stamp
         if now is not None:
             run.last_ingest = now
-
-    def _end(self, run: Run, event: RunEnded) -> None:
-        run.stopped_early = run.stopped_early or event.stopped_early
-        if event.error:
-            run.error = event.error
-        if event.exit_code is not None:
-            run.exit_code = event.exit_code
-        if event.time is not None:
-            run.ended_at = event.time
-            if run.last_update is None or event.time > run.last_update:
-                run.last_update = event.time
-        status = event.status
-        if event.error or status in ("crashed", "killed") or event.exit_code not in (None, 0):
-            run.failure = classify_failure(event.error or run.error or "", event.exit_code, status)
-            status = run.failure.status
-        if status is None:
-            return
-        if status != "finished" and run.records == 0:
-            status = "failed"
-        run.status = status
+            if live:
+                run.last_arrival = now
 
     def _warn(self, warning: SourceWarning) -> None:
         self.warning_count += 1
@@ -443,7 +487,7 @@ class RunStore:
                 self._changed.add(run.id)
                 self.version += 1
 
-    # -- issues and statuses set by detectors ---------------------------------
+    # -- issues found by detectors -----------------------------------------------
     def add_issue(self, issue: Issue) -> bool:
         """Record an issue once per (run, type); returns False for a repeat."""
         key = (issue.run, issue.type)
@@ -451,6 +495,8 @@ class RunStore:
             return False
         self._issue_keys.add(key)
         self.issues.append(issue)
+        self._next_serial += 1
+        self._serials.append(self._next_serial)
         run = self.runs.get(issue.run)
         if run is not None:
             run.issue_types.append(issue.type)
@@ -462,15 +508,42 @@ class RunStore:
         """Whether ``run_id`` already carries an issue of ``issue_type``."""
         return (run_id, issue_type) in self._issue_keys
 
-    def set_status(self, run_id: str, status: str) -> None:
-        """Override a run's status (a detector decided it was killed, say)."""
-        if status not in STATUSES:
-            raise ValueError(f"unknown status {status!r}")
-        run = self.runs[run_id]
-        if run.status != status:
-            run.status = status
+    def retract_issues(self, run_id: str, issue_types: Iterable[str]) -> list[Issue]:
+        """Withdraw a run's issues of ``issue_types`` (a silence that turned out to be the end).
+
+        The serial numbers of the remaining issues do not change, so views that follow
+        :meth:`issues_since` miss nothing.
+        """
+        types = set(issue_types)
+        gone = [i for i in self.issues if i.run == run_id and i.type in types]
+        if not gone:
+            return []
+        keep = [(i, n) for i, n in zip(self.issues, self._serials, strict=True) if i not in gone]
+        self.issues = [i for i, _ in keep]
+        self._serials = [n for _, n in keep]
+        for issue in gone:
+            self._issue_keys.discard((issue.run, issue.type))
+        run = self.runs.get(run_id)
+        if run is not None:
+            run.issue_types = [t for t in run.issue_types if t not in types]
             self._changed.add(run_id)
-            self.version += 1
+        self.version += 1
+        return gone
+
+    @property
+    def issues_added(self) -> int:
+        """Issues ever added, withdrawn ones included (a count that never goes down)."""
+        return self._next_serial
+
+    def issues_since(self, serial: int) -> tuple[list[Issue], int]:
+        """(issues added after ``serial``, the newest serial): new issues for a view."""
+        start = bisect.bisect_right(self._serials, serial)
+        return self.issues[start:], self._next_serial
+
+    def mark_changed(self, run_id: str) -> None:
+        """Note that a run's verdict changed (for incremental views)."""
+        self._changed.add(run_id)
+        self.version += 1
 
     # -- reading ----------------------------------------------------------------
     def __iter__(self) -> Iterator[Run]:

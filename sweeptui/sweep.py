@@ -4,6 +4,11 @@
 :meth:`Sweep.load` once; the live app calls :meth:`Sweep.poll` with the paths the
 file watcher saw change, and :meth:`Sweep.tick` on a timer. Only one thread may
 drive a Sweep; views receive snapshots built from it, never the store itself.
+
+Both drive the same judgment of each run's status (:mod:`sweeptui.lifecycle`) at the
+clock's time, so on the same files ``report`` and ``watch`` agree. Data read by the
+first full read is judged by its own times; data arriving later while watching also
+counts by when it arrived.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from sweeptui.detectors.engine import DetectorEngine
 from sweeptui.events import Event, MetricBatch, RunEnded, SourceWarning
 from sweeptui.issues import Issue
+from sweeptui.lifecycle import Lifecycle
 from sweeptui.settings import Settings
 from sweeptui.sources import get_sources
 from sweeptui.sources.base import Reader
@@ -58,20 +64,22 @@ class Sweep:
         self.root: Path | str = root if self.remote else Path(root)
         self.settings = settings or Settings()
         self.store = RunStore(self.root)
-        self.detectors = DetectorEngine(self.store, self.settings)
+        self.lifecycle = Lifecycle(self.settings)
+        self.detectors = DetectorEngine(self.store, self.settings, self.lifecycle)
         self.scanner = None if self.remote else Scanner(Path(root), get_sources(source), self.settings)
         self.readers: list[Reader] = []
         self._unread: list[Reader] = list(readers or [])
         self._indexed = -1
+        self._live = False
+        """True after the first full read: later data counts by when it arrived."""
         self._explained: tuple[tuple[int, int, int] | None, list[str]] = (None, [])
 
     # -- driving ---------------------------------------------------------------
-    def load(self) -> PollResult:
-        """Post-hoc: read everything once and judge stalls against the newest file."""
+    def load(self, now: float | None = None) -> PollResult:
+        """Post-hoc: read everything once and judge every run at ``now`` (the clock)."""
         with one_shot_load():  # readers may read parts in child processes
             result = self.rescan()  # every reader is new here, so this reads everything
-        reference = self.store.newest_update()
-        result.issues.extend(self.detectors.finalize(reference))
+        result.issues.extend(self.detectors.finalize(time.time() if now is None else now))
         return result
 
     def rescan(self, reread: bool = False) -> PollResult:
@@ -90,6 +98,7 @@ class Sweep:
             self.store.apply(warning)
         readers = self.readers if reread else self.readers[known:]
         result = _merge(result, self._read([(reader, None) for reader in readers]))
+        self._live = True
         self.store.distinguish_names()
         return result
 
@@ -235,7 +244,7 @@ class Sweep:
 
     def _apply(self, event: Event, now: float, result: PollResult) -> None:
         result.events += 1
-        run = self.store.apply(event, now)
+        run = self.store.apply(event, now, self._live)
         if run is None:
             if isinstance(event, SourceWarning):
                 result.warnings.append(event)
@@ -297,9 +306,10 @@ def load_sweep(
     settings: Settings | None = None,
     source: str | None = None,
     experiment: str | None = None,
+    now: float | None = None,
 ) -> Sweep:
-    """Read a whole sweep (a directory, or a tracking server's URL) post-hoc: the
-    ``report`` command's engine."""
+    """Read a whole sweep (a directory, or a tracking server's URL) post-hoc, judging
+    every run at ``now`` (default: the clock): the ``report`` command's engine."""
     sweep = open_sweep(root, settings, source, experiment)
-    sweep.load()
+    sweep.load(now)
     return sweep

@@ -2,7 +2,9 @@
 
 A tree where no layout is recognised, or a directory whose marker files a layout
 recognised but whose reader gave no run (an experiment state listing no trial, a
-storage with no trial yet), must not look like an empty success. :func:`explain`
+storage with no trial yet), must not look like an empty success. When other places
+gave runs, only readers that can tell an empty place is a problem (``why_no_run``)
+are named, so a stray JSON file is no noise. :func:`explain`
 turns the scanner's counts, the readers and the runs into a few lines, said on
 stderr by ``report`` and in the header by ``watch``. Core module: no UI.
 """
@@ -35,7 +37,13 @@ def explain(root: Path, readers: list[Reader], store: RunStore, seen: Seen) -> l
     if not readers:
         return [nothing_found(root, seen)] if not len(store) else []
     productive = _run_dirs(run.path for run in store)
-    idle = [reader for reader in readers if reader.relpath() not in productive]
+    # Once some runs exist, only a reader that can tell an empty place is a problem (a
+    # Ray experiment listing no trial) is named: a results file that is not an array or
+    # an MLflow experiment without runs is no news then.
+    idle = [reader for reader in readers
+            if (not len(store) or callable(getattr(reader, "why_no_run", None)))
+            and reader.relpath() not in productive
+            and getattr(reader, "run_id", None) not in store.runs]
     lines = [_idle_line(reader, store) for reader in idle[:MAX_IDLE]]
     if len(idle) > MAX_IDLE:
         lines.append(f"and {len(idle) - MAX_IDLE} more recognised places read no run")

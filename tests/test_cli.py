@@ -27,6 +27,15 @@ def sweep(tmp_path: Path) -> Path:
     return target
 
 
+def test_as_of_takes_iso_times_and_rejects_nonsense(sweep):
+    today = json.loads(sweeptui("report", str(sweep), "--format", "json").stdout)
+    assert today["summary"]["status_counts"]["running"] == 0  # a 2023 archive: nothing runs
+    then = sweeptui("report", str(sweep), "--format", "json", "--as-of", "2023-11-15T01:02:30")
+    assert json.loads(then.stdout)["summary"]["status_counts"]["running"] == 2
+    bad = sweeptui("report", str(sweep), "--as-of", "yesterday")
+    assert bad.returncode == 2 and "--as-of" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_version_and_help():
     assert sweeptui("--version").stdout.startswith("sweeptui ")
     for command in ("report", "sources"):
@@ -50,10 +59,10 @@ def test_markdown_report_on_stdout(sweep):
 
 def test_json_report_written_atomically_with_schema(sweep, tmp_path):
     target = tmp_path / "out" / "report.json"
-    done = sweeptui("report", str(sweep), "-o", str(target))
+    expected = json.loads((sweep / "expected.json").read_text())
+    done = sweeptui("report", str(sweep), "-o", str(target), "--as-of", str(expected["judged_at"]))
     assert done.returncode == 0, done.stderr
     report = json.loads(target.read_text())
-    expected = json.loads((sweep / "expected.json").read_text())
     assert report["schema"] == "sweeptui.report/1"
     assert {run["id"] for run in report["runs"]} == set(expected["runs"])
     for run in report["runs"]:

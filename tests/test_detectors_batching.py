@@ -110,7 +110,7 @@ def _feed(runs: dict[str, Curve], batch_size: int | None) -> tuple[list, str]:
             sorted(engine.divergence._states.items()),
             sorted(engine.overfitting._states.items()),
             sorted(engine._epochs.items()),
-            sorted(engine.stalls._cadence.items()),
+            sorted((run.id, list(run.intervals)) for run in harness.store),
         )
     )
     return signature(harness.store.issues), state

@@ -68,28 +68,22 @@ def test_a_run_that_died_before_any_metric_says_so():
 # -- stalled and vanished ----------------------------------------------------------------------
 
 
-def two_running_runs(harness: Harness) -> None:
-    """'slow' last ingested at t=1000, 'busy' keeps going until t=9000 (10 s cadence)."""
+def test_stall_fires_past_the_threshold_and_vanish_marks_killed_once_others_moved_on():
+    harness = Harness()
     harness.see("slow")
     harness.see("busy")
-    for t in range(0, 1001, 10):
-        harness.batch("slow", epoch_curve(101, 0.0, 10.0), np.array([t / 10.0]), now=float(t))
-    for t in range(0, 9001, 10):
-        harness.batch("busy", epoch_curve(901, 0.0, 10.0), np.array([t / 10.0]), now=float(t))
-
-
-def test_live_stall_fires_after_the_floor_and_vanish_marks_killed():
-    harness = Harness()
-    two_running_runs(harness)
-    # busy was ingested at 9000: judge the clock just after it.
-    assert harness.engine.on_tick(1000.0 + 300.0) == []  # 10 x 10 s < 300 s floor: not yet
-    [stalled] = harness.engine.on_tick(1000.0 + 301.0)
+    harness.feed("slow", epoch_curve(101, 0.0, 10.0), 1)  # a record every 10 s until t=1010
+    harness.feed("busy", epoch_curve(110, 0.0, 10.0), 7)  # ...until t=1100
+    # threshold max(60 s floor, 10 x 10 s) = 100 s
+    assert harness.engine.on_tick(1010.0 + 100.0) == []
+    [stalled] = harness.engine.on_tick(1010.0 + 101.0)
     assert (stalled.type, stalled.run, stalled.step) == ("stalled", "slow", 100)
     assert harness.store.runs["slow"].status == "running"
-    # vanish: 5 x 300 s = 1500 s of silence while 'busy' updated later.
-    assert harness.engine.on_tick(1000.0 + 1500.0) == []
-    [killed] = harness.engine.on_tick(1000.0 + 1501.0)
-    assert killed.type == "killed" and "vanished mid-run" in killed.message
+    # vanish: 3 x 100 s of silence while 'busy' wrote later
+    assert [i.run for i in harness.engine.on_tick(1010.0 + 300.0)] == ["busy"]  # busy stalls
+    [killed] = harness.engine.on_tick(1010.0 + 301.0)
+    assert (killed.type, killed.run) == ("killed", "slow")
+    assert "vanished mid-run" in killed.message and "other runs kept writing" in killed.message
     assert harness.store.runs["slow"].status == "killed"
     assert harness.store.runs["busy"].status == "running"
 
@@ -105,18 +99,17 @@ def test_cadence_sets_the_threshold_when_slower_than_the_floor():
     assert [i.type for i in issues] == ["stalled"]  # nobody else moved on: not vanished
 
 
-def test_post_hoc_stall_uses_record_times_not_ingest_times():
+def test_silence_is_measured_from_record_times_not_ingest_times():
     harness = Harness()
     harness.see("dead")
     harness.see("alive")
     # Everything ingested at once (a report), but the records tell the story.
     harness.feed("dead", epoch_curve(10, 0.0, 10.0), now=5.0)  # last record at t=100
     harness.feed("alive", epoch_curve(400, 0.0, 10.0), now=5.0)  # last record at t=4000
-    assert harness.engine.on_tick(6.0) == []  # live: both were just ingested
-    reference = harness.store.newest_update()
-    issues = harness.engine.finalize(reference)
+    issues = harness.engine.finalize(4000.0)
     assert sorted((i.type, i.run) for i in issues) == [("killed", "dead"), ("stalled", "dead")]
     assert harness.store.runs["dead"].status == "killed"
+    assert harness.store.runs["alive"].status == "running"
 
 
 def test_a_vanished_run_without_records_becomes_failed():

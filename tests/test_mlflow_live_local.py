@@ -27,7 +27,7 @@ LOGGER = Path(__file__).resolve().parent / "fixtures" / "mlflow_live_sweep.py"
 @pytest.mark.parametrize("uri", ["sqlite:///mlflow.db", "file:./mlruns"])
 def test_a_sweep_logged_live_to_a_local_store_is_followed(tmp_path: Path, uri: str) -> None:
     env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
-    logger = subprocess.Popen([sys.executable, str(LOGGER), uri, "local-sweep", "0.3"], cwd=tmp_path,
+    logger = subprocess.Popen([sys.executable, str(LOGGER), uri, "local-sweep", "0.2"], cwd=tmp_path,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     sweep = Sweep(tmp_path)
     seen_running: list[int] = []

@@ -21,6 +21,9 @@ from sweeptui.sweep import Sweep
 from tests.test_ray_results import as_lines, odd_records, plain_record
 from tests.tool_fixtures import copy_fixture
 
+NOW = 1_900_000_000.0
+"""Every load judges the runs at the same moment, so their verdicts compare equal."""
+
 
 def write_trial(experiment: Path, name: str, text: str) -> Path:
     directory = experiment / name
@@ -73,7 +76,7 @@ def parallel_load(root: Path) -> Sweep:
             pytest.skip("no second core or no fork here: the load stays serial")
     before = children_cpu()
     sweep = Sweep(root)
-    sweep.load()
+    sweep.load(now=NOW)
     assert children_cpu() > before, "the trials were not read in child processes"
     return sweep
 
@@ -81,7 +84,7 @@ def parallel_load(root: Path) -> Sweep:
 def test_parallel_load_gives_the_serial_store(tmp_path: Path, monkeypatch) -> None:
     experiment = build_experiment(tmp_path)
     serial = Sweep(tmp_path)
-    serial_result = serial.load()
+    serial_result = serial.load(now=NOW)
     monkeypatch.setattr(ray_tune, "PARALLEL_MIN_TRIALS", 2)
     parallel = parallel_load(tmp_path)
     assert store_state(parallel) == store_state(serial)
@@ -91,7 +94,7 @@ def test_parallel_load_gives_the_serial_store(tmp_path: Path, monkeypatch) -> No
     assert any(run.status == "crashed" for run in serial.store)
     assert serial_result.issues  # the fixture's NaN, crash and overfitting trials
     with_issues = Sweep(tmp_path)
-    assert repr(with_issues.load().issues) == repr(serial_result.issues)
+    assert repr(with_issues.load(now=NOW).issues) == repr(serial_result.issues)
 
 
 def test_a_poll_after_a_parallel_load_reads_only_the_new_lines(
@@ -124,7 +127,7 @@ def test_a_poll_after_a_parallel_load_reads_only_the_new_lines(
     assert last.steps.tolist()[-1] == 30.0 and last.values.tolist()[-1] != last.values.tolist()[-1]
     assert_an_empty_log_starts_its_guard_after_a_parallel_load(sweep, experiment, tmp_path)
     serial_run = Sweep(tmp_path)
-    serial_run.load()
+    serial_run.load(now=NOW)
     assert store_state_series(serial_run) == store_state_series(sweep)
 
 
@@ -160,7 +163,7 @@ def test_a_worker_dying_mid_load_costs_time_not_data(
     yet taken over are read serially, so the store is still the serial one."""
     build_experiment(tmp_path)
     serial = Sweep(tmp_path)
-    serial.load()
+    serial.load(now=NOW)
     monkeypatch.setattr(ray_tune, "PARALLEL_MIN_TRIALS", 2)
     read_alone = ray_tune.RayExperimentReader._read_trial_alone
     died = tmp_path_factory.mktemp("marks") / "a worker died"  # outside the sweep

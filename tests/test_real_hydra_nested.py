@@ -42,3 +42,12 @@ def test_two_csvs_and_no_log_say_why_none_was_read(tmp_path: Path) -> None:
     (warning,) = [w for w in sweep.store.warnings if w.path.endswith("09-20-45/3")]
     assert "predictions.csv, resnet_cifar.csv" in warning.message and "ambiguous" in warning.message
     assert "ambiguous" in report_everything(sweep, tmp_path)
+
+
+def test_a_project_config_above_multirun_does_not_hide_the_jobs(tmp_path: Path) -> None:
+    """A repository commits its ``config.yaml`` at the top, beside ``multirun/``."""
+    root = copy_fixture("hydra_nested", tmp_path)
+    (root / "config.yaml").write_text("defaults:\n  - model: mlp\nepochs: 6\n")
+    (root / "train.py").write_text("print('train')\n")
+    sweep = load(tmp_path)
+    assert len(sweep.store) == 10 and {run.source for run in sweep.store} == {"hydra"}

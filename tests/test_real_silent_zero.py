@@ -8,6 +8,7 @@ import pytest
 
 from sweeptui.cli import main
 from tests.test_real_ray_state import copy_experiment
+from tests.tool_fixtures import copy_fixture
 
 
 def report_stderr(root: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -45,3 +46,11 @@ def test_nothing_is_said_when_runs_are_found(
 ) -> None:
     copy_experiment("exp_2021", tmp_path)
     assert "no run read" not in report_stderr(tmp_path, capsys)
+
+
+def test_segments_of_a_resumed_run_are_not_idle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """W&B directories that resume a run report under the first one's id: not 'no run'."""
+    copy_fixture("wandb_resumed", tmp_path)
+    assert report_stderr(tmp_path, capsys) == ""

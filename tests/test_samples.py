@@ -123,7 +123,7 @@ def test_sample_sweep_matches_expected(sweep_name: str) -> None:
 
     directory = SAMPLES / sweep_name
     expected = json.loads((directory / "expected.json").read_text())
-    sweep = load_sweep(directory)
+    sweep = load_sweep(directory, now=expected["judged_at"])
     got = {
         run.id: {"status": run.status, "issues": sorted(set(run.issue_types))}
         for run in sweep.store
@@ -137,6 +137,18 @@ def test_sample_sweep_matches_expected(sweep_name: str) -> None:
     assert sorted(got) == sorted(expected["runs"])
     sweep_issues = sorted({issue.type for issue in sweep.store.sweep_issues()})
     assert sweep_issues == expected["sweep_issues"]
+
+
+@pytest.mark.parametrize("sweep_name", SWEEPS)
+def test_read_today_a_sample_is_an_archive_with_nothing_running(sweep_name: str) -> None:
+    from sweeptui.sweep import load_sweep
+
+    expected = json.loads((SAMPLES / sweep_name / "expected.json").read_text())
+    sweep = load_sweep(SAMPLES / sweep_name)
+    assert sweep.store.status_counts()["running"] == 0
+    for run in sweep.store:
+        if expected["runs"][run.id]["status"] == "running":
+            assert run.status in ("killed", "finished") and run.status_reason, run.id
 
 
 # -- (c) the simulator -----------------------------------------------------------------------

@@ -67,7 +67,9 @@ def test_statuses_params_and_issues_of_the_planted_runs(sweep_dir: Path, store: 
     assert "FAILED" in runs["crashed"].error and len(runs["crashed"].metrics["val_loss"]) == 4
     assert "short_run" in runs["short"].issue_types
     assert "overfitting_suspect" in runs["overfit"].issue_types
-    assert runs["killed"].status == "running" and len(runs["killed"].metrics["val_loss"]) == 5
+    # left RUNNING by a killed process; the fixture is far older than the abandon limit
+    assert runs["killed"].status == "killed" and len(runs["killed"].metrics["val_loss"]) == 5
+    assert "no file written for" in runs["killed"].status_reason
     assert runs["no_metrics"].status == "finished" and runs["no_metrics"].records == 0
     said = [w.message for w in sweep.store.warnings if store in w.path]
     assert "run 'no_metrics' is FINISHED but logged no metric at all" in said
@@ -278,6 +280,10 @@ def test_an_unreachable_server_warns_once_backs_off_and_keeps_the_data() -> None
         now[0] += 61
         sweep.rescan(reread=True)
     assert reader.client.requests == tries + 8 and reader.next_poll - now[0] == MAX_BACKOFF
+    reader.failures = 10_000  # down for days: the wait stays a minute
+    now[0] += 61
+    sweep.rescan(reread=True)
+    assert reader.next_poll - now[0] == MAX_BACKOFF
     assert len(sweep.store.warnings) == 1  # said once, not at every try
 
 

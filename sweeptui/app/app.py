@@ -67,7 +67,7 @@ class SweepApp(App):
         self.paused = False
         self.exit_reason = "quit"
         self.ingest_errors: list[str] = []
-        self._alerted: int | None = snapshot.issue_count if snapshot else None
+        self._alerted: int | None = snapshot.issues_added if snapshot else None
         """Issues already alerted about; None until the first snapshot sets the baseline."""
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -150,9 +150,9 @@ class SweepApp(App):
         Counted by issue total, not per message: coalesced snapshots lose none.
         Issues in the first snapshot (found on disk at start) are not alerted.
         """
-        baseline = snapshot.issue_count if self._alerted is None else self._alerted
-        fresh_count = snapshot.issue_count - baseline
-        self._alerted = snapshot.issue_count
+        baseline = snapshot.issues_added if self._alerted is None else self._alerted
+        fresh_count = min(snapshot.issues_added - baseline, len(snapshot.issues))
+        self._alerted = snapshot.issues_added
         if fresh_count <= 0 or not self.alerts:
             return
         fresh = list(reversed(snapshot.issues[:fresh_count]))

@@ -23,6 +23,8 @@ STATUS_STYLE = {
     "failed": "red",
 }
 STATUS_ICON = {"running": "▶", "finished": "✓", "crashed": "✗", "killed": "☠", "failed": "!"}
+STOPPED_EARLY = ("✂", "stopped", "green italic")
+"""Icon, word and style of a run finished early on purpose (pruned, stopped by a scheduler)."""
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "dim"}
 
 BADGES = {
@@ -80,11 +82,13 @@ def duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
-def status_text(status: str, short: bool = False) -> Text:
-    """The status with its icon and colour."""
-    icon = STATUS_ICON.get(status, "?")
-    label = icon if short else f"{icon} {status}"
-    return Text(label, style=STATUS_STYLE.get(status, ""), no_wrap=True)
+def status_text(status: str, short: bool = False, stopped_early: bool = False) -> Text:
+    """The status with its icon and colour; a run finished early on purpose is marked apart."""
+    icon, word, style = STATUS_ICON.get(status, "?"), status, STATUS_STYLE.get(status, "")
+    if stopped_early and status == "finished":
+        icon, word, style = STOPPED_EARLY
+    label = icon if short else f"{icon} {word}"
+    return Text(label, style=style, no_wrap=True)
 
 
 def badges(issue_types: Sequence[str]) -> Text:

@@ -1,5 +1,6 @@
-"""Helpers every detector shares: array views of a batch, epoch lookup, formatting,
-and the size below which detectors judge a batch with plain Python floats.
+"""Helpers every detector shares: array views of a batch, epoch lookup, formatting
+(re-exported from :mod:`sweeptui.numbers`), and the size below which detectors judge
+a batch with plain Python floats.
 
 Nothing here keeps a reference to a batch's arrays past the call that received it:
 a numpy view pins an ``array('d')`` and would stop it from growing.
@@ -15,6 +16,8 @@ from itertools import pairwise
 import numpy as np
 
 from sweeptui.events import MetricBatch
+from sweeptui.lifecycle import run_length
+from sweeptui.numbers import duration, number, where
 from sweeptui.store import Run
 
 SMALL_BATCH = 8
@@ -102,54 +105,6 @@ def batch_time(run: Run, batch: MetricBatch) -> float | None:
     return run.last_ingest
 
 
-def where(step: float | None, epoch: float | None) -> str:
-    """``"step 1200 (epoch 12)"``, ``"epoch 12"``-free variants, or ``"before any step"``."""
-    if step is None and epoch is None:
-        return "before any step"
-    parts = []
-    if step is not None:
-        parts.append(f"step {number(step)}")
-    if epoch is not None:
-        parts.append(f"epoch {number(epoch)}" if step is None else f"(epoch {number(epoch)})")
-    return " ".join(parts)
-
-
-def number(value: float) -> str:
-    """Integers without a decimal point, other values to 4 significant digits."""
-    if value != value or value in (float("inf"), float("-inf")):
-        return str(value)
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.4g}"
-
-
-def duration(seconds: float) -> str:
-    """``"42 s"``, ``"12 min"``, ``"3.5 h"``, ``"2.1 d"``."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
-def run_length(run: Run) -> tuple[float, str]:
-    """How far a run got: epochs when its epoch advances, else steps, else records
-    (counted from 1)."""
-    epochs = run.epochs_done()
-    if epochs is not None:
-        return epochs, "epochs"
-    longest = max(
-        (series for series in run.metrics.values() if len(series)),
-        key=lambda series: series.last_step,
-        default=None,
-    )
-    if longest is not None:
-        return longest.steps_counted(), "steps"
-    return float(run.records), "records"
-
-
 def streak_lengths(flags: np.ndarray, carried: int) -> np.ndarray:
     """Length of the run of consecutive ``True`` ending at each position.
 
@@ -161,3 +116,9 @@ def streak_lengths(flags: np.ndarray, carried: int) -> np.ndarray:
     lengths = positions - last_break
     lengths[last_break == 0] += carried
     return lengths
+
+
+__all__ = [
+    "SMALL_BATCH", "EpochLookup", "EpochTracker", "batch_time", "duration", "number",
+    "run_length", "streak_lengths", "view", "where",
+]  # fmt: skip

@@ -4,9 +4,9 @@ API used by :class:`sweeptui.sweep.Sweep`:
 
 - ``on_metrics(run, batch)``: after the store appended a MetricBatch to ``run``.
 - ``on_end(run)``: after the store applied a RunEnded (status already updated).
-- ``on_tick(now)``: live time-based checks (stalls judged on ``run.last_ingest``).
-- ``finalize(reference)``: post-hoc checks, stalls judged on ``run.last_update``
-  against ``reference`` (the newest update in the sweep).
+- ``on_tick(now)`` / ``finalize(now)``: time-based checks, the same in both views:
+  :class:`sweeptui.lifecycle.Lifecycle` judges each run without an end marker at
+  ``now``; a stall, a vanished run or a quiet completion becomes (or withdraws) an issue.
 
 Each returns the new issues, already recorded in the store with ``store.add_issue``.
 Detectors see only the new points of a batch and keep small per-run state, so the
@@ -22,9 +22,10 @@ from sweeptui.detectors.failure import failure_issue
 from sweeptui.detectors.nonfinite import find_nonfinite
 from sweeptui.detectors.overfitting import OverfitDetector
 from sweeptui.detectors.short_run import ShortRunDetector
-from sweeptui.detectors.stall import StallDetector, stalled_issue, vanished_issue
+from sweeptui.detectors.stall import SILENCE_ISSUES, stalled_issue, vanished_issue
 from sweeptui.events import MetricBatch
 from sweeptui.issues import Issue
+from sweeptui.lifecycle import Lifecycle
 from sweeptui.settings import Settings
 from sweeptui.store import Run, RunStore
 
@@ -32,12 +33,14 @@ from sweeptui.store import Run, RunStore
 class DetectorEngine:
     """Owns every detector's per-run state."""
 
-    def __init__(self, store: RunStore, settings: Settings) -> None:
+    def __init__(
+        self, store: RunStore, settings: Settings, lifecycle: Lifecycle | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.lifecycle = lifecycle or Lifecycle(settings)
         self.divergence = DivergenceDetector(settings)
         self.overfitting = OverfitDetector(settings)
-        self.stalls = StallDetector(settings)
         self.short_runs = ShortRunDetector(store, settings)
         self.crash_loop = CrashLoopDetector(store, settings, self.short_runs)
         self._epochs: dict[str, EpochTracker] = {}
@@ -58,7 +61,6 @@ class DetectorEngine:
         if not self.store.has_issue(run.id, "overfitting_suspect"):
             found.append(self.overfitting.on_metrics(run, batch, epochs, seen_at))
         epochs.advance()
-        self.stalls.on_metrics(run, batch)
         if run.ended:
             # Trailing lines after the end marker: cached lengths are stale.
             self.short_runs.invalidate(run.id)
@@ -71,7 +73,9 @@ class DetectorEngine:
         """A run ended: its failure, a short finish, maybe a crash loop."""
         if not run.ended:
             return []
-        self.stalls.forget(run.id)
+        self.lifecycle.forget(run.id)
+        if run.status == "finished":
+            self.store.retract_issues(run.id, SILENCE_ISSUES)
         self.short_runs.invalidate(run.id)
         self.crash_loop.record_end(run)
         stamp = run.ended_at if run.ended_at is not None else run.last_update
@@ -85,42 +89,41 @@ class DetectorEngine:
         return [] if held else self._record([self.crash_loop.check()])
 
     def on_tick(self, now: float) -> list[Issue]:
-        """Live checks: silences measured from each run's last ingest to ``now``."""
-        return self._time_checks(now, lambda run: run.last_ingest)
+        """Live checks: every run without an end marker judged at ``now``."""
+        return self._time_checks(now)
 
-    def finalize(self, reference: float | None) -> list[Issue]:
-        """Post-hoc checks: silences measured from each run's last update to ``reference``."""
-        if reference is None:
+    def finalize(self, now: float | None) -> list[Issue]:
+        """Post-hoc checks: the same judgment as :meth:`on_tick`, at ``now`` (the clock)."""
+        if now is None:
             return self._record([*self.short_runs.check_all(None), self.crash_loop.check()])
-        return self._time_checks(reference, lambda run: run.last_update)
+        return self._time_checks(now)
 
     # -- internals ------------------------------------------------------------------
-    def _time_checks(self, now: float, last_seen) -> list[Issue]:
+    def _time_checks(self, now: float) -> list[Issue]:
         found: list[Issue | None] = []
-        running = [run for run in self.store if run.status == "running"]
-        newest = _two_newest([last_seen(run) for run in running] + self._ended_times(last_seen))
-        for run in running:
-            seen = last_seen(run)
-            newest_other = newest[1] if seen is not None and seen == newest[0] else newest[0]
-            silence = self.stalls.judge(run, seen, now, newest_other)
-            if silence is None:
-                continue
-            if not self.store.has_issue(run.id, "stalled"):
-                found.append(stalled_issue(run, silence, now))
-            if silence.vanished:
-                found.append(vanished_issue(run, silence, now))
-                self.store.set_status(run.id, "killed" if run.records else "failed")
-                self.stalls.forget(run.id)
-                self.crash_loop.record_end(run)
+        for run, before in self.lifecycle.assess(self.store, now):
+            self.store.mark_changed(run.id)
+            found.extend(self._verdict_changed(run, before, now))
         found.extend(self.short_runs.check_all(now))
         found.append(self.crash_loop.check())
         return self._record(found)
 
-    def _ended_times(self, last_seen) -> list[float | None]:
-        # Only the newest ended update matters for 'the sweep moved on'.
-        stamps = [last_seen(run) for run in self.store if run.ended]
-        stamps = [stamp for stamp in stamps if stamp is not None]
-        return [max(stamps)] if stamps else []
+    def _verdict_changed(self, run: Run, before, now: float) -> list[Issue | None]:
+        """The issues a new verdict raises, and those it withdraws."""
+        verdict = run.verdict
+        if verdict.status == "finished" or (before.vanished and not verdict.vanished):
+            # a silence that ended in completion, or a run that came back: not a stall
+            gone = SILENCE_ISSUES if verdict.status == "finished" else ("killed",)
+            self.store.retract_issues(run.id, gone)
+        found: list[Issue | None] = []
+        if (verdict.stalled or verdict.vanished) and not self.store.has_issue(run.id, "stalled"):
+            found.append(stalled_issue(run, verdict, now))
+        if verdict.vanished:
+            found.append(vanished_issue(run, verdict, now))
+        if run.ended:
+            self.crash_loop.record_end(run)
+            self.short_runs.invalidate(run.id)
+        return found
 
     def _record(self, candidates: list[Issue | None]) -> list[Issue]:
         return [i for i in candidates if i is not None and self.store.add_issue(i)]
@@ -131,11 +134,3 @@ class DetectorEngine:
             self.divergence.forget(issue.run)
         elif issue.type == "overfitting_suspect":
             self.overfitting.forget(issue.run)
-
-
-def _two_newest(stamps: list[float | None]) -> tuple[float | None, float | None]:
-    """The newest and second-newest of ``stamps`` (ties count twice), ignoring None."""
-    known = sorted((s for s in stamps if s is not None), reverse=True)
-    first = known[0] if known else None
-    second = known[1] if len(known) > 1 else None
-    return first, second

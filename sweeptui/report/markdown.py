@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sweeptui.lifecycle import status_mark
 from sweeptui.numbers import counted, percent, run_hours
 from sweeptui.report import analysis_md
 from sweeptui.report.mdtable import number, table
@@ -56,7 +57,7 @@ def overview(report: dict[str, Any]) -> list[str]:
             best = board[0]
             lines.append(
                 f"Best: **{cell(best['name'], 60)}** with {number(best['objective'])}"
-                f" ({best['status']})."
+                f" ({status_mark(best['status'], best.get('stopped_early', False))})."
             )
     else:
         lines.extend(["", "No metric was found to rank the runs."])
@@ -80,16 +81,42 @@ def _lost_sentence(report: dict[str, Any]) -> str:
 
 
 def status_section(report: dict[str, Any]) -> list[str]:
-    """Runs per status with percentages."""
+    """Runs per status with percentages, and what the statuses stand on."""
     summary = report["summary"]
     if not summary["runs"]:
         return []
-    rows = [
-        (status, summary["status_counts"][status], f"{summary['status_percent'][status]:.1f}%")
-        for status in STATUSES
-        if summary["status_counts"][status]
-    ]
-    return ["## Run status", "", *table(("status", "runs", "share"), rows)]
+    counts = dict(summary["status_counts"])
+    early = summary.get("stopped_early", 0)
+    counts["finished"] -= early
+    rows = [(status, counts[status], _share(counts[status], summary["runs"])) for status in STATUSES
+            if counts[status]]  # fmt: skip
+    if early:
+        row = (status_mark("finished", True), early, _share(early, summary["runs"]))
+        rows.insert(1 if counts["running"] else 0, row)
+    lines = ["## Run status", "", *table(("status", "runs", "share"), rows)]
+    evidence = summary.get("status_evidence")
+    if evidence:
+        lines.extend(["", _evidence_sentence(evidence)])
+    return lines
+
+
+def _share(part: int, total: int) -> str:
+    return f"{100.0 * part / total:.1f}%"
+
+
+def _evidence_sentence(evidence: dict[str, Any]) -> str:
+    """``"Statuses: 17 from explicit evidence (17 error text); 103 inferred (...)."``"""
+
+    def parts(by: dict[str, int]) -> str:
+        ranked = sorted(by.items(), key=lambda item: (-item[1], item[0]))
+        return ", ".join(f"{count} {cell(basis, 40)}" for basis, count in ranked)
+
+    explicit, inferred = evidence["explicit"], evidence["inferred"]
+    said = f"{explicit} from explicit evidence ({parts(evidence['explicit_by'])})" if explicit else (
+        "none from explicit evidence (no end marker, exit code, error text or tool state)"
+    )
+    guessed = f"{inferred} inferred ({parts(evidence['inferred_by'])})" if inferred else "none inferred"
+    return f"Statuses: {said}; {guessed}. Each run's reason is in the JSON report (`status_reason`)."
 
 
 def leaderboard_section(report: dict[str, Any]) -> list[str]:
@@ -108,7 +135,7 @@ def leaderboard_section(report: dict[str, Any]) -> list[str]:
             cell(entry["name"], 40),
             number(entry["ranked_value"]),
             number(entry[other if other == "last" else "objective"]),
-            entry["status"],
+            status_mark(entry["status"], entry.get("stopped_early", False)),
             *(number(entry["params"].get(p)) for p in params),
             ", ".join(entry["issues"]) or "—",
         )

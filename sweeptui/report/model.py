@@ -119,6 +119,8 @@ def _summary(store: RunStore, runs: list[Run]) -> dict[str, Any]:
         "runs": total,
         "status_counts": counts,
         "status_percent": {k: _percent(v, total) for k, v in counts.items()},
+        "stopped_early": sum(1 for run in runs if run.verdict.stopped_early),
+        "status_evidence": _status_evidence(runs),
         "issue_counts": store.issue_counts(),
         "runs_with_issues": sum(1 for run in runs if run.issue_types),
         "records": sum(run.records for run in runs),
@@ -126,6 +128,17 @@ def _summary(store: RunStore, runs: list[Run]) -> dict[str, Any]:
         "last_update": _iso(store.newest_update()),
         "warning_count": store.warning_count,
     }
+
+
+def _status_evidence(runs: list[Run]) -> dict[str, Any]:
+    """How many statuses the files stated and how many were inferred, and from what."""
+    evidence: dict[str, Any] = {"explicit": 0, "inferred": 0, "explicit_by": {}, "inferred_by": {}}
+    for run in runs:
+        kind = "explicit" if run.verdict.explicit else "inferred"
+        evidence[kind] += 1
+        by = evidence[f"{kind}_by"]
+        by[run.verdict.basis] = by.get(run.verdict.basis, 0) + 1
+    return evidence
 
 
 RANK_VALUES = ("best", "last")
@@ -156,6 +169,7 @@ def leaderboard(
             "id": run.id,
             "name": run.name,
             "status": run.status,
+            "stopped_early": run.verdict.stopped_early,
             "objective": objective.value(run),
             "last": _finite(objective.last(run)),
             "ranked_value": value if objective.goal == "min" else -value,
@@ -205,6 +219,10 @@ def _run(run: Run, objective: Objective | None, cost: RunCost) -> dict[str, Any]
             "path": run.path,
             "source": run.source,
             "status": run.status,
+            "status_reason": run.status_reason,
+            "status_explicit": run.verdict.explicit,
+            "status_basis": run.verdict.basis,
+            "stopped_early": run.verdict.stopped_early,
             "params": run.params,
             "steps": run.records,
             "last_step": run.last_step,

@@ -286,7 +286,8 @@ class ServerReader(Reader):
 
     def _failed(self, message: str, now: float, events: list[Event]) -> None:
         self.failures += 1
-        self.next_poll = now + min(MAX_BACKOFF, self.interval * 2**self.failures)
+        # the exponent is capped: a server down all weekend must not overflow the float
+        self.next_poll = now + min(MAX_BACKOFF, self.interval * 2 ** min(self.failures, 20))
         if self.problem is None:
             self.down_since = time.time()
             events.append(SourceWarning(self.url, f"MLflow server unreachable ({message}); "

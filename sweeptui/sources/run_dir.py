@@ -72,7 +72,7 @@ END_WORDS = {
     "crashed": "crashed", "failed": "crashed", "error": "crashed",
     "killed": "killed", "terminated": "killed",
 }  # fmt: skip
-KILL_LINE = re.compile(r"\bKilled\b|\bSIGKILL\b|\bSIGTERM\b")
+KILL_LINE = re.compile(r"\bKilled\b|\bSIGKILL\b|\bSIGTERM\b|^Terminated\b|\bKeyboardInterrupt\b", re.M)
 READ_BYTES = 16 * 1024 * 1024
 """Bytes of a log turned into columns per pass, so raw text never piles up."""
 SPILL_RECORDS = 1 << 17
@@ -621,7 +621,7 @@ class ErrorText:
         if verdict == self.verdict:  # a growing log with the same failure: said already
             return None
         self.verdict = verdict
-        return RunEnded(run_id, None, error=text)
+        return RunEnded(run_id, None, error=text, evidence=self.file.path.name)
 
     def _unreadable(self, run_id: str, warnings: list[Event] | None) -> RunEnded | None:
         problem = self.file.problem or "unreadable"
@@ -840,7 +840,22 @@ class RunDirReader(Reader):
         if self.seen and values_equal(params, self.params):
             return
         self.seen, self.params = True, params
-        events.append(RunSeen(self.run_id, self.base.name, self.run_id, NAME, params))
+        events.append(RunSeen(self.run_id, self.base.name, self.run_id, NAME, params,
+                              self._config_time()))
+
+    def _config_time(self) -> float | None:
+        """When the config was written, for a run with no metric log (yet): the only time
+        a run that dies during start-up leaves to judge its silence by."""
+        if self.logs:
+            return None
+        for name in CONFIG_NAMES:
+            watched = self.files.get(name)
+            if watched is not None:
+                try:
+                    return os.stat(watched.path).st_mtime
+                except OSError:
+                    continue
+        return None
 
     def _read_summary(self, events: list[Event], names: set[str] | None) -> None:
         changed: dict[str, float] = {}
@@ -864,7 +879,7 @@ class RunDirReader(Reader):
             if name in self.files and not self.marker_done and self.files[name].changed():
                 self.files[name].accept()
                 self.marker_done = True
-                ends.append(RunEnded(self.run_id, "finished"))
+                ends.append(RunEnded(self.run_id, "finished", evidence=f"{name} file"))
         for name in _chosen(EXIT_NAMES, names):
             watched = self.files.get(name)
             if watched is not None and watched.changed():
@@ -897,10 +912,11 @@ class RunDirReader(Reader):
         except ValueError:
             self._warn_once(events, str(watched.path), "exit code file holds no integer")
             return
+        said = f"{watched.path.name} file"
         if code == 0:
-            ends.append(RunEnded(self.run_id, "finished", exit_code=0))
+            ends.append(RunEnded(self.run_id, "finished", exit_code=0, evidence=said))
         else:
-            ends.append(RunEnded(self.run_id, None, exit_code=code))
+            ends.append(RunEnded(self.run_id, None, exit_code=code, evidence=said))
 
 
 def _quiet(path: Path) -> bool:
@@ -919,7 +935,13 @@ def _chosen(candidates: tuple[str, ...], names: set[str] | None) -> tuple[str, .
 
 
 # -- the matcher -------------------------------------------------------------------------------
+SWEEP_FOLDERS = frozenset({"multirun", "outputs", "lightning_logs", "wandb", "mlruns", "ray_results"})
+"""Folders sweep tools fill with runs: a config beside one is a project's, not a run's."""
+
+
 def _holds_run_files(directory: Path) -> bool:
+    if directory.name in SWEEP_FOLDERS:
+        return True
     try:
         names = os.listdir(directory)
     except OSError:
@@ -928,7 +950,8 @@ def _holds_run_files(directory: Path) -> bool:
 
 
 def is_run_dir(directory: Path, subdirs: list[str], files: list[str]) -> bool:
-    """A metric log, or a config with no run-like subdirectory and no results-array file."""
+    """A metric log, or a config with no run-like subdirectory (nor a folder sweep tools
+    fill, such as ``multirun/`` or ``lightning_logs/``) and no results-array file."""
     if any(is_metric_log(name) for name in files):
         return True
     if not any(name in CONFIG_NAMES for name in files):

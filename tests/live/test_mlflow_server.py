@@ -134,7 +134,7 @@ def reader_of(sweep: Sweep) -> ServerReader:
 
 
 def test_a_sweep_is_followed_while_it_is_logged_and_reported(server: Server) -> None:
-    logger = log_sweep(server, "live-sweep", 0.3)
+    logger = log_sweep(server, "live-sweep", 0.2)
     sweep = open_sweep(server.url, experiment="live-sweep", interval=0.2)
     partial: list[int] = []
 

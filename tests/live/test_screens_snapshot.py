@@ -20,7 +20,7 @@ from sweeptui.objective import choose_objective
 from sweeptui.simulate import BASE_TIME, demo_plans, write_run_dir
 from sweeptui.snapshot import SnapshotBuilder, make_detail
 from sweeptui.store import RunStore
-from sweeptui.sweep import load_sweep
+from sweeptui.sweep import Sweep
 
 T0 = 1_700_000_000.0
 RUNS = [
@@ -79,7 +79,9 @@ def demo_store(tmp_path_factory) -> RunStore:
     root = tmp_path_factory.mktemp("demo") / "sweep"
     for plan in demo_plans():
         write_run_dir(root, plan)
-    store = load_sweep(root).store
+    sweep = Sweep(root)
+    sweep.load(now=BASE_TIME + 1700)  # judged a minute after its newest record, not today
+    store = sweep.store
     store.root = "/sweeps/demo"  # the header shows the root: keep it the same on every machine
     return store
 

@@ -156,7 +156,7 @@ def title_text(detail: RunDetail) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append_text(safe(detail.name, 50, style="bold"))
     text.append("  ")
-    text.append_text(status_text(detail.status))
+    text.append_text(status_text(detail.status, stopped_early=detail.stopped_early))
     if detail.path.strip("/") != detail.name:
         text.append("  ")
         text.append_text(safe(detail.path, 60, style="dim"))
@@ -167,8 +167,12 @@ def title_text(detail: RunDetail) -> Text:
 
 
 def config_text(detail: RunDetail) -> Text:
-    """Params and summary values."""
+    """Why the run has its status, then params and summary values."""
     text = Text()
+    if detail.status_reason:
+        text.append(f"{detail.status} because\n", style="bold")
+        text.append_text(safe(f"  {detail.status_reason}", 300))
+        text.append("\n")
     text.append("config\n", style="bold")
     for key, value in detail.params:
         text.append_text(safe(f"  {key} = {value}", 200))

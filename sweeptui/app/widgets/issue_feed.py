@@ -17,14 +17,16 @@ class IssueFeed(TextPanel):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(Text("no issues yet", style="green"), **kwargs)
-        self.shown_count = 0
+        self.shown_count: tuple[int, int] = (0, 0)
         self._names: dict[str, str] = {}
 
     def show(self, snapshot: SweepSnapshot) -> None:
         """Show the newest issues of ``snapshot`` (cheap when nothing new arrived)."""
-        if snapshot.issue_count == self.shown_count:
+        # both counts: an issue withdrawn and another found leave the total unchanged
+        shown = (snapshot.issue_count, snapshot.issues_added)
+        if shown == self.shown_count:
             return
-        self.shown_count = snapshot.issue_count
+        self.shown_count = shown
         names = {row.id: row.name for row in snapshot.rows}
         lines = [issue_line(issue, names.get(issue.run)) for issue in snapshot.issues[:FEED_LINES]]
         self.show_text(Text("\n").join(lines) if lines else Text("no issues yet", style="green"))

@@ -307,7 +307,8 @@ class RunsTable(ScrollView, can_focus=True):
             return True
         cached = self._haystacks.get(row.id)
         if cached is None or cached[0] is not row:
-            words = [row.name, row.status, *row.issues, *(badges(row.issues).plain.split())]
+            early = ["stopped"] if row.stopped_early else []
+            words = [row.name, row.status, *early, *row.issues, *(badges(row.issues).plain.split())]
             for key, value in row.params:  # as stored, and as the table shows it at any width
                 words.extend({f"{key}={value}", f"{_key(key, False)}={_value(value)}",
                               f"{_key(key, True)}={_value(value)}"})  # fmt: skip
@@ -405,7 +406,7 @@ class RunsTable(ScrollView, can_focus=True):
         unit = "ep " if row.epoch is not None else ""
         params = " ".join(f"{_key(k, self.compact)}={_value(v)}" for k, v in row.params)
         return {
-            "status": status_text(row.status, short=self.compact),
+            "status": status_text(row.status, short=self.compact, stopped_early=row.stopped_early),
             "run": safe(row.name, NAME_LIMIT),
             "params": safe(params, PARAMS_LIMIT, style="dim"),
             "step": Text(f"{unit}{number(step)}"),
