@@ -331,7 +331,8 @@ class Lifecycle:
         )
         changed = []
         for run in open_runs:
-            stamp = seen[run.id]
+            # a run with no time of its own (a trial still waiting) is as quiet as the sweep
+            stamp = seen[run.id] if seen[run.id] is not None else newest[0]
             other = newest[1] if stamp is not None and stamp == newest[0] else newest[0]
             verdict = self.judge(run, now, stamp, other, reference)
             if not verdict.same_state(run.verdict):

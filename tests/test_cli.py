@@ -153,3 +153,10 @@ def test_headless_watch_refuses_an_unknown_metric_too(sweep):
     done = sweeptui("watch", str(sweep), "--metric", "val_los")  # no terminal: the headless report
     assert done.returncode == 2 and done.stdout == ""
     assert "no run logs the metric 'val_los'" in done.stderr
+
+
+@pytest.mark.parametrize("sample", ["results_array_sweep", "run_dirs_sweep", "crash_loop_sweep"])
+def test_bundled_samples_report_without_a_word_on_stderr(sample):
+    done = sweeptui("report", str(SAMPLES / sample))
+    assert done.returncode == 0 and done.stdout.startswith("# Sweep report")
+    assert done.stderr == ""

@@ -45,12 +45,30 @@ def test_a_re_run_into_the_same_folder_is_not_merged_into_one_curve(tmp_path: Pa
     copy_fixture("lightning_tb", tmp_path)
     sweep = load(tmp_path)
     run = run_where(sweep, "version_1")
-    first, second = run.metrics["train_loss"], run.metrics["segment2/train_loss"]
-    assert list(first.steps) == list(range(300)) and list(second.steps) == list(range(500))
-    assert first.best("min") > 2 * second.best("min")  # two attempts, kept apart
+    latest, first = run.metrics["train_loss"], run.metrics["segment1/train_loss"]
+    assert list(latest.steps) == list(range(500)) and list(first.steps) == list(range(300))
+    assert first.best("min") > 2 * latest.best("min")  # two attempts, kept apart
+    assert run.last_epoch == 9  # the re-run's epochs: it did all ten
     (note,) = [w.message for w in sweep.store.warnings if w.path.endswith("version_1")]
     assert "2 writer processes" in note and "2024-03-01 10:10 to 2024-03-01 15:10" in note
-    assert "segment 2 restarts" in note
+    assert "segment 2 re-ran" in note
+
+
+def test_a_re_run_seen_while_watching_keeps_the_first_attempt_shown(tmp_path: Path) -> None:
+    from sweeptui.sweep import Sweep
+
+    root = copy_fixture("lightning_tb", tmp_path)
+    folder = root / "lightning_logs" / "version_1"
+    second = sorted(folder.glob("events.out.tfevents.*"))[1]
+    held = second.read_bytes()
+    second.unlink()
+    sweep = Sweep(tmp_path)
+    sweep.rescan()
+    second.write_bytes(held)  # the re-run starts while the run is on screen
+    sweep.rescan(reread=True)
+    run = run_where(sweep, "version_1")
+    assert list(run.metrics["train_loss"].steps) == list(range(300))
+    assert list(run.metrics["segment2/train_loss"].steps) == list(range(500))
 
 
 def test_a_resumed_run_is_one_curve_in_time_order(tmp_path: Path) -> None:

@@ -127,13 +127,13 @@ def _row(run: Run, objective: Objective | None, params: list[str], issue_types: 
 
 
 def _epochs_done(run: Run) -> float:
-    if run.epochs is None or not len(run.epochs):
+    """Epochs completed, counted from 1; NaN when no finite epoch was logged.
+
+    The series keeps its finite range as points arrive: no copy of the column per run.
+    """
+    if run.epochs is None or run.epochs.best("min") is None:
         return math.nan
-    values = run.epochs.values
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return math.nan
-    return float(finite.max() + (1 if finite.min() == 0 else 0))
+    return run.epochs.values_counted()
 
 
 def _or_nan(value: float | None) -> float:

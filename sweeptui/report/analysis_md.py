@@ -176,8 +176,8 @@ def sensitivity_section(report: dict[str, Any]) -> list[str]:
     )
     if alpha is not None:
         lines.append(
-            f"A param is significant when its p (Holm) is below alpha = {alpha:g}, the family-wise "
-            f"error rate of every test in this report (`--set alpha=0.05` changes it)."
+            "A param is significant when its p (Holm) is below alpha, the family-wise error rate of "
+            "every test in this report (`--set alpha=0.05` changes it)."
         )
     header = (
         "rank",

@@ -151,7 +151,7 @@ class SlurmJobReader(Reader):
                 events.append(ended)
         if not self.ended and _DONE_LINE.search(self.last_line) and not _failing(self.last_line):
             self.ended = True
-            events.append(RunEnded(self.run_id, "finished"))
+            events.append(RunEnded(self.run_id, "finished", evidence=f"last line of {self.base.name}"))
         return events
 
 

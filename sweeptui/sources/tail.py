@@ -85,7 +85,7 @@ class FileTail:
         self, path: Path, settings: Settings, chunk_bytes: int = CHUNK_BYTES, split: bool = True,
         boundary: Boundary = UNBOUNDED,
     ) -> None:  # fmt: skip
-        self.path = Path(path)
+        self.path = path if isinstance(path, Path) else Path(path)  # one object per file, not two
         self.boundary = boundary
         self._file = os.fspath(path)  # the string, for the system calls of every read
         self.max_line = max(1, settings.max_line_bytes)

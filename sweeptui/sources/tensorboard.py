@@ -36,9 +36,12 @@ Event files are read in the order they were created (the time in their name:
 ``events.out.tfevents.<time>.<host>.<pid>.<n>``). Files of one run directory written
 by different processes (a resumed run, or a re-run into the same folder hours later)
 are the run's *segments*, said in a warning. A segment whose steps go on after the
-earlier ones continues their series; one that starts again at an earlier step (a
-re-run) gets its series named ``segment<k>/<tag>``, so two attempts are never
-merged into one curve (nor one best value taken over both).
+current attempt's continues it (a resumed run: one curve); one that starts again at an
+earlier step (a re-run) begins a new attempt. Attempts are never merged into one curve
+(nor one best value taken over both): the newest attempt found by the first read is the
+run's series, each earlier one is named ``segment<k>/<tag>`` (k: its first segment). An
+attempt begun while the run is watched, after its series were shown, keeps its own
+``segment<k>/`` names.
 """
 
 from __future__ import annotations
@@ -107,10 +110,8 @@ class _EventFile:
     segment: int = 1
     """Which writer process of the run wrote it, counted in time order (run's own files)."""
     rename: str | None = None
-    """``"segment<k>/"`` for a segment that restarted its steps, ``""`` otherwise; None
-    until its first scalar."""
-    top_step: float = float("-inf")
-    """The largest step of a scalar read from it so far."""
+    """The attempt it belongs to: ``""`` for the first, ``"segment<k>/"`` for one begun by
+    segment k restarting its steps; None until its first scalar."""
 
 
 def writer_of(name: str) -> tuple[int, str]:
@@ -133,6 +134,12 @@ class TensorBoardRunReader(Reader):
         self._lightning_mtime: float | None = None
         self.writers: dict[str, int] = {}
         """``<host>.<pid>`` of each process that wrote the run's own files -> its segment."""
+        self.attempt = ""
+        """The newest attempt's name prefix (``""`` for the first)."""
+        self.attempt_top = float("-inf")
+        """The largest step of the newest attempt."""
+        self.shown: dict[str, str] = {}
+        """Attempt prefix -> the prefix its series are shown under (set by the first read)."""
         self._said: tuple[int, int] = (1, 0)
 
     def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
@@ -195,29 +202,41 @@ class TensorBoardRunReader(Reader):
         return [self.files[path] for path in found]
 
     def _segment_name(self, event_file: _EventFile, step: float) -> str:
-        """``""`` when the file's first step goes on after the earlier segments' steps."""
-        if event_file.prefix or event_file.segment == 1:
+        """The attempt of a file at its first scalar: the newest one when the file's steps
+        go on after it (or it is that attempt's own writer), else a new one."""
+        if event_file.prefix:
             return ""
-        earlier = [f.top_step for f in self.files.values()
-                   if not f.prefix and f.segment < event_file.segment]
-        if earlier and step <= max(earlier):
-            return f"segment{event_file.segment}/"
-        return ""
+        same_writer = any(f.segment == event_file.segment and f.rename == self.attempt
+                          for f in self.files.values() if f is not event_file)
+        if self.attempt_top != float("-inf") and step <= self.attempt_top and not same_writer:
+            self.attempt, self.attempt_top = f"segment{event_file.segment}/", float("-inf")
+        return self.attempt
+
+    def _shown_names(self, metrics: dict) -> dict:
+        """``metrics`` under the names they are shown with (attempts, see the module doc)."""
+        if not self.shown:
+            self.shown = {"": ""} if not self.attempt else {"": "segment1/", self.attempt: ""}
+        if self.shown == {"": ""}:
+            return metrics
+        renamed = {}
+        for name, columns in metrics.items():
+            prefix = next((p for p in self.shown if p and name.startswith(p)), "")
+            renamed[self.shown.get(prefix, prefix) + name[len(prefix):]] = columns
+        return renamed
 
     def _say_segments(self, warnings: list[Event]) -> None:
         """A warning when the run has more writer processes (or a re-run) than last said."""
-        renamed = sum(1 for f in self.files.values() if f.rename)
-        if (len(self.writers), renamed) == self._said or len(self.writers) < 2:
+        restarts = sorted({f.segment for f in self.files.values() if f.rename == f"segment{f.segment}/"})
+        if (len(self.writers), len(restarts)) == self._said or len(self.writers) < 2:
             return
-        self._said = (len(self.writers), renamed)
+        self._said = (len(self.writers), len(restarts))
         starts = sorted({writer_of(f.path.name)[0] for f in self.files.values() if not f.prefix})
         first, last = (time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)) for t in (starts[0], starts[-1]))
         count = len(self.writers)
-        message = f"{count} writer processes from {first} to {last} UTC, read as segments in time order"
-        restarts = sorted({f.segment for f in self.files.values() if f.rename})
+        message = f"{count} writer processes from {first} to {last} UTC, read in time order"
         if restarts:
-            message += (f"; segment {', '.join(map(str, restarts))} restarts its steps (a re-run): "
-                        f"named segment{restarts[0]}/<tag>")
+            message += (f"; segment {', '.join(map(str, restarts))} re-ran from an earlier step: "
+                        "earlier attempts are segment<k>/<tag>")
         warnings.append(SourceWarning(str(self.base), message))
 
     # -- reading one file -------------------------------------------------------------
@@ -285,8 +304,8 @@ class TensorBoardRunReader(Reader):
             return
         if event_file.rename is None:
             event_file.rename = self._segment_name(event_file, float(step))
-        if step > event_file.top_step:
-            event_file.top_step = step
+        if event_file.rename == self.attempt and not event_file.prefix and step > self.attempt_top:
+            self.attempt_top = step
         name_prefix = event_file.prefix + event_file.rename
         for tag, value in values:
             batch.add(name_prefix + tag, float(step), value)
@@ -345,7 +364,8 @@ class TensorBoardRunReader(Reader):
             ))
             self._seen = True
         if batch.records:
-            metrics = {name: Series(*columns) for name, columns in batch.metrics.items()}
+            shown = self._shown_names(batch.metrics)
+            metrics = {name: Series(*columns) for name, columns in shown.items()}
             epochs = metrics.pop(EPOCH_TAG, None)  # Lightning logs the epoch as a scalar
             events.append(MetricBatch(run_id, metrics, batch.records, batch.times, epochs=epochs))
         if batch.summary:
