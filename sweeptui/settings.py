@@ -183,6 +183,8 @@ RANGES: dict[str, Range] = {
     "overfit_window": _AT_LEAST_1, "overfit_noise_factor": _AT_LEAST_0, "overfit_noise_points": Range(2),
     "overfit_clear_rise": _POSITIVE,
     "stall_factor": _POSITIVE, "stall_floor_seconds": _AT_LEAST_0, "vanish_factor": _AT_LEAST_1,
+    "stall_unknown_cadence_seconds": _AT_LEAST_0, "abandon_factor": _AT_LEAST_1,
+    "abandon_seconds": _AT_LEAST_0, "sweep_length_min_runs": _AT_LEAST_1,
     "short_run_fraction": _FRACTION, "short_run_min_reference": _AT_LEAST_1,
     "crash_loop_window": _AT_LEAST_1, "crash_loop_fraction": _FRACTION,
     "early_death_fraction": _FRACTION, "early_death_records": _AT_LEAST_0,
