@@ -140,7 +140,8 @@ def _live_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--export", type=Path, metavar="PATH",
         help="where the report goes on exit and on `e`: a directory, or a .md/.json file "
-        "(the other format goes beside it); default: a timestamped pair in the current directory",
+        "(the other format goes beside it), or a .html file (the report with charts; Markdown and "
+        "JSON beside it); default: a timestamped pair in the current directory",
     )  # fmt: skip
     where.add_argument(
         "--no-export", action="store_true",

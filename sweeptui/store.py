@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import re
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -299,6 +300,14 @@ def _note_intervals(run: Run, batch: MetricBatch, arrival: float | None) -> None
         if gap >= 0:  # out-of-order timestamps say nothing about cadence
             run.intervals.append(float(gap))
     run.cadence = None
+
+
+_LEARNING_RATE = re.compile(r"(^|[._-])(lr|learning[_-]?rate|max[_-]?lr|base[_-]?lr|eta)$", re.I)
+
+
+def is_learning_rate(name: str) -> bool:
+    """Whether a param name reads as a learning rate (``lr``, ``optimizer.learning_rate``...)."""
+    return bool(_LEARNING_RATE.search(name))
 
 
 def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:

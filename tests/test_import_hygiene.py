@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 CORE = [
     "sweeptui.events", "sweeptui.store", "sweeptui.sweep", "sweeptui.sources",
@@ -47,3 +48,17 @@ def test_report_of_a_sweep_does_not_import_scipy_stats(tmp_path):
     modules = _loaded_after(f"from sweeptui.cli import main\nmain({argv!r})")
     assert "sweeptui.analysis" in modules
     assert not {"scipy.stats", "textual"} & modules
+
+
+def test_only_the_html_writer_imports_the_plotting_library():
+    """``report --format md``/``json`` and ``watch`` never pay for plotly; ``--format html`` does."""
+    sample = str(Path(__file__).resolve().parents[1] / "sample_runs" / "crash_loop_sweep")
+    text_report = (
+        "from sweeptui.sweep import load_sweep\nfrom sweeptui.objective import choose_objective\n"
+        "from sweeptui.report import build_report, render\n"
+        f"s = load_sweep({sample!r}); r = build_report(s.store, choose_objective(s.store))\n"
+        "render(r, 'md'); render(r, 'json')"
+    )
+    assert "plotly" not in _loaded_after(text_report)
+    assert "plotly" not in _loaded_after("import sweeptui.app.app, sweeptui.app.run, sweeptui.app.export")
+    assert "plotly" in _loaded_after(text_report + "\nrender(r, 'html')")

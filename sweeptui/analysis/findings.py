@@ -21,11 +21,11 @@ from sweeptui.analysis.buckets import ParamBuckets, format_number
 from sweeptui.analysis.families import FAMILIES, FAMILY_TYPES, family_outcomes
 from sweeptui.analysis.frame import ISSUE_PREFIX, RunsFrame
 from sweeptui.numbers import p_relation, percent
+from sweeptui.store import is_learning_rate
 from sweeptui.textsafe import one_line
 
 EXAMPLE_RUNS = 5
 REASON_LIMIT = 160
-_LEARNING_RATE = re.compile(r"(^|[._-])(lr|learning[_-]?rate|max[_-]?lr|base[_-]?lr|eta)$", re.I)
 _BATCH = re.compile(r"batch", re.I)
 SPECIFIC = ("death", "numerical", "overfitting")
 
@@ -152,7 +152,7 @@ def _phrase(frame, name, family, hit, counts, region) -> tuple[str, str]:
 def _numerical_phrase(name: str, counts: dict[str, int]) -> tuple[str, str]:
     nan, diverged = counts.get("nan_or_inf_metric", 0), counts.get("divergence", 0)
     verb = "went NaN" if not diverged else "diverged" if not nan else "went NaN or diverged"
-    if _LEARNING_RATE.search(name):
+    if is_learning_rate(name):
         return verb, ("Lower the learning rate, or add gradient clipping and a warmup if you need rates "
                       "this high.")  # fmt: skip
     return verb, "Lower the learning rate, or add gradient clipping and a warmup."

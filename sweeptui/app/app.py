@@ -19,8 +19,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from sweeptui.app.ingest import IngestThread
-from sweeptui.app.messages import DetailReady, ExportFinished, IngestFailed, SnapshotReady, wrap
-from sweeptui.app.screens import HelpScreen, MainScreen, RunDetailScreen
+from sweeptui.app.messages import CurvesReady, DetailReady, ExportFinished, IngestFailed, SnapshotReady, wrap
+from sweeptui.app.screens import HelpScreen, MainScreen, PlotScreen, RunDetailScreen
 from sweeptui.app.widgets import RunsTable, SweepHeader
 from sweeptui.issues import SWEEP_RUN_ID, Issue
 from sweeptui.snapshot import SweepSnapshot, high_severity
@@ -46,6 +46,8 @@ class SweepApp(App):
         Binding("enter", "detail", "Detail", show=False),
         Binding("escape", "back", "Back", show=False),
         Binding("p", "pause", "Pause"),
+        # in help and the palette: the footer is full at 80 columns
+        Binding("g", "plot", "Plots", show=False),
         Binding("question_mark", "help", "Help"),
     ]
 
@@ -128,11 +130,16 @@ class SweepApp(App):
         if isinstance(self.screen, RunDetailScreen):
             self.screen.show(message.detail)
 
+    @on(CurvesReady)
+    def _on_curves(self, message: CurvesReady) -> None:
+        if isinstance(self.screen, PlotScreen):
+            self.screen.show(message.curves)
+
     @on(ExportFinished)
     def _on_export(self, message: ExportFinished) -> None:
         result = message.result
         if result.ok:
-            text = f"wrote {result.markdown} and {result.json}"
+            text = f"wrote {result.describe()}"
             self.notify(text, title="report exported", markup=False)
         else:
             text = result.error or "export failed"
@@ -224,6 +231,16 @@ class SweepApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_plot(self) -> None:
+        """Open the plot screen on the runs the filter shows."""
+        if isinstance(self.screen, MainScreen):
+            self.push_screen(PlotScreen(tuple(self.screen.query_one(RunsTable).order)))
+
+    def request_curves(self, run_ids: tuple[str, ...]) -> None:
+        """Ask the ingest thread for the curves of ``run_ids`` (answered with :class:`CurvesReady`)."""
+        if self.ingest is not None:
+            self.ingest.request_curves(run_ids)
+
     def request_detail(self, run_id: str) -> None:
         """Ask the ingest thread for a run's detail (answered with :class:`DetailReady`)."""
         if self.ingest is not None:
@@ -240,6 +257,8 @@ class SweepApp(App):
         yield SystemCommand("Pause / resume", "Freeze or resume live updates", self.action_pause)
         yield SystemCommand("Cycle sort", "Change the runs table's sort order", self.action_sort)
         yield SystemCommand("Filter runs", "Show only matching runs", self.action_filter)
+        yield SystemCommand("Plots", "The shown runs' curves overlaid, or the objective by parameter",
+                            self.action_plot)  # fmt: skip
 
 
 def issue_toast(issue: Issue, run_name: str | None, limit: int = 160) -> str:

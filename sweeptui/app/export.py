@@ -1,10 +1,12 @@
-"""Where the app's report goes, and writing it (Markdown and JSON, atomically).
+"""Where the app's report goes, and writing it (Markdown and JSON, atomically; HTML on request).
 
 ``--export PATH`` is a directory (existing, ending in a slash, or without a
 suffix) that receives a timestamped pair, or a file path whose sibling gets the
-other format (``out/sweep.md`` -> ``out/sweep.json``). Without it, the pair goes
-to the current directory as ``sweeptui-report-YYYYmmdd-HHMMSS.md/.json``.
-This module does not import Textual.
+other format (``out/sweep.md`` -> ``out/sweep.json``). A ``.html`` path gets the
+HTML report with charts, and the Markdown and JSON beside it (``out/sweep.html``
+-> ``out/sweep.md``, ``out/sweep.json``). Without it, the pair goes to the current
+directory as ``sweeptui-report-YYYYmmdd-HHMMSS.md/.json``. This module does not
+import Textual (nor the plotting library, unless HTML is written).
 """
 
 from __future__ import annotations
@@ -26,11 +28,17 @@ class ExportResult:
     markdown: Path | None
     json: Path | None
     error: str | None = None
+    html: Path | None = None
 
     @property
     def ok(self) -> bool:
-        """True when both files were written."""
+        """True when every file was written."""
         return self.error is None
+
+    def describe(self) -> str:
+        """``a.html, a.md and a.json``: the files, for a message."""
+        names = [str(p) for p in (self.html, self.markdown, self.json) if p is not None]
+        return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
 
 
 def export_paths(target: Path | None, now: float | None = None) -> tuple[Path, Path]:
@@ -44,19 +52,31 @@ def export_paths(target: Path | None, now: float | None = None) -> tuple[Path, P
         return base.with_suffix(".md"), base.with_suffix(".json")
     if target.suffix.lower() == ".json":
         return target.with_suffix(".md"), target
+    if target.suffix.lower() in (".html", ".htm"):
+        return target.with_suffix(".md"), target.with_suffix(".json")
     return target, target.with_suffix(".json")
+
+
+def html_path(target: Path | None) -> Path | None:
+    """The HTML file an export to ``target`` writes: only a ``.html`` target asks for one."""
+    if target is None or target.suffix.lower() not in (".html", ".htm") or target.is_dir():
+        return None
+    return target
 
 
 def export_report(
     store: RunStore, objective: Objective | None, target: Path | None, now: float | None = None,
     settings: Settings | None = None,
 ) -> ExportResult:  # fmt: skip
-    """Build the report from ``store`` and write both formats; errors are returned, not raised."""
+    """Build the report from ``store`` and write every format asked for; errors are returned, not raised."""
     markdown, json_path = export_paths(target, now)
+    page = html_path(target)
     try:
         report = build_report(store, objective, settings=settings)
         write_report(report, json_path, "json")
         write_report(report, markdown, "md")
+        if page is not None:
+            write_report(report, page, "html")
     except OSError as exc:
-        return ExportResult(markdown, json_path, f"{exc.strerror or exc}: {exc.filename or markdown}")
-    return ExportResult(markdown, json_path)
+        return ExportResult(markdown, json_path, f"{exc.strerror or exc}: {exc.filename or markdown}", page)
+    return ExportResult(markdown, json_path, html=page)

@@ -25,6 +25,7 @@ from pathlib import Path
 from sweeptui.app.alerts import IssueCommand
 from sweeptui.app.export import export_report
 from sweeptui.app.watcher import DirtyPaths, SweepWatcher
+from sweeptui.plotdata import make_curve_set
 from sweeptui.snapshot import SnapshotBuilder, analyze_sweep, make_detail
 from sweeptui.store import RunStore
 from sweeptui.sweep import Sweep
@@ -110,6 +111,10 @@ class IngestThread(threading.Thread):
     def request_detail(self, run_id: str) -> None:
         """Emit a :class:`~sweeptui.snapshot.RunDetail` of ``run_id`` soon."""
         self._request("detail", run_id)
+
+    def request_curves(self, run_ids: tuple[str, ...]) -> None:
+        """Emit a :class:`~sweeptui.plotdata.CurveSet` of ``run_ids`` soon."""
+        self._request("curves", tuple(run_ids))
 
     def request_export(self) -> None:
         """Write the report now and emit the :class:`~sweeptui.app.export.ExportResult`."""
@@ -201,6 +206,8 @@ class IngestThread(threading.Thread):
                 return refresh
             if kind == "detail":
                 self.emit(make_detail(self.sweep.store, str(payload), self.builder.objective))
+            elif kind == "curves":
+                self.emit(make_curve_set(self.sweep.store, payload, self.builder.objective))
             elif kind == "export":
                 self.emit(export_report(self.sweep.store, self.builder.objective, self.export_target,
                                         settings=self.sweep.settings))  # fmt: skip

@@ -8,6 +8,7 @@ from textual.message import Message
 
 from sweeptui.app.export import ExportResult
 from sweeptui.app.ingest import IngestError
+from sweeptui.plotdata import CurveSet
 from sweeptui.snapshot import RunDetail, SweepSnapshot
 
 
@@ -26,6 +27,13 @@ class DetailReady(Message):
     """The detail of one run, asked for by the detail screen."""
 
     detail: RunDetail
+
+
+@dataclass
+class CurvesReady(Message):
+    """The curves of the shown runs, asked for by the plot screen."""
+
+    curves: CurveSet
 
 
 @dataclass
@@ -48,6 +56,8 @@ def wrap(item: object) -> Message | None:
         return SnapshotReady(item)
     if isinstance(item, RunDetail):
         return DetailReady(item)
+    if isinstance(item, CurveSet):
+        return CurvesReady(item)
     if isinstance(item, ExportResult):
         return ExportFinished(item)
     if isinstance(item, IngestError):

@@ -113,7 +113,7 @@ def watch(root: Path | str, settings: Settings, options: WatchOptions) -> int:
 
 def exported_text(result, target: Path | None, reason: str) -> str:
     """The exit line saying where the report went (and, for the default place, how to change it)."""
-    text = f"sweeptui: report written to {result.markdown} and {result.json} ({reason})"
+    text = f"sweeptui: report written to {result.describe()} ({reason})"
     if target is None:
         text += "\n  (the current directory by default: --export PATH chooses where, --no-export skips it)"
     return text

@@ -17,6 +17,7 @@ from sweeptui import __version__
 from sweeptui.analysis.cost import RunCost, sweep_costs
 from sweeptui.issues import ISSUE_TYPES, SWEEP_RUN_ID, Issue, Severity
 from sweeptui.objective import Objective
+from sweeptui.report.curves import curves_section
 from sweeptui.settings import Settings
 from sweeptui.store import Run, RunStore, split_params
 
@@ -74,6 +75,7 @@ def build_report(
         "runs": [_run(run, objective, costs[run.id]) for run in runs],
         "issues": [_clean(issue.to_dict()) for issue in _ordered(store.issues)],
         "warnings": [{"path": w.path, "message": w.message} for w in store.warnings],
+        "curves": _clean(curves_section(store, objective)),
     }
     for group in SECTION_GROUPS:
         sections = _section(report, getattr(group, "__name__", "analysis"), {},

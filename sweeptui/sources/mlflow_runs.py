@@ -171,8 +171,11 @@ def _batch(run: RunState, run_id: str) -> MetricBatch:
 
 def _end_events(run: RunState, run_id: str, warn_path: str) -> list[Event]:
     status = ENDS[run.status]
-    error = None if status == "finished" else f"MLflow run status {run.status}"
-    events: list[Event] = [RunEnded(run_id, status, error, time=run.end)]
+    if status == "finished":
+        ended = RunEnded(run_id, status, time=run.end, evidence=f"MLflow status {run.status}")
+    else:  # MLflow keeps no error text: the status is the message
+        ended = RunEnded(run_id, status, f"MLflow run status {run.status}", time=run.end)
+    events: list[Event] = [ended]
     if status == "finished" and run.metric_count == 0:
         message = f"run {run.display_name!r} is FINISHED but logged no metric at all"
         events.append(SourceWarning(warn_path, message))

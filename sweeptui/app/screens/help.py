@@ -19,6 +19,7 @@ KEYS = (
     ("s", "cycle the sort order"),
     ("v", "one panel alone at full height, in turn (runs, issues, advice, risk, all)"),
     ("Enter", "details of the selected run"),
+    ("g", "plots: the shown runs' curves overlaid, or the objective by parameter"),
     ("Esc", "back"),
     ("p", "pause / resume live updates"),
     ("Ctrl-P", "command palette"),
