@@ -1,8 +1,9 @@
 """Run directories written as plain training scripts write them, timed with ``os.utime``.
 
 Each run gets ``config.json`` and ``metrics.jsonl`` (one record per epoch, with or
-without a ``time`` field); an optional end marker or error file; every file's mtime
-is set to the run's last write, as the files of a real run would carry.
+without a ``time`` field) or ``metrics.csv`` (one row per epoch, no times); an optional
+end marker or error file; every file's mtime is set to the run's last write, as the
+files of a real run would carry.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Spec:
     marker_text: str = ""
     error: str | None = None  # error.txt content
     record: dict | None = None  # extra keys per record
+    log: str = "jsonl"  # or "csv": metrics.csv with an epoch column and no times
 
     @property
     def last_write(self) -> float:
@@ -48,14 +50,20 @@ def write_spec(root: Path, spec: Spec) -> Path:
     if spec.epochs is not None:
         config.setdefault("epochs", spec.epochs)
     (run / "config.json").write_text(json.dumps(config))
-    lines = []
-    for epoch in range(spec.logged):
-        loss = 2.0 * math.exp(-epoch / 6) + 0.1
-        record = {"epoch": epoch, "train_loss": loss, "val_loss": loss * 1.1, **(spec.record or {})}
-        if spec.timed:
-            record["time"] = spec.start + spec.interval * (epoch + 1)
-        lines.append(json.dumps(record) + "\n")
-    if spec.logged:
+    if spec.logged and spec.log == "csv":
+        rows = ["epoch,train_loss,val_loss\n"]
+        for epoch in range(spec.logged):
+            loss = epoch_loss(epoch)
+            rows.append(f"{epoch},{loss!r},{loss * 1.1!r}\n")
+        (run / "metrics.csv").write_text("".join(rows))
+    elif spec.logged:
+        lines = []
+        for epoch in range(spec.logged):
+            loss = epoch_loss(epoch)
+            record = {"epoch": epoch, "train_loss": loss, "val_loss": loss * 1.1, **(spec.record or {})}
+            if spec.timed:
+                record["time"] = spec.start + spec.interval * (epoch + 1)
+            lines.append(json.dumps(record) + "\n")
         (run / "metrics.jsonl").write_text("".join(lines))
     else:
         (run / "train.log").write_text("loading dataset...\n")
@@ -65,6 +73,11 @@ def write_spec(root: Path, spec: Spec) -> Path:
         (run / "error.txt").write_text(spec.error)
     retime(run, spec.last_write)
     return run
+
+
+def epoch_loss(epoch: int) -> float:
+    """A training loss falling to a floor: the same curve in every run."""
+    return 2.0 * math.exp(-epoch / 6) + 0.1
 
 
 def retime(path: Path, stamp: float) -> None:

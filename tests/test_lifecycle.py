@@ -17,7 +17,16 @@ from sweeptui.report.markdown import render_markdown
 from sweeptui.report.model import build_report
 from sweeptui.settings import Settings
 from sweeptui.sweep import Sweep
-from tests.lifecycle_dirs import MONTH, NOW, Spec, parallel_sweep, retime, sequential_sweep, write_spec
+from tests.lifecycle_dirs import (
+    MONTH,
+    NOW,
+    Spec,
+    parallel_sweep,
+    retime,
+    sequential_sweep,
+    shift_tree,
+    write_spec,
+)
 
 
 def load_at(root: Path, now: float, settings: Settings | None = None) -> Sweep:
@@ -74,6 +83,36 @@ def test_a_lone_archived_run_cut_midway_is_killed_without_others_moving_on(tmp_p
     [run] = load_at(tmp_path, NOW).store
     assert run.status == "killed" and "no file written for 40.0 d; 5 of 20 epochs" in run.status_reason
     assert "other runs" not in run.status_reason
+
+
+def test_a_csv_log_without_times_or_markers_live_and_archived(tmp_path: Path) -> None:
+    """metrics.csv rows carry no times: the files' mtimes alone date the runs."""
+    end = NOW - 40_000
+    for name, logged in (("done-a", 20), ("done-b", 20), ("cut", 7), ("never", 0)):
+        write_spec(tmp_path, Spec(name, logged, end - 3.0 * max(logged, 1), log="csv"))
+    # unknown cadence: quiet for 600 s is not yet a stall, 601 s is
+    assert set(statuses(load_at(tmp_path, end + 600)).values()) == {"running"}
+    live = runs_by_name(load_at(tmp_path, end + 601))
+    assert {name: run.status for name, run in live.items()} == {
+        "done-a": "finished", "done-b": "finished", "cut": "running", "never": "running",
+    }  # fmt: skip
+    assert live["cut"].verdict.stalled and live["never"].verdict.stalled
+    assert live["done-a"].status_reason.startswith("reached 20 of 20 epochs (epochs=20 in its config)")
+    shift_tree(tmp_path, -5 * MONTH)
+    sweep = load_at(tmp_path, end)
+    counts = sweep.store.status_counts()
+    assert counts == {"running": 0, "finished": 2, "crashed": 0, "killed": 1, "failed": 1}
+    runs = runs_by_name(sweep)
+    assert runs["cut"].status_reason.startswith("no file written for 5 months; 7 of 20 epochs logged")
+    assert runs["never"].status_reason.startswith("never logged a metric; no file written for 5 months")
+    stalled, killed = (issue.message for issue in sweep.store.issues if issue.run == runs["never"].id)
+    assert stalled.endswith("(threshold 10 min); no metric logged")
+    assert killed.startswith("vanished without an end marker before logging any metric: never logged")
+    for name in ("done-a", "done-b"):
+        assert runs[name].issue_types == [], name
+        assert runs[name].status_reason == (
+            "reached 20 of 20 epochs (epochs=20 in its config), then no file written for 5 months"
+        )
 
 
 def test_a_parallel_sweep_cut_midway_and_completed(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Tool layouts that can lack an end marker, judged by the lifecycle rules on re-timed copies
 of the committed fixtures (made by the real tools): a live copy, and the same files as an
-archive. The TensorBoard, W&B and MLflow fixtures, older than the abandon limit, are checked
-as archives in their own test files."""
+archive (Hydra's as an archive only: its records carry their own times, days old). The
+TensorBoard, W&B and MLflow fixtures, older than the abandon limit, are checked as archives
+in their own test files."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import time
 from pathlib import Path
 
+from sweeptui.store import Run
 from sweeptui.sweep import Sweep
 from tests.lifecycle_dirs import MONTH, shift_tree
 from tests.tool_fixtures import copy_fixture
@@ -78,3 +80,36 @@ def test_optuna_running_and_waiting_trials(tmp_path: Path) -> None:
         assert archive[run.id].status == "failed"
         assert archive[run.id].status_reason.startswith("never logged a metric")
     assert "running" not in {run.status for run in archive.values()}
+
+
+def hydra_by_kind(root: Path, now: float) -> dict[str, Run]:
+    return {run.params["kind"]: run for run in load_at(root, now).store}
+
+
+def test_hydra_archive_has_nothing_running(tmp_path: Path) -> None:
+    root = copy_fixture("hydra", tmp_path)
+    retime_all(root, NOW - 4 * MONTH)
+    runs = hydra_by_kind(root, NOW)
+    assert "running" not in {run.status for run in runs.values()}
+    for kind in ("healthy", "nanloss", "early", "overfit"):  # each wrote its end line
+        assert runs[kind].status == "finished", kind
+    assert (runs["crash"].status, runs["killed"].status) == ("crashed", "killed")
+
+
+def test_hydra_archive_without_end_evidence(tmp_path: Path) -> None:
+    """No end lines in the logs, no driver stderr: the config's ``epochs`` (8) decides."""
+    root = copy_fixture("hydra", tmp_path)
+    for log in root.rglob("launcher.err"):
+        log.unlink()
+    for log in root.rglob("metrics.jsonl"):
+        records = [line for line in log.read_text().splitlines() if '"status"' not in line]
+        log.write_text("\n".join(records) + "\n")
+    retime_all(root, NOW - 4 * MONTH)
+    runs = hydra_by_kind(root, NOW)
+    assert "running" not in {run.status for run in runs.values()}
+    for kind in ("healthy", "nanloss", "overfit"):
+        assert runs[kind].status == "finished", kind
+        assert runs[kind].status_reason.startswith("reached 8 of 8 epochs (epochs=8 in its config)")
+    for kind, logged in (("crash", 2), ("early", 3), ("killed", 3)):
+        assert runs[kind].status == "killed", kind
+        assert f"{logged} of 8 epochs logged" in runs[kind].status_reason, kind

@@ -25,7 +25,7 @@ def stalled_issue(run: Run, verdict: Verdict, now: float) -> Issue:
     return Issue(
         "stalled",
         run.id,
-        f"no update for {duration(verdict.silent or 0.0)} ({rule}); last at {where(step, epoch)}",
+        f"no update for {duration(verdict.silent or 0.0)} ({rule}); {_last_logged(run)}",
         step=step,
         epoch=epoch,
         time=now,
@@ -38,8 +38,22 @@ def vanished_issue(run: Run, verdict: Verdict, now: float) -> Issue:
     return Issue(
         "killed",
         run.id,
-        f"vanished mid-run without an end marker at {where(step, epoch)}: {verdict.reason}",
+        f"{_vanished_where(run)}: {verdict.reason}",
         step=step,
         epoch=epoch,
         time=now,
     )
+
+
+def _last_logged(run: Run) -> str:
+    """``"last at step 7"``, or ``"no metric logged"`` for a run that never logged one."""
+    if run.last_step is None and run.last_epoch is None:
+        return "no metric logged"
+    return f"last at {where(run.last_step, run.last_epoch)}"
+
+
+def _vanished_where(run: Run) -> str:
+    """Where a run stopped: mid-run at its last step, or before its first metric."""
+    if run.last_step is None and run.last_epoch is None:
+        return "vanished without an end marker before logging any metric"
+    return f"vanished mid-run without an end marker at {where(run.last_step, run.last_epoch)}"
