@@ -97,6 +97,10 @@ def _common_options(*parents: argparse.ArgumentParser) -> argparse.ArgumentParse
         "--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
         help="override one detector setting, e.g. --set divergence_factor=20 (repeatable)",
     )  # fmt: skip
+    common.add_argument(
+        "--follow-links", action="store_true",
+        help="read files and folders that symlinks lead to outside DIRECTORY (skipped by default)",
+    )  # fmt: skip
     return common
 
 
@@ -273,6 +277,8 @@ def settings_from_args(args: argparse.Namespace):
     if args.config is not None and not args.config.is_file():
         raise UsageError(f"config file not found: {args.config}")
     assignments = list(args.assignments)
+    if getattr(args, "follow_links", False):
+        assignments.append("follow_links=true")
     if getattr(args, "include_deleted", False):
         assignments.append("include_deleted=true")
     if getattr(args, "experiment", None):

@@ -2,15 +2,53 @@
 
 Every field can be overridden from a config file (TOML or YAML, ``--config``) or
 from the command line (``--set divergence_factor=20``). Unknown keys are errors,
-so a typo never silently falls back to a default.
+so a typo never silently falls back to a default, and so is a value of the wrong
+type or outside the field's range (:data:`RANGES`): ``divergence_factor=nan``
+would otherwise switch the detector off without a word.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting accepts: finite, above ``low`` and up to ``high``."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    """True when ``low`` itself is not allowed (``> low`` rather than ``>= low``)."""
+    high_open: bool = False
+    """True when ``high`` itself is not allowed."""
+
+    def allows(self, value: float) -> bool:
+        """Whether ``value`` is finite and in the range."""
+        if not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def describe(self, integer: bool) -> str:
+        """``"a number > 1"``, ``"an integer >= 1"``, ``"a number in (0, 1]"``."""
+        kind = "an integer" if integer else "a number"
+        low = "" if self.low is None else f"{self.low:g}"
+        if self.high is not None:
+            opening, closing = "([" [not self.low_open], ")]"[not self.high_open]
+            return f"{kind} in {opening}{low}, {self.high:g}{closing}"
+        if self.low is None:
+            return f"a finite {kind.split()[-1]}"
+        return f"{kind} {'>' if self.low_open else '>='} {low}"
+
+
+_POSITIVE, _AT_LEAST_1, _AT_LEAST_0 = Range(0, low_open=True), Range(1), Range(0)
+_ABOVE_1, _FRACTION = Range(1, low_open=True), Range(0, 1, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -99,6 +137,9 @@ class Settings:
     include_deleted: bool = False
     """Read runs and experiments the tool marked deleted (MLflow's ``lifecycle_stage: deleted``,
     ``mlruns/.trash/``); they are not part of the sweep otherwise."""
+    follow_links: bool = False
+    """Read files and directories that symlinks lead to outside the sweep root
+    (``--follow-links``); otherwise they are skipped with a warning."""
     experiment: str = ""
     """Read only the MLflow experiment of this name (``--experiment``): one experiment is one
     sweep. Empty: every experiment found."""
@@ -106,6 +147,16 @@ class Settings:
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"setting 'alpha' is a significance level between 0 and 1, got {self.alpha}")
+
+    @classmethod
+    def describe_range(cls, name: str) -> str:
+        """What values ``name`` accepts, in words."""
+        kind = {f.name: f.type for f in fields(cls)}[name]
+        if kind in ("bool", bool):
+            return "true or false"
+        if kind in ("str", str):
+            return "text"
+        return RANGES.get(name, Range()).describe(kind in ("int", int))
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -120,29 +171,61 @@ class Settings:
             name = key.replace("-", "_")
             if name not in known:
                 raise ValueError(f"unknown setting {key!r}; known: {', '.join(known)}")
-            if known[name].type in ("bool", bool):
-                changes[name] = _boolean(key, raw)
-                continue
-            if known[name].type in ("str", str):
-                changes[name] = str(raw)
-                continue
-            kind = int if known[name].type in ("int", int) else float
-            try:
-                changes[name] = kind(raw)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"setting {key!r} needs a number, got {raw!r}") from exc
+            changes[name] = _coerce(key, name, known[name].type, raw)
         return dataclasses.replace(self, **changes)
 
 
-def _boolean(key: str, raw: Any) -> bool:
+RANGES: dict[str, Range] = {
+    "divergence_factor": _ABOVE_1, "divergence_min_points": _AT_LEAST_1,
+    "divergence_rise_points": Range(2), "divergence_rise_growth": _ABOVE_1,
+    "divergence_confirm_points": _AT_LEAST_1,
+    "overfit_patience": _AT_LEAST_1, "overfit_min_rise": _POSITIVE, "overfit_train_drop": _AT_LEAST_0,
+    "overfit_window": _AT_LEAST_1, "overfit_noise_factor": _AT_LEAST_0, "overfit_noise_points": Range(2),
+    "overfit_clear_rise": _POSITIVE,
+    "stall_factor": _POSITIVE, "stall_floor_seconds": _AT_LEAST_0, "vanish_factor": _AT_LEAST_1,
+    "stall_unknown_cadence_seconds": _AT_LEAST_0, "abandon_factor": _AT_LEAST_1,
+    "abandon_seconds": _AT_LEAST_0, "sweep_length_min_runs": _AT_LEAST_1,
+    "short_run_fraction": _FRACTION, "short_run_min_reference": _AT_LEAST_1,
+    "crash_loop_window": _AT_LEAST_1, "crash_loop_fraction": _FRACTION,
+    "early_death_fraction": _FRACTION, "early_death_records": _AT_LEAST_0,
+    "alpha": Range(0, 1, low_open=True, high_open=True),
+    "max_line_bytes": _AT_LEAST_1, "max_json_bytes": _AT_LEAST_1, "error_tail_bytes": _AT_LEAST_1,
+}  # fmt: skip
+"""The accepted values of every numeric setting."""
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _coerce(key: str, name: str, kind: Any, raw: Any) -> Any:
+    """``raw`` as the setting's type, checked against its range; ValueError naming the range."""
+    wanted = Settings.describe_range(name)
+    if kind in ("str", str):
+        return str(raw)
+    if kind in ("bool", bool):
+        text = str(raw).strip().lower()
+        if isinstance(raw, bool) or text in _TRUE + _FALSE:
+            return raw if isinstance(raw, bool) else text in _TRUE
+        raise ValueError(f"setting {key!r} needs {wanted}, got {raw!r}")
+    integer = kind in ("int", int)
+    value = _number(raw, integer)
+    if value is None or not RANGES.get(name, Range()).allows(value):
+        raise ValueError(f"setting {key!r} needs {wanted}, got {raw!r}")
+    return value
+
+
+def _number(raw: Any, integer: bool) -> float | int | None:
+    """``raw`` as an int or a float; None when it is not one (bools are not numbers)."""
     if isinstance(raw, bool):
-        return raw
-    word = str(raw).strip().lower()
-    if word in ("true", "yes", "on", "1"):
-        return True
-    if word in ("false", "no", "off", "0"):
-        return False
-    raise ValueError(f"setting {key!r} needs true or false, got {raw!r}")
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not integer:
+        return value
+    if not math.isfinite(value) or not value.is_integer():
+        return None
+    return int(value)
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

@@ -99,6 +99,8 @@ class Analysis:
     """Run-hours lost to failure so far (see :mod:`sweeptui.analysis.cost`); None when no run is timed."""
     headlines: tuple[str, ...] = ()
     """One short title per recommendation (same order), for one-line summaries."""
+    problems: tuple[str, ...] = ()
+    """Analysis sections that failed (shown with the reading warnings)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +226,9 @@ class SnapshotBuilder:
             issues=tuple(reversed(store.issues[-MAX_FEED:])),
             issue_count=len(store.issues),
             new_issues=tuple(fresh),
-            warnings=tuple(f"{w.path}: {w.message}" for w in store.warnings[-20:]),
-            warning_count=store.warning_count,
+            warnings=tuple(f"{w.path}: {w.message}" for w in store.warnings[-20:])
+            + self.analysis.problems,
+            warning_count=store.warning_count + len(self.analysis.problems),
             elapsed=elapsed(store, clock),
             quiet=quiet(store, clock),
             eta=eta(store, clock),
@@ -393,7 +396,7 @@ def _from_analysis(result: Any) -> Analysis:
     titles = tuple(_recommendation_title(item) for item in result.recommendations)
     compute = result.compute or {}
     lost = compute["lost_run_hours"] if compute.get("known_runs") else None
-    return Analysis(tuple(risks), texts, time.time(), lost, titles)
+    return Analysis(tuple(risks), texts, time.time(), lost, titles, tuple(result.failures))
 
 
 def _risk(param: str, buckets: list[RiskBucket]) -> ParamRisk:

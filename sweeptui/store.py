@@ -324,6 +324,32 @@ def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def split_params(runs: Iterable[Run]) -> tuple[list[str], dict[str, Any], dict[str, int]]:
+    """(varying param names, constant params, runs lacking each param) over ``runs``.
+
+    A missing value (the key absent, or ``None``) is not a value of the param: a param
+    varies when it takes two or more values among the runs that have it, and a param
+    with one value wherever it is set is a constant. ``lacking`` counts, for every
+    param some runs have and others lack, the runs without a value.
+    """
+    runs = list(runs)
+    seen: dict[str, set[str]] = {}
+    first: dict[str, Any] = {}
+    present: dict[str, int] = {}
+    for run in runs:
+        for key, value in run.params.items():
+            values = seen.setdefault(key, set())
+            if value is not None:
+                values.add(repr(value))
+                first.setdefault(key, value)
+                present[key] = present.get(key, 0) + 1
+    varying = sorted(key for key, values in seen.items() if len(values) > 1)
+    constants = {key: first.get(key) for key in sorted(seen) if len(seen[key]) <= 1}
+    lacking = {key: len(runs) - count for key, count in sorted(present.items())
+               if count < len(runs)}  # fmt: skip
+    return varying, constants, lacking
+
+
 def expected_length(params: dict[str, Any]) -> ExpectedLength | None:
     """The run's intended length from well-known config keys (``epochs``, ``max_steps``...)."""
     by_leaf = {key.rsplit(".", 1)[-1].lower(): (key, value) for key, value in params.items()}

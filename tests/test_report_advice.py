@@ -178,5 +178,5 @@ def test_report_text_says_one_run_and_one_epoch() -> None:
 
 def test_alpha_outside_zero_and_one_is_refused() -> None:
     for bad in ("0", "1", "2", "-0.1"):
-        with pytest.raises(ValueError, match="between 0 and 1"):
+        with pytest.raises(ValueError, match=r"'alpha' needs a number in \(0, 1\)"):
             load_settings(None, [f"alpha={bad}"])

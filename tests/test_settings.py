@@ -16,7 +16,7 @@ def test_overrides_are_coerced_to_field_types():
 def test_unknown_or_malformed_settings_are_errors():
     with pytest.raises(ValueError, match="unknown setting"):
         Settings().with_overrides({"divergence_factr": 3})
-    with pytest.raises(ValueError, match="needs a number"):
+    with pytest.raises(ValueError, match="needs a number > 0"):
         Settings().with_overrides({"stall_factor": "fast"})
     with pytest.raises(ValueError, match="KEY=VALUE"):
         load_settings(None, ["stall_factor"])

@@ -8,12 +8,17 @@ every varying param (:mod:`.buckets`) and derives every section from that table:
 (:mod:`.nextsweep`) and ``compute``, the run-hours lost to failure (:mod:`.cost`).
 It feeds the report and the live app; nothing here imports
 Textual.
+
+No section may stop a report: a section that raises is left empty (its default)
+and named in :attr:`SweepAnalysis.failures`, which the report lists among its
+warnings; the sections after it are computed from what is there.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -48,10 +53,29 @@ class SweepAnalysis:
     caveats: list[dict[str, Any]] = field(default_factory=list)
     next_sweep: dict[str, Any] = field(default_factory=dict)
     compute: dict[str, Any] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    """One line per section that failed (left at its empty default)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The sections under their report keys (see ``docs/report-schema.md``)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        return {key: _plain(getattr(self, key)) for key in SECTION_KEYS}
+
+
+T = TypeVar("T")
+
+
+class _Guard:
+    """Runs each section; a failure gives the section's default and is remembered."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def run(self, section: str, default: T, compute: Callable[[], T]) -> T:
+        try:
+            return compute()
+        except Exception as exc:  # one broken section must not cost the report
+            self.failures.append(f"analysis section {section} failed and is left empty: {exc!r}")
+            return default
 
 
 def analyze(
@@ -59,25 +83,32 @@ def analyze(
 ) -> SweepAnalysis:
     """Analyse every run of ``store`` against ``objective`` (None when nothing ranks runs)."""
     options = options or AnalysisOptions()
-    frame = build_frame(store, objective)
-    buckets = bucket_all(frame, options)
+    guard = _Guard()
+    try:
+        frame = build_frame(store, objective)
+    except Exception as exc:  # without the runs table no section can be computed
+        return SweepAnalysis(failures=[f"analysis failed; every section is left empty: {exc!r}"])
+    buckets = guard.run("buckets", {}, lambda: bucket_all(frame, options))
     goal = objective.goal if objective is not None else None
-    effects = param_effects(frame, buckets, options, goal)
-    risks = risk_factors(frame, buckets, effects, options)
-    add_savings(frame, buckets, effects, risks)
-    group_rows = groups(frame, buckets, goal)
-    sensitive = sensitivity(frame, buckets, options, goal)
+    effects = guard.run("param_effects", [], lambda: param_effects(frame, buckets, options, goal))
+    risks = guard.run("risk_factors", [], lambda: risk_factors(frame, buckets, effects, options))
+    guard.run("savings", None, lambda: add_savings(frame, buckets, effects, risks))
+    group_rows = guard.run("groups", [], lambda: groups(frame, buckets, goal))
+    sensitive = guard.run("sensitivity", [], lambda: sensitivity(frame, buckets, options, goal))
     return SweepAnalysis(
         param_effects=effects,
         risk_factors=risks,
-        crash_epochs=crash_epochs(frame),
+        crash_epochs=guard.run("crash_epochs", {}, lambda: crash_epochs(frame)),
         groups=group_rows,
         sensitivity=sensitive,
-        best_configs=best_configs(frame, buckets, goal),
-        recommendations=recommendations(frame, buckets, effects, risks, group_rows, sensitive, options, goal),
-        caveats=caveats(frame, effects, options, objective is not None),
-        next_sweep=next_sweep(frame, buckets, effects, sensitive, objective, options),
-        compute=compute_section(frame.costs),
+        best_configs=guard.run("best_configs", [], lambda: best_configs(frame, buckets, goal)),
+        recommendations=guard.run("recommendations", [], lambda: recommendations(
+            frame, buckets, effects, risks, group_rows, sensitive, options, goal)),
+        caveats=guard.run("caveats", [], lambda: caveats(frame, effects, options, objective is not None)),
+        next_sweep=guard.run("next_sweep", {}, lambda: next_sweep(
+            frame, buckets, effects, sensitive, objective, options)),
+        compute=guard.run("compute", {}, lambda: compute_section(frame.costs)),
+        failures=guard.failures,
     )
 
 
@@ -93,7 +124,7 @@ def _plain(value: Any) -> Any:
 
 
 def bucket_all(frame: RunsFrame, options: AnalysisOptions) -> dict[str, ParamBuckets]:
-    """Buckets of every varying param, by name."""
+    """Buckets of every varying hyperparameter, by name (settings are left out by the frame)."""
     return {name: bucket_param(name, frame.param_column(name), options) for name in frame.params}
 
 

@@ -365,6 +365,7 @@ def caveats(
         )
     else:
         _support_caveats(frame, effects, options, add)
+    _lacking_caveat(frame, total, add)
     running = int(df["running"].sum())
     if running:
         text = ("1 run is still running: its outcome may change." if running == 1
@@ -382,6 +383,22 @@ def caveats(
         add("objective_missing", f"{missing} of {counted(total, 'runs')} {verb} no finite objective value "
             "(died early or logged NaN): objective statistics use the rest only.", runs=missing)  # fmt: skip
     return found
+
+
+MAX_LACKING_NAMED = 8
+"""Params named in the caveat about runs lacking params; the rest are counted."""
+
+
+def _lacking_caveat(frame: RunsFrame, total: int, add) -> None:
+    """Which params some runs lack: those runs take no part in that param's tests."""
+    if not frame.lacking:
+        return
+    ordered = sorted(frame.lacking.items(), key=lambda item: (-item[1], item[0]))
+    named = [f"{name} ({count} of {total} runs)" for name, count in ordered[:MAX_LACKING_NAMED]]
+    more = len(ordered) - len(named)
+    listing = ", ".join(named) + (f" and {more} more" if more > 0 else "")
+    add("params_missing", f"Some runs have no value for a param (absent or null), so they are left "
+        f"out of that param's tests and ranges: {listing}.", params=dict(ordered))  # fmt: skip
 
 
 def _support_caveats(frame: RunsFrame, effects: list[dict], options: AnalysisOptions, add) -> None:

@@ -3,8 +3,9 @@
 Numeric params with few distinct values get one bucket per value; positive params
 spanning two decades or more get log-spaced buckets on 1-2-5 (or coarser) edges so
 labels read like ``0.01-0.02``; other numeric params get quantile buckets. Bools
-and strings are categorical, one bucket per value. Missing values form their own
-bucket, ``(missing)``.
+and strings are categorical, one bucket per value. A missing value (absent, null or
+NaN) is no value of the param: its run is in no bucket (code -1), so it takes no
+part in any test, finding or range.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import pandas as pd
 
 from sweeptui.analysis.options import AnalysisOptions
 
-MISSING_LABEL = "(missing)"
 _NICE_STEPS = ((1.0, 2.0, 5.0), (1.0, 3.0), (1.0,))
 
 
@@ -31,7 +31,6 @@ class Bucket:
     low: float | None = None
     high: float | None = None
     value: Any = None
-    missing: bool = False
 
     def describe(self, param: str) -> str:
         """Readable condition, e.g. ``lr in 0.01-0.02`` or ``model = resnet``."""
@@ -42,7 +41,7 @@ class Bucket:
 
 @dataclass
 class ParamBuckets:
-    """A param's buckets and the bucket index of every run (``codes``, -1 never occurs)."""
+    """A param's buckets and the bucket index of every run (``codes``, -1 where missing)."""
 
     name: str
     kind: str  # "numeric" or "categorical"
@@ -51,6 +50,16 @@ class ParamBuckets:
     codes: np.ndarray
     numeric_values: np.ndarray | None = None
     """Float values per run (NaN where missing), numeric params only."""
+
+    @property
+    def present(self) -> np.ndarray:
+        """Per run: whether it has a value of the param (is in a bucket)."""
+        return self.codes >= 0
+
+    def per_run(self, flags: np.ndarray) -> np.ndarray:
+        """A per-bucket boolean array spread over the runs (False where missing)."""
+        extended = np.append(np.asarray(flags, dtype=bool), False)
+        return extended[self.codes]  # code -1 picks the appended False
 
 
 def format_number(value: float) -> str:
@@ -88,14 +97,16 @@ def _categorical(name: str, values: list) -> ParamBuckets:
     buckets: list[Bucket] = []
     codes = np.empty(len(values), dtype=np.int64)
     for index, value in enumerate(values):
-        missing = value is None or _is_nan(value)
-        label = MISSING_LABEL if missing else _category_label(value)
+        if value is None or _is_nan(value):
+            codes[index] = -1
+            continue
+        label = _category_label(value)
         if label not in labels:
             labels[label] = len(buckets)
-            buckets.append(Bucket(label, value=None if missing else value, missing=missing))
+            buckets.append(Bucket(label, value=value))
         codes[index] = labels[label]
-    order = sorted(range(len(buckets)), key=lambda i: (buckets[i].missing, buckets[i].label))
-    remap = np.empty(len(buckets), dtype=np.int64)
+    order = sorted(range(len(buckets)), key=lambda i: buckets[i].label)
+    remap = np.full(len(buckets) + 1, -1, dtype=np.int64)  # the last slot keeps -1 as -1
     remap[order] = np.arange(len(order))
     return ParamBuckets(name, "categorical", "categories", [buckets[i] for i in order], remap[codes])
 
@@ -126,11 +137,8 @@ def _numeric(name: str, values: list, options: AnalysisOptions) -> ParamBuckets:
         ]
         # [low, high) except the last bucket, which also takes its upper edge
         codes = np.clip(np.searchsorted(edges, numbers, side="right") - 1, 0, len(buckets) - 1)
-    missing = ~np.isfinite(numbers)
     codes = codes.astype(np.int64)
-    if missing.any():
-        codes[missing] = len(buckets)
-        buckets.append(Bucket(MISSING_LABEL, missing=True))
+    codes[~np.isfinite(numbers)] = -1
     return ParamBuckets(name, "numeric", scheme, buckets, codes, numbers)
 
 

@@ -55,7 +55,9 @@ def param_effects(
             masks.append(mask)
             owners.append(name)
     stacked = np.vstack(masks) if masks else np.zeros((0, len(df)), dtype=bool)
-    first = [_family_cells(stacked, np.broadcast_to(o.at_risk, stacked.shape), o.event, run_ids, options)
+    # a bucket is compared with the other runs that have a value of its param
+    present = np.vstack([buckets[name].present for name in owners]) if owners else stacked
+    first = [_family_cells(stacked, o.at_risk & present, o.event, run_ids, options)
              for o in outcomes.values()]  # fmt: skip
     _test(first)
     _correct(first, options)
@@ -64,7 +66,8 @@ def param_effects(
         if family == "any":
             tests.append(test)
             continue
-        at_risk = outcome.at_risk & ~_explained_elsewhere(buckets, owners, test["significant"], len(df))
+        explained = _explained_elsewhere(buckets, owners, test["significant"], len(df))
+        at_risk = outcome.at_risk & present & ~explained
         tests.append(_family_cells(stacked, at_risk, outcome.event, run_ids, options))
     _test([t for t in tests if "p" not in t])
     _correct(tests, options)
@@ -85,7 +88,7 @@ def _explained_elsewhere(
     start = 0
     for name, param in buckets.items():
         count = len(param.buckets)
-        flagged[name] = significant[start : start + count][param.codes]
+        flagged[name] = param.per_run(significant[start : start + count])
         start += count
     total = np.sum([flagged[name] for name in buckets], axis=0) if buckets else np.zeros(runs, dtype=int)
     by_param = {name: (total - flagged[name]) > 0 for name in buckets}
@@ -187,7 +190,7 @@ def _effect(
     entry: dict[str, Any] = {"param": name, "bucket": bucket.label}
     if bucket.low is not None:
         entry["low"], entry["high"] = bucket.low, bucket.high
-    if bucket.value is not None or bucket.missing:
+    if bucket.value is not None:
         entry["value"] = bucket.value
     entry.update(
         runs=runs,
@@ -243,7 +246,7 @@ def risk_factors(
             continue
         event = (outcome.event & outcome.at_risk).astype(np.int64)
         failing = failing_buckets(buckets, effects, family)
-        explained = {name: failing[name][param.codes] for name, param in buckets.items()}
+        explained = {name: param.per_run(failing[name]) for name, param in buckets.items()}
         for (name_a, a), (name_b, b) in combinations(buckets.items(), 2):
             others = [explained[n] for n in buckets if n not in (name_a, name_b)]
             keep = outcome.at_risk & ~np.logical_or.reduce(others) if others else outcome.at_risk
@@ -322,6 +325,7 @@ def _pair_table(
     na, nb = len(a.buckets), len(b.buckets)
     if na < 2 or nb < 2:
         return None
+    keep = keep & a.present & b.present  # a missing value is in no cell
     combined = a.codes * nb + b.codes
     size = np.bincount(combined[keep], minlength=na * nb).reshape(na, nb)
     hits = np.bincount(combined[keep], weights=issue[keep], minlength=na * nb).reshape(na, nb)

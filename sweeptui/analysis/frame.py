@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,12 +23,23 @@ import pandas as pd
 from sweeptui.analysis.cost import RunCost, sweep_costs
 from sweeptui.issues import ISSUE_TYPES, SWEEP_RUN_ID
 from sweeptui.objective import Objective
-from sweeptui.store import Run, RunStore
+from sweeptui.store import Run, RunStore, split_params
 
 DIED_STATUSES = frozenset({"crashed", "killed", "failed"})
 PARAM_PREFIX = "p:"
 ISSUE_PREFIX = "issue:"
 _SEED = re.compile(r"(^|[._-])(seed|random_seed|rng_seed|random_state)$", re.I)
+_SETTING = re.compile(
+    r"""(^|[._-])(
+        entity | project | (wandb|mlflow|neptune|comet)\w* | run_name | exp(eriment)?_name
+        | job_type | tags | notes
+        | \w*_?(dir|path|root|file|folder)s? | output | checkpoint\w* | ckpt\w* | resume\w*
+        | \w*log(ging)?_?(interval|every|freq|frequency|steps|every_n_steps)\w*
+        | (print|save|eval|val_check|checkpoint)_?(interval|every|freq|frequency|steps)\w*
+        | num_workers | workers | device | devices | gpus?
+    )$""",
+    re.I | re.X,
+)
 
 
 @dataclass
@@ -48,6 +59,8 @@ class RunsFrame:
     """Each run's params as the store holds them (original types), in row order."""
     costs: dict[str, RunCost]
     """Each run's wall time and lost time, by run id."""
+    lacking: dict[str, int] = field(default_factory=dict)
+    """Runs without a value (absent or null), per param that other runs set."""
 
     def param_column(self, name: str) -> pd.Series:
         """The values of one param, one per run (None where missing)."""
@@ -59,10 +72,21 @@ def is_seed(name: str) -> bool:
     return bool(_SEED.search(name))
 
 
+def is_setting(name: str) -> bool:
+    """Whether a param is a setting rather than a hyperparameter: never tested or narrowed.
+
+    Seeds, tracker names (W&B entity and project, run names, tags), paths and
+    logging, saving or evaluation intervals change where and how a run reports,
+    not what it learns; a finding about them would only mirror which runs set them.
+    """
+    return is_seed(name) or bool(_SETTING.search(name))
+
+
 def build_frame(store: RunStore, objective: Objective | None) -> RunsFrame:
     """One row per run, sorted by run id."""
     runs = sorted(store, key=lambda run: run.id)
-    params, constants = _split_params(runs)
+    varying, constants, lacking = split_params(runs)
+    params = [name for name in varying if not is_setting(name)]
     issue_types = sorted({t for run in runs for t in run.issue_types} & set(ISSUE_TYPES))
     costs = sweep_costs(store)
     rows = [_row(run, objective, params, issue_types, costs[run.id]) for run in runs]
@@ -74,7 +98,7 @@ def build_frame(store: RunStore, objective: Objective | None) -> RunsFrame:
         df[name] = df[name].astype(np.float64)
     sweep_issues = sorted({issue.type for issue in store.issues if issue.run == SWEEP_RUN_ID})
     run_params = [run.params for run in runs]
-    return RunsFrame(df, params, issue_types, constants, sweep_issues, run_params, costs)
+    return RunsFrame(df, params, issue_types, constants, sweep_issues, run_params, costs, lacking)
 
 
 def _columns(params: list[str], issue_types: list[str]) -> list[str]:
@@ -114,21 +138,3 @@ def _epochs_done(run: Run) -> float:
 
 def _or_nan(value: float | None) -> float:
     return math.nan if value is None else float(value)
-
-
-def _split_params(runs: list[Run]) -> tuple[list[str], dict[str, Any]]:
-    """(varying param names, constant params); a param missing from some runs varies."""
-    seen: dict[str, set[str]] = {}
-    first: dict[str, Any] = {}
-    for run in runs:
-        for key, value in run.params.items():
-            seen.setdefault(key, set()).add(repr(value))
-            first.setdefault(key, value)
-    varying, constants = [], {}
-    for key, values in seen.items():
-        missing = any(key not in run.params for run in runs)
-        if len(values) + missing > 1:
-            varying.append(key)
-        else:
-            constants[key] = first[key]
-    return sorted(varying), dict(sorted(constants.items()))

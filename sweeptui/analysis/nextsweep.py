@@ -53,7 +53,7 @@ def next_sweep(
         space[name] = spec
         if why:
             changes.append({"param": name, "why": why})
-    fixed = {k: v for k, v in frame.constants.items() if not is_seed(k)}
+    fixed = {k: v for k, v in frame.constants.items() if not is_seed(k) and v is not None}
     return {
         "changes": changes,
         "top_runs": int(top.sum()),
@@ -93,17 +93,19 @@ def _top_runs(frame: RunsFrame, objective: Objective | None, options: AnalysisOp
 
 
 def _is_identifier(param: ParamBuckets, runs: int, options: AnalysisOptions) -> bool:
-    named = [b for b in param.buckets if not b.missing]
-    return param.kind == "categorical" and len(named) > options.max_categories and len(named) >= runs * 0.9
+    named = len(param.buckets)
+    return param.kind == "categorical" and named > options.max_categories and named >= runs * 0.9
 
 
 def _narrow(
     name: str, param: ParamBuckets, bad: set, sensitive: bool, top: np.ndarray, frame: RunsFrame
 ) -> tuple[dict[str, Any] | None, str]:
-    keep = [b for b in param.buckets if not b.missing and (name, b.label) not in bad]
-    dropped = [b.label for b in param.buckets if not b.missing and (name, b.label) in bad]
+    if not param.buckets:  # no run has a value: nothing to search
+        return None, ""
+    keep = [b for b in param.buckets if (name, b.label) not in bad]
+    dropped = [b.label for b in param.buckets if (name, b.label) in bad]
     if not keep:  # every value fails: keep the space, the caveats say why
-        keep, dropped = [b for b in param.buckets if not b.missing], []
+        keep, dropped = list(param.buckets), []
     why = f"dropped {', '.join(dropped)} (significantly more issues)" if dropped else ""
     if param.kind == "categorical" or param.scheme == "values":
         values = [b.value for b in keep]

@@ -19,7 +19,7 @@ from sweeptui.issues import ISSUE_TYPES, SWEEP_RUN_ID, Issue, Severity
 from sweeptui.objective import Objective
 from sweeptui.report.curves import curves_section
 from sweeptui.settings import Settings
-from sweeptui.store import Run, RunStore
+from sweeptui.store import Run, RunStore, split_params
 
 SCHEMA = "sweeptui.report/1"
 LEADERBOARD_SIZE = 10
@@ -30,6 +30,7 @@ EXTRA_SECTIONS: dict[str, SectionBuilder] = {}
 """Sections added by later layers, keyed by their JSON key (one builder per section)."""
 
 SectionGroupBuilder = Callable[[RunStore, "Objective | None", Settings], dict[str, Any]]
+"""Builds several sections at once; a ``warnings`` key lists lines for the report's warnings."""
 
 
 def _analysis_sections(store: RunStore, objective: Objective | None, settings: Settings) -> dict[str, Any]:
@@ -37,8 +38,10 @@ def _analysis_sections(store: RunStore, objective: Objective | None, settings: S
     from sweeptui.analysis import AnalysisOptions, analyze
 
     options = AnalysisOptions().with_settings(settings)
-    sections = analyze(store, objective, options).to_dict()
+    analysis = analyze(store, objective, options)
+    sections = analysis.to_dict()
     sections["analysis"] = {"alpha": options.alpha, "correction": "holm"}
+    sections["warnings"] = analysis.failures
     return sections
 
 
@@ -75,24 +78,29 @@ def build_report(
         "curves": _clean(curves_section(store, objective)),
     }
     for group in SECTION_GROUPS:
-        report.update(_clean(group(store, objective, settings)))
+        sections = _section(report, getattr(group, "__name__", "analysis"), {},
+                            lambda group=group: group(store, objective, settings))  # fmt: skip
+        for line in sections.pop("warnings", ()):
+            report["warnings"].append({"path": "analysis", "message": line})
+        report.update(_clean(sections))
     for key, builder in EXTRA_SECTIONS.items():
-        report[key] = _clean(builder(store, objective))
+        report[key] = _clean(_section(report, key, None, lambda b=builder: b(store, objective)))
     return report
 
 
+def _section(report: dict[str, Any], name: str, default: Any, build: Callable[[], Any]) -> Any:
+    """``build()``, or ``default`` with a warning in ``report`` when it raises."""
+    try:
+        return build()
+    except Exception as exc:  # a failing section must not cost the whole report
+        message = f"report section {name} failed and is left out: {exc!r}"
+        report["warnings"].append({"path": "report", "message": message})
+        return default
+
+
 def varying_params(runs: list[Run]) -> list[str]:
-    """Params that take more than one value across the runs (missing counts as a value)."""
-    values: dict[str, set[str]] = {}
-    for run in runs:
-        for key, value in run.params.items():
-            values.setdefault(key, set()).add(repr(value))
-    names = []
-    for key, seen in values.items():
-        missing = any(key not in run.params for run in runs)
-        if len(seen) + missing > 1:
-            names.append(key)
-    return sorted(names)
+    """Params that take two or more values among the runs that set them (missing is no value)."""
+    return split_params(runs)[0]
 
 
 def _objective(objective: Objective | None) -> dict[str, Any] | None:

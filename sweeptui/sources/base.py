@@ -23,6 +23,7 @@ from typing import Any
 
 from sweeptui.events import Event, SourceWarning
 from sweeptui.settings import Settings
+from sweeptui.sources.files import Boundary
 
 
 class Reader(ABC):
@@ -43,6 +44,11 @@ class Reader(ABC):
         if key not in self.notes:
             self.notes.add(key)
             events.append(warning)
+
+    @property
+    def boundary(self) -> Boundary:
+        """How this reader opens files: regular, inside the root, size-bounded."""
+        return boundary_of(self.root, self.settings)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -87,6 +93,11 @@ class Reader(ABC):
         :mod:`sweeptui.sources.forked`). The default is :meth:`read` as one list.
         """
         return (self.read(changed),)
+
+
+def boundary_of(root: Path, settings: Settings) -> Boundary:
+    """The file boundary of a sweep at ``root`` read with ``settings``."""
+    return Boundary.of(root, settings.follow_links, settings.max_json_bytes)
 
 
 def parts_below(base: Path | str, path: Path | str) -> tuple[str, ...] | None:

@@ -96,8 +96,8 @@ class HydraJobReader(RunDirReader):
 
     def __init__(self, root: Path, base: Path, settings: Settings) -> None:
         super().__init__(root, base, settings)
-        self.overrides_file = Watched(base / HYDRA_DIR / "overrides.yaml")
-        self.config_file = Watched(base / HYDRA_DIR / "config.yaml")
+        self.overrides_file = Watched(base / HYDRA_DIR / "overrides.yaml", self.boundary)
+        self.config_file = Watched(base / HYDRA_DIR / "config.yaml", self.boundary)
         self.overrides: list[str] = []
         self.hydra_params: dict | None = None
         self.display_name = f"{base.parent.name}/{base.name}"
@@ -260,7 +260,7 @@ class HydraSweepReader(Reader):
     def _changed_logs(self) -> list[str]:
         texts = []
         for path in self._log_paths():
-            watched = self.logs.setdefault(str(path), Watched(path))
+            watched = self.logs.setdefault(str(path), Watched(path, self.boundary))
             if watched.changed():
                 data = watched.read_bytes(self.settings.error_tail_bytes)
                 watched.accept()

@@ -45,7 +45,8 @@ from sweeptui.events import (
     SummarySeen,
 )
 from sweeptui.settings import Settings
-from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, boundary_of
+from sweeptui.sources.files import UNBOUNDED, Boundary
 from sweeptui.sources.jsonio import parse_json, parse_time, to_float
 from sweeptui.sources.tail import FileTail
 
@@ -174,7 +175,7 @@ class JournalReader(Reader):
 
     def __init__(self, root: Path, base: Path, settings: Settings) -> None:
         super().__init__(root, base, settings)
-        self.tail = FileTail(base, settings)
+        self.tail = FileTail(base, settings, boundary=self.boundary)
         self.storage = self.relpath()
         self._reset_state()
 
@@ -459,22 +460,22 @@ def _json_or_none(value: Any) -> Any:
 
 
 # -- the matcher ---------------------------------------------------------------------------------
-def _head(path: Path, size: int) -> bytes:
+def _head(path: Path, size: int, boundary: Boundary) -> bytes:
     try:
-        with open(path, "rb") as handle:
+        with boundary.open(path) as handle:
             return handle.read(size)
     except OSError:
         return b""
 
 
-def is_journal(path: Path) -> bool:
+def is_journal(path: Path, boundary: Boundary = UNBOUNDED) -> bool:
     """A file whose first line is an Optuna journal operation."""
-    return path.suffix in JOURNAL_SUFFIXES and _head(path, len(JOURNAL_MARK)) == JOURNAL_MARK
+    return path.suffix in JOURNAL_SUFFIXES and _head(path, len(JOURNAL_MARK), boundary) == JOURNAL_MARK
 
 
-def is_optuna_sqlite(path: Path) -> bool:
+def is_optuna_sqlite(path: Path, boundary: Boundary = UNBOUNDED) -> bool:
     """An SQLite file with Optuna's ``studies`` and ``trial_intermediate_values`` tables."""
-    if path.suffix not in SQLITE_SUFFIXES or _head(path, 16) != SQLITE_MARK:
+    if path.suffix not in SQLITE_SUFFIXES or _head(path, 16, boundary) != SQLITE_MARK:
         return False
     try:
         connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0.2)
@@ -495,11 +496,12 @@ def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContex
     """Claim journal files and Optuna SQLite files; the rest of the directory stays open."""
     readers: list[Reader] = []
     claimed: set[str] = set()
+    boundary = boundary_of(ctx.root, ctx.settings)
     for name in files:
         path = directory / name
-        if is_journal(path):
+        if is_journal(path, boundary):
             readers.append(JournalReader(ctx.root, path, ctx.settings))
-        elif is_optuna_sqlite(path):
+        elif is_optuna_sqlite(path, boundary):
             readers.append(SqliteReader(ctx.root, path, ctx.settings))
             claimed.update({f"{name}-wal", f"{name}-shm", f"{name}-journal"})
         else:

@@ -386,8 +386,8 @@ class Trial:
         self.directory = directory
         self.run_id = reader.relpath(directory)
         self.name = trial_name(directory.name)
-        self.params_file = Watched(directory / PARAMS_NAME)
-        self.error_file = Watched(directory / ERROR_NAME)
+        self.params_file = Watched(directory / PARAMS_NAME, reader.boundary)
+        self.error_file = Watched(directory / ERROR_NAME, reader.boundary)
         self.log: MetricLog | None = None
         self.seen = False
         self.status: str | None = None
@@ -659,7 +659,7 @@ class RayExperimentReader(Reader):
             return
         newest = max(states, key=lambda name: _mtime(self.base / name))
         if self.state_file is None or self.state_file.path.name != newest:
-            self.state_file = Watched(self.base / newest)
+            self.state_file = Watched(self.base / newest, self.boundary)
         if not self.state_file.changed():
             return
         data = self.state_file.read_bytes()

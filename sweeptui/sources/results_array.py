@@ -11,7 +11,6 @@ for a run is tracked per directory and shared by the readers of that directory.
 from __future__ import annotations
 
 import os
-import stat
 from array import array
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from sweeptui.events import (
 )
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.files import Refused
 from sweeptui.sources.jsonio import parse_json, parse_time, to_float, values_equal
 
 NAME = "results-array"
@@ -109,20 +109,19 @@ class ResultsArrayReader(Reader):
     # -- file access ------------------------------------------------------------------
     def _stat(self, events: list[Event]) -> os.stat_result | None:
         try:
-            info = os.stat(self.base)
+            info = self.boundary.check(self.base)
+        except Refused as exc:
+            self._warn(events, "stat", exc.strerror)
+            return None
         except OSError as exc:
             self._warn(events, "stat", f"cannot read file: {exc.strerror or exc}")
-            return None
-        if not stat.S_ISREG(info.st_mode):
-            self._warn(events, "stat", "not a regular file; not read")
             return None
         self._warned.discard("stat")
         return info
 
     def _parse(self, info: os.stat_result, events: list[Event]) -> Any:
         try:
-            with open(self.base, "rb") as handle:
-                data = handle.read()
+            data = self.boundary.read(self.base)
         except OSError as exc:
             self._warn(events, "open", f"cannot read file: {exc.strerror or exc}")
             return _FAILED

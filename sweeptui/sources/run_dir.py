@@ -14,6 +14,7 @@ import csv
 import json
 import os
 import re
+import time
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from sweeptui.sources.columns import (
     record_time,
     segments,
 )
+from sweeptui.sources.files import UNBOUNDED, Boundary
 from sweeptui.sources.jsonio import (
     parse_json,
     parse_json_fallback,
@@ -81,6 +83,8 @@ BISECT_LINES = 32
 """Lines below which a span that does not parse as a whole is parsed line by line."""
 MAX_LINE_WARNINGS = 20
 """Bad-line warnings per log file before the rest are only counted."""
+QUIET_SECONDS = 5.0
+"""A log untouched this long is done with its last line, newline or not."""
 
 
 def is_metric_log(name: str) -> bool:
@@ -146,10 +150,12 @@ def _exit_code(record: dict) -> int | None:
 class MetricLog:
     """One tailed metric log; subclasses turn its lines into columns."""
 
-    def __init__(self, path: Path, settings: Settings, run_id: str) -> None:
+    def __init__(
+        self, path: Path, settings: Settings, run_id: str, boundary: Boundary = UNBOUNDED
+    ) -> None:
         self.path = path
         self.run_id = run_id
-        self.tail = FileTail(path, settings)
+        self.tail = FileTail(path, settings, boundary=boundary)
         self.guard = RewriteGuard()
         self.bad_lines = 0
 
@@ -192,6 +198,9 @@ class MetricLog:
     def on_reset(self) -> None:
         """Forget per-content state after truncation or replacement."""
 
+    def finish(self, columns: Columns, events: list[Event], ends: list[RunEnded]) -> None:
+        """Read a complete last record that has no newline (the writer is done with the file)."""
+
     def ingest(
         self, chunk: TailRead, columns: Columns, events: list[Event], ends: list[RunEnded]
     ) -> None:
@@ -205,8 +214,10 @@ _BLANK: Any = object()
 class JsonlLog(MetricLog):
     """A JSON-lines log: one object per line."""
 
-    def __init__(self, path: Path, settings: Settings, run_id: str) -> None:
-        super().__init__(path, settings, run_id)
+    def __init__(
+        self, path: Path, settings: Settings, run_id: str, boundary: Boundary = UNBOUNDED
+    ) -> None:
+        super().__init__(path, settings, run_id, boundary)
         self.tail.split = False  # lines come as blocks of bytes, parsed a block at a time
 
     def ingest(
@@ -337,6 +348,26 @@ class JsonlLog(MetricLog):
         if "status" in record or "event" in record:
             self._maybe_end(record, ends)
 
+    def finish(self, columns: Columns, events: list[Event], ends: list[RunEnded]) -> None:
+        """Read the unterminated last line once, when it is a complete JSON object.
+
+        The tail then skips that line when its newline comes after all.
+        """
+        data = self.tail.pending
+        if not data.strip():
+            return
+        try:
+            record = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            try:
+                record, _ = parse_json_fallback(data)
+            except ValueError:
+                return  # incomplete: still being written, or bad (said when its newline comes)
+        if type(record) is not dict or not self.tail.take_pending():
+            return
+        chunk = TailRead(first_line=self.tail.lines_done + 1)
+        self._add_one(record, 0, chunk, columns, events, ends, self.guard.active)
+
     def _slow_parse(self, line: bytes, chunk: TailRead, index: int, events: list[Event]) -> Any:
         """A line orjson rejected: blank, bad, or JSON only the standard library reads."""
         if not line.strip():
@@ -359,8 +390,10 @@ class JsonlLog(MetricLog):
 class CsvLog(MetricLog):
     """A CSV log: a header row, then one row per record (empty cell = missing)."""
 
-    def __init__(self, path: Path, settings: Settings, run_id: str) -> None:
-        super().__init__(path, settings, run_id)
+    def __init__(
+        self, path: Path, settings: Settings, run_id: str, boundary: Boundary = UNBOUNDED
+    ) -> None:
+        super().__init__(path, settings, run_id, boundary)
         self.header: list[str] | None = None
         self.roles: dict[str, int] = {}
         self.metric_columns: list[tuple[int, str]] = []
@@ -485,13 +518,19 @@ class CsvLog(MetricLog):
 
 # -- files read whole when they change ---------------------------------------------------------
 class Watched:
-    """A small file re-read when its (size, mtime, inode) changes: one stat when idle."""
+    """A small file re-read when its (size, mtime, inode) changes: one stat when idle.
 
-    __slots__ = ("path", "signature")
+    It is read through its :class:`~sweeptui.sources.files.Boundary`; why the last
+    read failed (refused, unreadable) is kept in :attr:`problem`.
+    """
 
-    def __init__(self, path: Path) -> None:
+    __slots__ = ("boundary", "path", "problem", "signature")
+
+    def __init__(self, path: Path, boundary: Boundary = UNBOUNDED) -> None:
         self.path = path
+        self.boundary = boundary
         self.signature: tuple[int, int, int] | None = None
+        self.problem: str | None = None
 
     def changed(self) -> bool:
         """True when the file exists and differs from the last :meth:`accept`-ed version."""
@@ -511,15 +550,17 @@ class Watched:
         self.signature = (info.st_size, info.st_mtime_ns, info.st_ino)
 
     def read_bytes(self, limit: int | None = None) -> bytes | None:
-        """The content (or its last ``limit`` bytes); None when unreadable."""
+        """The content (or its last ``limit`` bytes); None when unreadable or refused."""
         try:
-            with open(self.path, "rb") as handle:
-                if limit is not None:
-                    handle.seek(0, os.SEEK_END)
-                    handle.seek(max(0, handle.tell() - limit))
-                return handle.read()
-        except OSError:
+            if limit is None:
+                data = self.boundary.read(self.path)
+            else:
+                data = self.boundary.read_tail(self.path, limit)
+        except OSError as exc:
+            self.problem = exc.strerror or str(exc)
             return None
+        self.problem = None
+        return data
 
 
 def parse_mapping(path: Path, data: bytes, tags: list[str] | None = None) -> dict | None:
@@ -541,24 +582,36 @@ def parse_mapping(path: Path, data: bytes, tags: list[str] | None = None) -> dic
 
 
 class ErrorText:
-    """An error or output log: its tail is read when it changes and judged once per verdict."""
+    """An error or output log: its tail is read when it changes and judged once per verdict.
 
-    def __init__(self, path: Path) -> None:
-        self.file = Watched(path)
+    Only the last ``tail_bytes`` are read, whatever the file's size.
+    """
+
+    def __init__(self, path: Path, boundary: Boundary = UNBOUNDED) -> None:
+        self.file = Watched(path, boundary)
         # any text in error.txt or *.err is an error; a Slurm job's stderr holds warnings too
         self.strict = path.name == "error.txt" or (
             path.name.endswith(".err") and not is_slurm_log(path.name)
         )
         self.verdict: str | None = None
+        self._reported: str | None = None
 
-    def check(self, run_id: str, tail_bytes: int) -> RunEnded | None:
-        """A RunEnded with the tail when it newly shows an error; None otherwise."""
+    def check(
+        self, run_id: str, tail_bytes: int, warnings: list[Event] | None = None
+    ) -> RunEnded | None:
+        """A RunEnded with the tail when it newly shows an error; None otherwise.
+
+        A log that cannot be read is a warning (into ``warnings``); an error file
+        (``error.txt``, ``*.err``) with content that cannot be read is still taken
+        as the crash it announces.
+        """
         if not self.file.changed():
             return None
         data = self.file.read_bytes(tail_bytes)
         self.file.accept()
         if data is None:
-            return None
+            return self._unreadable(run_id, warnings)
+        self._reported = None
         text = data.decode("utf-8", errors="replace").strip()
         if not text:
             return None
@@ -569,6 +622,23 @@ class ErrorText:
             return None
         self.verdict = verdict
         return RunEnded(run_id, None, error=text, evidence=self.file.path.name)
+
+    def _unreadable(self, run_id: str, warnings: list[Event] | None) -> RunEnded | None:
+        problem = self.file.problem or "unreadable"
+        if problem == self._reported:
+            return None
+        self._reported = problem
+        if warnings is not None:
+            warnings.append(SourceWarning(str(self.file.path), f"error log not read: {problem}"))
+        try:
+            size = os.stat(self.file.path).st_size
+        except OSError:
+            return None
+        if not self.strict or size == 0 or self.file.boundary.outside(self.file.path):
+            return None  # a refused link or an empty file announces nothing
+        if problem.startswith("not a regular file"):
+            return None
+        return RunEnded(run_id, "crashed", error=f"{self.file.path.name} could not be read ({problem})")
 
 
 # -- the reader ----------------------------------------------------------------------------------
@@ -588,6 +658,7 @@ class RunDirReader(Reader):
         self.summary: dict[str, float] = {}
         self.seen = False
         self.marker_done = False
+        self.ended = False
         self._warned: set[str] = set()
 
     def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
@@ -666,13 +737,26 @@ class RunDirReader(Reader):
             self._read_summary(events, names)
         for name, error in self.errors.items():
             if names is None or name in names:
-                ended = error.check(self.run_id, self.settings.error_tail_bytes)
+                ended = error.check(self.run_id, self.settings.error_tail_bytes, events)
                 if ended is not None:
                     ends.append(ended)
         if small_files:
             self._read_markers(ends, events, names)
+        self.ended = self.ended or bool(ends)
+        self._finish_logs(events, ends, names)
         events.extend(ends)
         yield events
+
+    def _finish_logs(self, events: list[Event], ends: list[RunEnded], names: set[str] | None) -> None:
+        """Read complete unterminated last records of logs whose run ended or that are quiet."""
+        columns = Columns()
+        for name, log in self.logs.items():
+            wanted = names is None or name in names or self.ended
+            if wanted and log.tail.has_pending and (self.ended or _quiet(log.path)):
+                log.finish(columns, events, ends)
+        batch = columns.build(self.run_id)
+        if batch is not None:
+            events.append(batch)
 
     # -- listing ------------------------------------------------------------------------
     def _list(self, events: list[Event]) -> list[str] | None:
@@ -691,20 +775,20 @@ class RunDirReader(Reader):
                 continue
             path = self.base / name
             if name.endswith(".jsonl"):
-                self.logs[name] = JsonlLog(path, self.settings, self.run_id)
+                self.logs[name] = JsonlLog(path, self.settings, self.run_id, self.boundary)
             elif name == "metrics.csv":
-                self.logs[name] = CsvLog(path, self.settings, self.run_id)
+                self.logs[name] = CsvLog(path, self.settings, self.run_id, self.boundary)
             elif is_error_file(name):
-                self.errors[name] = ErrorText(path)
+                self.errors[name] = ErrorText(path, self.boundary)
             elif name in WATCHED_NAMES:
-                self.files[name] = Watched(path)
+                self.files[name] = Watched(path, self.boundary)
 
     def _track_job_logs(self) -> None:
         """Follow the Slurm logs beside the run folder that name its job (as ``../<name>``)."""
         for path in job_logs_for(self.base, self.params):
             key = f"../{path.name}"
             if key not in self.errors:
-                self.errors[key] = ErrorText(path)
+                self.errors[key] = ErrorText(path, self.boundary)
 
     def _warn_once(self, events: list[Event], path: str, message: str) -> None:
         key = f"{path}:{message}"
@@ -726,8 +810,12 @@ class RunDirReader(Reader):
             if watched is None or not watched.changed():
                 continue
             data = watched.read_bytes()
+            if data is None:
+                if watched.problem:
+                    self._warn_once(events, str(watched.path), f"{label} not read: {watched.problem}")
+                continue
             tags: list[str] = []
-            parsed = parse_mapping(watched.path, data, tags) if data is not None else None
+            parsed = parse_mapping(watched.path, data, tags)
             if parsed is None:
                 self._warn_once(events, str(watched.path), f"{label} is not a readable mapping")
                 continue
@@ -799,6 +887,8 @@ class RunDirReader(Reader):
 
     def _read_status(self, watched: Watched, ends: list[RunEnded], events: list[Event]) -> None:
         data = watched.read_bytes()
+        if data is None and watched.problem:
+            self._warn_once(events, str(watched.path), f"status file not read: {watched.problem}")
         parsed = parse_mapping(watched.path, data) if data else None
         if parsed is None:
             if data:
@@ -811,6 +901,8 @@ class RunDirReader(Reader):
 
     def _read_exit_code(self, watched: Watched, ends: list[RunEnded], events: list[Event]) -> None:
         data = watched.read_bytes()
+        if data is None and watched.problem:
+            self._warn_once(events, str(watched.path), f"exit code file not read: {watched.problem}")
         text = data.decode("utf-8", errors="replace").strip() if data else ""
         if not text:
             return  # not written yet
@@ -825,6 +917,14 @@ class RunDirReader(Reader):
             ends.append(RunEnded(self.run_id, "finished", exit_code=0, evidence=said))
         else:
             ends.append(RunEnded(self.run_id, None, exit_code=code, evidence=said))
+
+
+def _quiet(path: Path) -> bool:
+    """Whether ``path`` was last written :data:`QUIET_SECONDS` ago or more."""
+    try:
+        return time.time() - os.stat(path).st_mtime >= QUIET_SECONDS
+    except OSError:
+        return False
 
 
 def _chosen(candidates: tuple[str, ...], names: set[str] | None) -> tuple[str, ...]:

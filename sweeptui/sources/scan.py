@@ -1,8 +1,10 @@
 """Walking the sweep root: find runs and hand each to the source that claims it.
 
 The walk never follows a symlink into a directory it has already visited (so a
-symlink loop ends with a warning), skips unreadable directories with a warning,
-and remembers the readers it created so a rescan only adds new ones.
+symlink loop ends with a warning), nor one that leads out of the sweep root unless
+links are followed on purpose (a warning says what was skipped), skips unreadable
+directories with a warning, and remembers the readers it created so a rescan only
+adds new ones.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from sweeptui.events import SourceWarning
 from sweeptui.settings import Settings
-from sweeptui.sources.base import Reader, ScanContext, SourceSpec
+from sweeptui.sources.base import Reader, ScanContext, SourceSpec, boundary_of
 
 SKIP_DIRS = frozenset({".git", "__pycache__", ".ipynb_checkpoints", "node_modules", ".venv"})
 EVENT_FILE_PREFIX = "events.out.tfevents."
@@ -46,6 +48,7 @@ class Scanner:
         self.root = root
         self.sources = list(sources)
         self.context = ScanContext(root, settings)
+        self.boundary = boundary_of(root, settings)
         self.readers: dict[tuple[str, str], Reader] = {}
         self.seen = Seen()
         self._warned: set[str] = set()
@@ -107,18 +110,24 @@ class Scanner:
         try:
             with os.scandir(directory) as entries:
                 for entry in entries:
-                    self._sort_entry(entry, subdirs, files)
+                    self._sort_entry(entry, subdirs, files, warnings)
         except OSError as exc:
             self._warn_once(warnings, directory, f"cannot list directory: {exc.strerror or exc}")
             return None
         return subdirs, sorted(files)
 
-    @staticmethod
-    def _sort_entry(entry: os.DirEntry, subdirs: list[str], files: list[str]) -> None:
+    def _sort_entry(
+        self, entry: os.DirEntry, subdirs: list[str], files: list[str], warnings: list[SourceWarning]
+    ) -> None:
         try:
             if entry.is_dir():
-                if entry.name not in SKIP_DIRS:
-                    subdirs.append(entry.name)
+                if entry.name in SKIP_DIRS:
+                    return
+                outside = self.boundary.outside(entry.path) if entry.is_symlink() else None
+                if outside is not None:
+                    self._warn_once(warnings, Path(entry.path), f"directory {outside}")
+                    return
+                subdirs.append(entry.name)
             elif entry.is_file():
                 files.append(entry.name)
         except OSError:

@@ -64,9 +64,9 @@ class SlurmJobReader(Reader):
         super().__init__(root, base, settings)
         self.job = job_of(base.name) or base.stem
         self.run_id = self.relpath()
-        self.tail = FileTail(base, settings)
+        self.tail = FileTail(base, settings, boundary=self.boundary)
         self.err = base.with_suffix(".err")
-        self.errors = [ErrorText(base), ErrorText(self.err)]
+        self.errors = [ErrorText(base, self.boundary), ErrorText(self.err, self.boundary)]
         for error in self.errors:
             error.strict = False  # a job's stderr holds warnings too: only failures count
         self.params: dict[str, Any] = {}

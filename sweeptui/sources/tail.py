@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sweeptui.settings import Settings
+from sweeptui.sources.files import UNBOUNDED, UTF8_BOM, Boundary
 from sweeptui.sources.jsonio import values_equal
 
 CHUNK_BYTES = 1024 * 1024
@@ -81,9 +82,11 @@ class FileTail:
     """
 
     def __init__(
-        self, path: Path, settings: Settings, chunk_bytes: int = CHUNK_BYTES, split: bool = True
-    ) -> None:
+        self, path: Path, settings: Settings, chunk_bytes: int = CHUNK_BYTES, split: bool = True,
+        boundary: Boundary = UNBOUNDED,
+    ) -> None:  # fmt: skip
         self.path = path if isinstance(path, Path) else Path(path)  # one object per file, not two
+        self.boundary = boundary
         self._file = os.fspath(path)  # the string, for the system calls of every read
         self.max_line = max(1, settings.max_line_bytes)
         self.chunk_bytes = chunk_bytes
@@ -96,12 +99,25 @@ class FileTail:
         self._last_byte: bytes | None = None
         self._vanished = False
         self._problem: str | None = None
+        self._taken = 0
 
     @property
     def pending(self) -> bytes:
         """The partial last line waiting for its newline."""
         return bytes(self._buffer)
 
+    @property
+    def has_pending(self) -> bool:
+        """Whether a partial last line is waiting (cheaper than :attr:`pending`)."""
+        return bool(self._buffer)
+
+    def take_pending(self) -> bytes:
+        """The unterminated last line, handed over once: when its newline comes, it is not
+        read again (only bytes added before that newline make it a new line)."""
+        if self._skipping or not self._buffer or self._taken == len(self._buffer):
+            return b""
+        self._taken = len(self._buffer)
+        return bytes(self._buffer)
     def read_lines(self, max_bytes: int | None = None) -> TailRead:
         """New complete lines since the previous call; never raises on I/O problems."""
         result = TailRead(first_line=self.lines_done + 1)
@@ -136,6 +152,11 @@ class FileTail:
         if not stat.S_ISREG(info.st_mode):
             self._report(result, "not a regular file; not read")
             return None
+        if (info.st_dev, info.st_ino) != self.identity:  # a new file: where does it lead?
+            outside = self.boundary.outside(self._file)
+            if outside is not None:
+                self._report(result, outside)
+                return None
         return info
 
     def _report(self, result: TailRead, message: str) -> None:
@@ -162,6 +183,7 @@ class FileTail:
         self._buffer.clear()
         self._skipping = False
         self._last_byte = None
+        self._taken = 0
         result.first_line = 1
 
     # -- reading --------------------------------------------------------------------
@@ -173,7 +195,7 @@ class FileTail:
         budget = max_bytes if max_bytes is not None else -1
         # Unbuffered: every read is one system call of exactly the bytes wanted, so a
         # small append costs two (the byte before the offset, then the new bytes).
-        with open(self._file, "rb", buffering=0) as handle:
+        with self.boundary.open(self._file, checked=True) as handle:
             if self._last_byte is not None:
                 # a file rewritten in place to a larger size shows a changed byte here
                 handle.seek(self.offset - 1)
@@ -185,14 +207,20 @@ class FileTail:
                 chunk = handle.read(size if budget < 0 else min(size, budget))
                 if not chunk:
                     break  # shrank since the stat: the next read sees the truncation
-                self.offset += len(chunk)
-                self._last_byte = chunk[-1:]
-                self._consume(chunk, result)
+                if self.offset == 0 and chunk.startswith(UTF8_BOM):
+                    self._consume_from(chunk, 3, result)  # a byte-order mark is no data
+                else:
+                    self._consume_from(chunk, 0, result)
                 if budget > 0:
                     budget = max(0, budget - len(chunk))
             if budget == 0:
                 result.more = bool(handle.read(1))
         self.lines_done = result.first_line - 1 + result.count + len(result.skipped_lines)
+
+    def _consume_from(self, chunk: bytes, start: int, result: TailRead) -> None:
+        self.offset += len(chunk)
+        self._last_byte = chunk[-1:]
+        self._consume(chunk[start:] if start else chunk, result)
 
     def _consume(self, chunk: bytes, result: TailRead) -> None:
         start = 0
@@ -238,6 +266,7 @@ class FileTail:
         end = len(chunk) if newline < 0 else newline
         if len(self._buffer) + end > self.max_line:
             self._buffer.clear()
+            self._taken = 0
             self._start_skipping(result, result.count)
             if newline < 0:
                 return -1
@@ -246,7 +275,11 @@ class FileTail:
         self._buffer += chunk[:end]
         if newline < 0:
             return -1
-        self._emit(result, [bytes(self._buffer)])
+        if self._taken and self._taken == len(self._buffer):  # handed over by take_pending
+            result.skipped_lines.append(result.first_line + result.count + len(result.skipped_lines))
+        else:
+            self._emit(result, [bytes(self._buffer)])
+        self._taken = 0
         self._buffer.clear()
         return newline + 1
 

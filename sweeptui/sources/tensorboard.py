@@ -254,7 +254,7 @@ class TensorBoardRunReader(Reader):
         if size == event_file.offset:
             return
         try:
-            with event_file.path.open("rb") as handle:
+            with self.boundary.open(event_file.path) as handle:
                 self._read_from(handle, size, event_file, batch, warnings)
         except OSError as exc:
             warnings.append(SourceWarning(str(event_file.path), f"cannot read: {exc}"))
@@ -341,7 +341,7 @@ class TensorBoardRunReader(Reader):
         import yaml
 
         try:
-            loaded, tags = load_yaml(path.read_text(encoding="utf-8"))
+            loaded, tags = load_yaml(self.boundary.read(path).decode("utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             warnings.append(SourceWarning(str(path), f"unreadable hparams file: {exc}"))
             return None

@@ -290,10 +290,10 @@ class WandbRunReader(Reader):
         self._seen = False
         self._broken = False
         files = base / "files"
-        self.config_file = Watched(files / "config.yaml")
-        self.summary_file = Watched(files / "wandb-summary.json")
-        self.metadata_file = Watched(files / "wandb-metadata.json")
-        self.output = ErrorText(files / "output.log")
+        self.config_file = Watched(files / "config.yaml", self.boundary)
+        self.summary_file = Watched(files / "wandb-summary.json", self.boundary)
+        self.metadata_file = Watched(files / "wandb-metadata.json", self.boundary)
+        self.output = ErrorText(files / "output.log", self.boundary)
 
     # -- reading ------------------------------------------------------------------------
     def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
@@ -327,7 +327,7 @@ class WandbRunReader(Reader):
                 warnings.append(SourceWarning(str(path), "transaction log shrank; not re-read"))
                 self._broken = True
                 return
-            with path.open("rb") as handle:
+            with self.boundary.open(path) as handle:
                 self._read_pieces(handle, size, path, batch, warnings)
         except OSError as exc:
             warnings.append(SourceWarning(str(path), f"cannot read: {exc.strerror or exc}"))

@@ -37,7 +37,7 @@ def test_toast_text_is_one_clean_line() -> None:
 
 async def test_hostile_names_params_and_logs_in_the_app(tmp_path: Path) -> None:
     run = write_run(tmp_path, "hostile", {"note": "[bold]x[/bold]\x1b[31m", "lr": 0.1}, healthy(3))
-    write_run(tmp_path, "other", {"note": "plain", "lr": 0.2}, healthy(3))
+    write_run(tmp_path, "other", {"note": "plain", "lr": 0.2, "name": "plain"}, healthy(3))
     (run / "config.json").write_text(json.dumps({"note": "[bold]x[/bold]\x1b[31m", "lr": 0.1,
                                                  "name": MARKUP_NAME}))  # fmt: skip
     (run / "error.txt").write_text(

@@ -1,0 +1,158 @@
+"""The one way sources open files: regular files inside the sweep root, read in bounded amounts.
+
+A sweep directory is other people's output, and anything may sit where a log is
+expected: a FIFO (opening it blocks until a writer comes), a device such as
+``/dev/urandom`` (endless), a symlink to ``/etc/passwd`` (a leak into a report
+people share) or a file of gigabytes. Every source opens files through
+:class:`Boundary`, which
+
+* stats the path first and refuses anything but a regular file, then opens it
+  non-blocking and checks again on the open descriptor (the path may have been
+  swapped in between);
+* refuses a path that resolves outside the sweep root (through a symlink) unless
+  links are followed on purpose (``--follow-links``); links inside the root, such
+  as W&B's ``latest-run``, are read as usual;
+* reads whole files only up to a size bound, and error logs only as a tail.
+
+A refusal is a :class:`Refused` error (an ``OSError`` whose ``strerror`` is the
+reason), so a reader's existing ``except OSError`` turns it into its warning.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(
+    os, "O_CLOEXEC", 0
+)
+
+
+class Refused(OSError):
+    """A file the boundary will not open; ``strerror`` says why, for the reader's warning."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(errno.EPERM, reason, os.fspath(path))
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Where a sweep's files may be read from, and how much of each.
+
+    ``root`` None means no containment check (a file named on the command line).
+    """
+
+    root: Path | None
+    follow_links: bool = False
+    max_bytes: int = 512 * 1024 * 1024
+    _real_root: str = field(init=False, repr=False, compare=False, default="")
+
+    def __post_init__(self) -> None:
+        if self.root is not None:
+            object.__setattr__(self, "_real_root", os.path.realpath(self.root))
+
+    @staticmethod
+    @lru_cache(maxsize=64)
+    def of(root: Path | None, follow_links: bool, max_bytes: int) -> Boundary:
+        """The boundary for these values (one shared instance: the root is resolved once)."""
+        return Boundary(root, follow_links, max_bytes)
+
+    # -- checks -----------------------------------------------------------------------
+    def check(self, path: Path | str) -> os.stat_result:
+        """The stat of ``path`` when it may be read; raises :class:`Refused` or ``OSError``."""
+        info = os.stat(path)  # follows links: what matters is what would be read
+        self.check_inside(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused(path, f"not a regular file ({_kind(info.st_mode)}); not read")
+        return info
+
+    def check_inside(self, path: Path | str) -> None:
+        """Raise :class:`Refused` when ``path`` resolves outside the root and links are not followed."""
+        if self.root is None or self.follow_links:
+            return
+        real = os.path.realpath(path)
+        top = self._real_root
+        if real != top and not real.startswith(top.rstrip(os.sep) + os.sep):
+            raise Refused(
+                path, f"a link to {real}, outside the sweep root; not followed (--follow-links follows it)"
+            )
+
+    def outside(self, path: Path | str) -> str | None:
+        """The refusal reason when ``path`` resolves outside the root, else None."""
+        try:
+            self.check_inside(path)
+        except Refused as exc:
+            return exc.strerror
+        return None
+
+    # -- opening and reading ---------------------------------------------------------------
+    def open(self, path: Path | str, *, checked: bool = False) -> BinaryIO:
+        """``path`` opened for binary reading (unbuffered), after the checks; the caller closes it.
+
+        ``checked``: the caller ran :meth:`check` on this file already (a tail that
+        checks once per file identity, not on every read); the open itself stays
+        non-blocking and the descriptor is still checked to be a regular file.
+        """
+        if not checked:
+            self.check(path)
+        fd = os.open(path, _OPEN_FLAGS)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):  # swapped after the check
+                raise Refused(path, f"not a regular file ({_kind(info.st_mode)}); not read")
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb", buffering=0)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def read(self, path: Path | str, limit: int | None = None) -> bytes:
+        """The whole file (a leading UTF-8 byte-order mark removed), refused above its bound."""
+        bound = self.max_bytes if limit is None else limit
+        with self.open(path) as handle:
+            data = handle.read(bound + 1)
+        if len(data) > bound:
+            raise Refused(path, f"larger than {bound} bytes; not read")
+        return strip_bom(data)
+
+    def read_tail(self, path: Path | str, limit: int) -> bytes:
+        """The last ``limit`` bytes of the file (all of a shorter one)."""
+        with self.open(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                handle.seek(size - limit)
+            return strip_bom(handle.read(limit)) if size <= limit else handle.read(limit)
+
+
+UNBOUNDED = Boundary(None)
+"""Regular files only, no root: for callers that have no sweep root at hand."""
+
+
+def strip_bom(data: bytes) -> bytes:
+    """``data`` without a leading UTF-8 byte-order mark."""
+    return data[3:] if data.startswith(UTF8_BOM) else data
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a plain file"
+
+
+__all__ = ["UNBOUNDED", "UTF8_BOM", "Boundary", "Refused", "strip_bom"]
