@@ -27,6 +27,7 @@ from sweeptui.issues import Issue
 from sweeptui.lifecycle import Lifecycle
 from sweeptui.settings import Settings
 from sweeptui.sources import get_sources
+from sweeptui.sources.admit import admit
 from sweeptui.sources.base import Reader
 from sweeptui.sources.forked import one_shot_load
 from sweeptui.sources.scan import Scanner
@@ -234,7 +235,7 @@ class Sweep:
         """Apply each reader's events; a failure costs that reader's events, not the group's."""
         for events in held:
             try:
-                for event in events:
+                for event in admit(events):
                     self._apply(event, now, result)
             except Exception as exc:  # a store or detector bug must not drop other runs' data
                 where = next((e.run_id for e in events if hasattr(e, "run_id")), "?")
