@@ -290,19 +290,45 @@ def run_report(args: argparse.Namespace) -> int:
     """``sweeptui report``: load, analyse, render, write; honour ``--fail-on``."""
     from sweeptui.report import build_report, format_for, render, write_report
 
+    if args.output is not None:
+        check_output_path(args.output)
     sweep, objective = load_from_args(args)
     for line in sweep.unread():
         print(f"sweeptui: {line}", file=sys.stderr)
     report = build_report(sweep.store, objective, settings=sweep.settings, rank=args.rank)
     fmt = args.format or (format_for(args.output) if args.output else "md")
-    if args.output:
-        written = write_report(report, args.output, fmt)
-        print(f"sweeptui: wrote {fmt} report to {written}", file=sys.stderr)
-    else:
-        sys.stdout.write(render(report, fmt))
+    try:
+        if args.output:
+            written = write_report(report, args.output, fmt)
+            print(f"sweeptui: wrote {fmt} report to {written}", file=sys.stderr)
+        else:
+            sys.stdout.write(render(report, fmt))
+            sys.stdout.flush()
+    except OSError as exc:
+        where = args.output or "stdout"
+        raise UsageError(f"cannot write the report to {where}: {exc.strerror or exc}") from exc
     if args.next_sweep:
         _write_next_sweep(report, args.next_sweep)
     return _fail_on(report, args.fail_on)
+
+
+def check_output_path(path: Path) -> None:
+    """An output path the report can be written to, checked before the sweep is read:
+    not empty, not a directory or a FIFO (which would block), in a folder that exists."""
+    import stat
+
+    if str(path) in ("", "."):
+        raise UsageError("-o needs a file path")
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UsageError(f"-o {path}: is a directory; give a file path")
+    if mode is not None and stat.S_ISFIFO(mode):
+        raise UsageError(f"-o {path}: is a FIFO; give a file path")
+    if not path.parent.is_dir():
+        raise UsageError(f"-o {path}: the folder {path.parent} does not exist")
 
 
 def _write_next_sweep(report: dict, path: Path) -> None:

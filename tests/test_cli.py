@@ -59,6 +59,7 @@ def test_markdown_report_on_stdout(sweep):
 
 def test_json_report_written_atomically_with_schema(sweep, tmp_path):
     target = tmp_path / "out" / "report.json"
+    target.parent.mkdir()  # -o never creates folders
     expected = json.loads((sweep / "expected.json").read_text())
     done = sweeptui("report", str(sweep), "-o", str(target), "--as-of", str(expected["judged_at"]))
     assert done.returncode == 0, done.stderr
@@ -160,3 +161,31 @@ def test_bundled_samples_report_without_a_word_on_stderr(sample):
     done = sweeptui("report", str(SAMPLES / sample))
     assert done.returncode == 0 and done.stdout.startswith("# Sweep report")
     assert done.stderr == ""
+
+
+def test_unwritable_output_paths_are_one_line_usage_errors(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    sweep = tmp_path / "sweep"
+    run = sweep / "r1"
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"epoch": 0, "val_loss": 1.0}\n')
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    cases = {
+        "": "needs a file path",
+        str(tmp_path): "is a directory",
+        str(fifo): "is a FIFO",
+        str(tmp_path / "missing" / "r.md"): "does not exist",
+        "/dev/full": "cannot write the report",
+    }
+    for output, message in cases.items():
+        done = subprocess.run(
+            [sys.executable, "-m", "sweeptui", "report", str(sweep), "-o", output],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2, (output, done.stderr)
+        assert message in done.stderr and "Traceback" not in done.stderr, (output, done.stderr)
+    assert not (tmp_path / "missing").exists()
