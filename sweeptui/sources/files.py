@@ -138,6 +138,21 @@ UNBOUNDED = Boundary(None)
 """Regular files only, no root: for callers that have no sweep root at hand."""
 
 
+def sqlite_signature(path: Path | str) -> tuple[int, ...] | None:
+    """(size, mtime) of a SQLite database and of its write-ahead log when there is one:
+    what changes when a writer commits. None when the database is gone."""
+    parts: list[int] = []
+    for suffix in ("", "-wal"):
+        try:
+            info = os.stat(f"{path}{suffix}")
+        except OSError:
+            if suffix == "":
+                return None
+            continue
+        parts.extend((info.st_size, info.st_mtime_ns))
+    return tuple(parts)
+
+
 def strip_bom(data: bytes) -> bytes:
     """``data`` without a leading UTF-8 byte-order mark."""
     return data[3:] if data.startswith(UTF8_BOM) else data

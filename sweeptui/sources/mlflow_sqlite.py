@@ -13,7 +13,6 @@ What the tables hold, and how it maps: :mod:`sweeptui.sources.mlflow_runs`.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Collection
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 from sweeptui.events import Event, SourceWarning
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Reader
+from sweeptui.sources.files import sqlite_signature
 from sweeptui.sources.mlflow_runs import (
     NAME,
     RUN_NAME_TAG,
@@ -68,7 +68,7 @@ class SqliteReader(Reader):
 
     def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
         """Query what is new in the changed database (one file: the hint narrows nothing)."""
-        signature = self._signature()
+        signature = sqlite_signature(self.base)
         if signature is None or signature == self.signature:
             return []
         events: list[Event] = []
@@ -88,18 +88,6 @@ class SqliteReader(Reader):
         for run in trial_runs(self.runs):
             events.extend(run_events(run, self.storage, str(self.base), include))
         return events
-
-    def _signature(self) -> tuple | None:
-        parts: list[int] = []
-        for suffix in ("", "-wal"):
-            try:
-                info = os.stat(f"{self.base}{suffix}")
-            except OSError:
-                if suffix == "":
-                    return None
-                continue
-            parts.extend((info.st_size, info.st_mtime_ns))
-        return tuple(parts)
 
     # -- queries -----------------------------------------------------------------------
     def _query(self) -> bool:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ from sweeptui.events import (
 )
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, boundary_of
-from sweeptui.sources.files import UNBOUNDED, Boundary
+from sweeptui.sources.files import UNBOUNDED, Boundary, sqlite_signature
 from sweeptui.sources.jsonio import parse_json, parse_time, to_float
 from sweeptui.sources.tail import FileTail
 
@@ -323,7 +322,7 @@ class SqliteReader(Reader):
 
         One database: the ``changed`` hint narrows nothing.
         """
-        signature = self._signature()
+        signature = sqlite_signature(self.base)
         if signature is None or signature == self.signature:
             return []
         events: list[Event] = []
@@ -341,18 +340,6 @@ class SqliteReader(Reader):
         for trial in self.trials.values():
             events.extend(trial_events(trial, self.storage, mtime))
         return events
-
-    def _signature(self) -> tuple | None:
-        parts: list[int] = []
-        for suffix in ("", "-wal"):
-            try:
-                info = os.stat(f"{self.base}{suffix}")
-            except OSError:
-                if suffix == "":
-                    return None
-                continue
-            parts.extend((info.st_size, info.st_mtime_ns))
-        return tuple(parts)
 
     def _query(self) -> None:
         uri = f"{self.base.resolve().as_uri()}?mode=ro"
