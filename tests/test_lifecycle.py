@@ -299,6 +299,45 @@ def test_causes_are_named(tmp_path: Path) -> None:
     assert all(run.verdict.explicit for run in runs.values())
 
 
+LIGHTNING_STOP = """GPU available: False, used: False
+LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]
+Metric val_loss improved by 0.081 >= min_delta = 0.0. New best score: 0.412
+Monitored metric val_loss did not improve in the last 3 records. Best score: 0.412. Signaling Trainer to stop.
+"""
+EARLY_STOP_LOGS = {
+    "lightning": ("train.log", LIGHTNING_STOP, "Lightning EarlyStopping in train.log"),
+    "keras": ("stdout.log", "Epoch 11/50\n12/12 - 0s - loss: 0.40\nEpoch 12: early stopping\n",
+              "Keras EarlyStopping in stdout.log"),
+    "lightgbm": ("job.err", "[LightGBM] [Info] Early stopping, best iteration is:\n[9]\tvalid's l2: 0.4\n",
+                 "LightGBM early stopping in job.err"),
+}  # fmt: skip
+
+
+def test_an_early_stop_printed_in_a_log_is_a_finish_on_purpose(tmp_path: Path) -> None:
+    # Twelve of fifty epochs, no end marker, silent for a day: killed, unless the log says
+    # the early-stopping callback ended it. A banner naming early stopping is not a stop.
+    start = NOW - 86400
+    for name, (log, text, _) in EARLY_STOP_LOGS.items():
+        run = write_spec(tmp_path, Spec(name, 12, start, epochs=50))
+        (run / log).write_text(text)
+        retime(run, start + 36)
+    banner = write_spec(tmp_path, Spec("banner", 12, start, epochs=50))
+    (banner / "train.log").write_text("Using EarlyStopping(patience=3); early stopping enabled\n")
+    retime(banner, start + 36)
+    crash = write_spec(tmp_path, Spec("stop_then_crash", 12, start, epochs=50))
+    (crash / "train.log").write_text(LIGHTNING_STOP + KEYBOARD)
+    retime(crash, start + 36)
+    sweep = load_at(tmp_path, NOW)
+    runs = runs_by_name(sweep)
+    for name, (_, _, evidence) in EARLY_STOP_LOGS.items():
+        run = runs[name]
+        assert (run.status, run.stopped_early, run.issue_types) == ("finished", True, []), name
+        assert run.status_reason == f"stopped early on purpose ({evidence}); 12 of 50 epochs logged"
+    assert runs["banner"].status == "killed" and not runs["banner"].stopped_early
+    assert runs["stop_then_crash"].status == "killed"  # the Ctrl-C after the stop line wins
+    assert "finished (stopped early)" in render_markdown(build_report(sweep.store, None))
+
+
 # -- what the report says -----------------------------------------------------------------------
 
 
