@@ -93,6 +93,16 @@ class RunEnded:
 
 
 @dataclass(slots=True)
+class RunWithdrawn:
+    """A run shown earlier turned out not to be a run of the sweep (the parent of nested
+    trials, a run deleted in its tool): it leaves the store with its issues. ``reason``
+    says why, for the views' notes."""
+
+    run_id: str
+    reason: str
+
+
+@dataclass(slots=True)
 class SourceWarning:
     """Something in the input could not be read as expected; shown, never fatal."""
 
@@ -100,4 +110,4 @@ class SourceWarning:
     message: str
 
 
-Event = RunSeen | MetricBatch | SummarySeen | RunEnded | SourceWarning
+Event = RunSeen | MetricBatch | SummarySeen | RunEnded | RunWithdrawn | SourceWarning

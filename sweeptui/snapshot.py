@@ -210,6 +210,8 @@ class SnapshotBuilder:
             run = store.runs.get(run_id)
             if run is not None:
                 self._rows[run_id] = make_row(run, self.objective, self._varying)
+            else:  # withdrawn
+                self._rows.pop(run_id, None)
         if analyse:
             self.analysis = self.analyze(store, self.objective)
             problem = unknown_metric(store, self.metric) if self.metric else None

@@ -24,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from sweeptui.events import Event, MetricBatch, RunEnded, RunSeen, SourceWarning, SummarySeen
+from sweeptui.events import (
+    Event,
+    MetricBatch,
+    RunEnded,
+    RunSeen,
+    RunWithdrawn,
+    SourceWarning,
+    SummarySeen,
+)
 from sweeptui.failures import Failure
 from sweeptui.issues import SWEEP_RUN_ID, Issue
 from sweeptui.lifecycle import END_MARKER, PENDING, Verdict, record_end
@@ -394,7 +402,8 @@ class RunStore:
 
     # -- events ---------------------------------------------------------------
     def apply(self, event: Event, now: float | None = None, live: bool = False) -> Run | None:
-        """Apply one event; returns the run it touched (None for warnings).
+        """Apply one event; returns the run it touched (None for warnings), or the run it
+        removed for a :class:`RunWithdrawn`.
 
         ``now`` is when it was read; ``live`` says it arrived while watching (after the
         first full read), so its arrival counts as a sign of life.
@@ -405,6 +414,8 @@ class RunStore:
             return None
         if isinstance(event, RunSeen):
             run = self._see(event)
+        elif isinstance(event, RunWithdrawn):
+            return self._withdraw(event.run_id)
         else:
             run = self.runs.get(event.run_id)
             if run is None:
@@ -433,6 +444,16 @@ class RunStore:
             run.expected = expected_length(run.params)
         if event.started_at is not None and run.first_update is None:
             run.first_update = event.started_at
+        return run
+
+    def _withdraw(self, run_id: str) -> Run | None:
+        """Remove a run and its issues (it was not a run of the sweep); the run removed, if any."""
+        run = self.runs.pop(run_id, None)
+        if run is None:
+            return None
+        self.retract_issues(run_id, list(run.issue_types))
+        self._given_names.pop(run_id, None)
+        self._changed.add(run_id)  # incremental views drop its row
         return run
 
     def _add_metrics(self, run: Run, batch: MetricBatch, now: float | None, live: bool) -> None:

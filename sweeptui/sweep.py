@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeptui.detectors.engine import DetectorEngine
-from sweeptui.events import Event, MetricBatch, RunEnded, SourceWarning
+from sweeptui.events import Event, MetricBatch, RunEnded, RunWithdrawn, SourceWarning
 from sweeptui.issues import Issue
 from sweeptui.lifecycle import Lifecycle
 from sweeptui.settings import Settings
@@ -251,7 +251,9 @@ class Sweep:
                 result.warnings.append(event)
             return
         result.changed_runs.add(run.id)
-        if isinstance(event, MetricBatch):
+        if isinstance(event, RunWithdrawn):
+            self.detectors.forget_run(run.id)
+        elif isinstance(event, MetricBatch):
             result.issues.extend(self.detectors.on_metrics(run, event))
         elif isinstance(event, RunEnded):
             result.issues.extend(self.detectors.on_end(run))

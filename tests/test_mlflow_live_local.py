@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sweeptui.snapshot import SnapshotBuilder
 from sweeptui.sweep import Sweep
 
 pytestmark = pytest.mark.skipif(
@@ -49,3 +50,44 @@ def test_a_sweep_logged_live_to_a_local_store_is_followed(tmp_path: Path, uri: s
     assert runs["crashed"].status == "crashed" and "crashed" in runs["crashed"].issue_types
     assert runs["killed"].status == "running" and len(runs["killed"].metrics["val_loss"]) == 3
     assert {run.source for run in sweep.store} == {"mlflow"}
+
+
+@pytest.mark.parametrize("store", ["sqlite", "files"])
+def test_runs_shown_then_found_not_to_be_trials_leave_the_table(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Optuna's and Ray's MLflow callbacks open a parent run first and nest the trials
+    # under it: a watch that polls in between sees the parent alone, as a run. Once a
+    # child names it, it is no trial; nor is a trial deleted after it was shown.
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}" if store == "sqlite" else (tmp_path / "mlruns").as_uri()
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("nested-sweep")
+    parent = client.create_run(experiment, run_name="study").info.run_id
+    client.log_param(parent, "sampler", "TPE")
+    sweep = Sweep(tmp_path)
+    sweep.rescan(reread=True)
+    assert [run.name for run in sweep.store] == ["study"]
+    table = SnapshotBuilder(sweep.store)  # the rows the live table shows
+    assert [row.name for row in table.build().rows] == ["study"]
+    trials = []
+    for number in range(3):
+        tags = {"mlflow.parentRunId": parent}
+        trial = client.create_run(experiment, run_name=f"trial-{number}", tags=tags).info.run_id
+        client.log_param(trial, "lr", 0.01 * (number + 1))
+        for epoch in range(4):
+            loss = float("nan") if number == 2 and epoch == 3 else 1.0 / (epoch + 1)
+            client.log_metric(trial, "val_loss", loss, step=epoch)
+        client.set_terminated(trial, "FINISHED")
+        trials.append(trial)
+    sweep.rescan(reread=True)
+    assert sorted(run.name for run in sweep.store) == ["trial-0", "trial-1", "trial-2"]
+    assert "nan_or_inf_metric" in next(r for r in sweep.store if r.name == "trial-2").issue_types
+    client.delete_run(trials[2])
+    sweep.rescan(reread=True)
+    assert sorted(run.name for run in sweep.store) == ["trial-0", "trial-1"]
+    assert sorted(row.name for row in table.build().rows) == ["trial-0", "trial-1"]
+    assert not [issue for issue in sweep.store.issues if issue.run.endswith(trials[2])]
+    assert sweep.store.status_counts()["finished"] == 2

@@ -83,6 +83,14 @@ class DetectorEngine:
             [failure_issue(run), self.short_runs.check(run, stamp), self.crash_loop.check()]
         )
 
+    def forget_run(self, run_id: str) -> None:
+        """Drop everything kept about a run that left the store."""
+        self.divergence.forget(run_id)
+        self.overfitting.forget(run_id)
+        self.lifecycle.forget(run_id)
+        self.short_runs.invalidate(run_id)
+        self.crash_loop.forget(run_id)
+
     def hold_sweep_checks(self, held: bool) -> list[Issue]:
         """Hold the sweep-level judgement while a read is applied; on release, judge it once."""
         self.crash_loop.held = held

@@ -46,10 +46,9 @@ from sweeptui.sources.mlflow_runs import (
     RunState,
     millis,
     param_value,
-    run_events,
     sql_metric,
+    sweep_events,
 )
-from sweeptui.sources.mlflow_runs import trial_runs as trials
 
 API = "/api/2.0/mlflow"
 DEFAULT_INTERVAL = 2.0
@@ -279,9 +278,7 @@ class ServerReader(Reader):
         else:
             self._recovered(events)
             self.next_poll = now + self.interval
-        include = self.settings.include_deleted
-        for run in trials(self.runs):
-            events.extend(run_events(run, self.storage, self.url, include))
+        events.extend(sweep_events(self.runs, self.storage, self.url, self.settings.include_deleted))
         return events
 
     def _failed(self, message: str, now: float, events: list[Event]) -> None:

@@ -28,9 +28,8 @@ from sweeptui.sources.mlflow_runs import (
     RunState,
     millis,
     param_value,
-    run_events,
     sql_metric,
-    trial_runs,
+    sweep_events,
 )
 
 SQLITE_MARK = b"SQLite format 3\x00"
@@ -84,9 +83,7 @@ class SqliteReader(Reader):
             self._problem = None
         if complete:
             self.signature = signature
-        include = self.settings.include_deleted
-        for run in trial_runs(self.runs):
-            events.extend(run_events(run, self.storage, str(self.base), include))
+        events.extend(sweep_events(self.runs, self.storage, str(self.base), self.settings.include_deleted))
         return events
 
     # -- queries -----------------------------------------------------------------------
