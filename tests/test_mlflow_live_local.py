@@ -91,3 +91,30 @@ def test_runs_shown_then_found_not_to_be_trials_leave_the_table(
     assert sorted(row.name for row in table.build().rows) == ["trial-0", "trial-1"]
     assert not [issue for issue in sweep.store.issues if issue.run.endswith(trials[2])]
     assert sweep.store.status_counts()["finished"] == 2
+
+
+@pytest.mark.parametrize("store", ["sqlite", "files"])
+def test_a_resumed_run_reads_the_same_live_and_at_once(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # resumed from its step-3 checkpoint: steps 3 and 4 are logged again, later
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}" if store == "sqlite" else (tmp_path / "mlruns").as_uri()
+    client = MlflowClient(tracking_uri=uri)
+    run = client.create_run(client.create_experiment("resumed")).info.run_id
+    base = int(time.time() * 1000) - 60_000
+    live = Sweep(tmp_path)
+    plan = [(0, 1.0), (1, 0.6), (2, 0.4), (3, 0.3), (4, 0.25), (3, 0.33), (4, 0.27), (5, 0.22)]
+    for second, (step, value) in enumerate(plan):
+        client.log_metric(run, "val_loss", value, timestamp=base + second * 1000, step=step)
+        if second in (4, 6):
+            live.rescan(reread=True)
+    client.set_terminated(run, "FINISHED")
+    live.rescan(reread=True)
+    at_once = Sweep(tmp_path)
+    at_once.load()
+    for sweep in (live, at_once):
+        [series] = (found.metrics["val_loss"] for found in sweep.store)
+        assert list(zip(series.steps, series.values, strict=True)) == plan

@@ -106,12 +106,12 @@ class RunState:
 
     def add_points(self, key: str, values: Sequence[float], steps: Sequence[float],
                    stamps_ms: Sequence[float]) -> None:
-        """Points of one metric, in step order (timestamps in milliseconds); C-level work only,
-        as a store of a thousand runs brings millions of points."""
+        """Points of one metric, in the order they were logged (timestamps in milliseconds);
+        C-level work only, as a store of a thousand runs brings millions of points."""
         old_steps, old_values = self.points.setdefault(key, ([], []))
         old_steps.extend(steps)
         old_values.extend(values)
-        # the newest timestamp of a step wins: points come in (step, timestamp) order
+        # the newest timestamp of a step wins: points come in the order they were logged
         self.stamps.update(zip(steps, stamps_ms, strict=True))
 
     def add_point(self, key: str, value: float, step: float, stamp_ms: float | None) -> None:
@@ -153,13 +153,12 @@ def _batch(run: RunState, run_id: str) -> MetricBatch:
     is the epoch column, as in any metric log."""
     metrics: dict[str, Series] = {}
     for key, (steps, values) in run.points.items():
-        if steps != sorted(steps):  # stable: logging order within a step
-            order = sorted(range(len(steps)), key=steps.__getitem__)
-            steps, values = [steps[i] for i in order], [values[i] for i in order]
+        # kept in the order they were logged, as every reader hands them over: a run resumed
+        # from a checkpoint logs lower steps again, and reads in any chunks agree
         metrics[key] = Series(array("d", steps), array("d", values))
         run.metric_count += len(steps)
     epochs = metrics.pop(EPOCH_KEY, None)
-    times = array("d", (run.stamps[step] / 1000.0 for step in sorted(run.stamps)))
+    times = array("d", (stamp / 1000.0 for stamp in sorted(run.stamps.values())))
     records = max(len(steps) for steps, _ in run.points.values())
     run.points = {}
     run.stamps = {}

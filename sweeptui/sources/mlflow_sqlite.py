@@ -172,7 +172,7 @@ class SqliteReader(Reader):
                    low: int, high: int) -> None:  # fmt: skip
         rows = connection.execute(
             "SELECT value, step, timestamp, is_nan FROM metrics WHERE run_uuid = ? AND key = ? "
-            "AND rowid > ? AND rowid <= ? ORDER BY step",
+            "AND rowid > ? AND rowid <= ? ORDER BY timestamp, step",  # the order they were logged
             (uuid, key, low, high),
         ).fetchall()
         if not rows:
