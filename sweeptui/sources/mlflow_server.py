@@ -8,7 +8,8 @@ with the standard library's HTTP client (no MLflow import). Each poll costs:
   runs still unfinished (``attributes.run_id IN (...)``) and the runs started since the
   newest start seen (less a margin for clocks that differ between machines);
 - ``GET /api/2.0/mlflow/metrics/get-history`` only for the metrics whose latest point
-  (in the search answer) moved since the last poll; the points already read are skipped.
+  (in the search answer) moved since the last poll, and once more for every metric of a
+  run that just ended; the points already read (the first ones in logging order) are skipped.
 
 The reader polls at most every ``interval`` seconds. When the server is slow or down
 it backs off (doubling the wait up to :data:`MAX_BACKOFF`), keeps everything read so
