@@ -203,7 +203,7 @@ def test_an_issue_the_new_content_still_shows_is_kept_not_raised_again(tmp_path:
     (before,) = sweep.store.issues
     assert before.type == "divergence"
     added = sweep.store.issues_added
-    rename_over(run / "metrics.jsonl", jsonl(diverging + [2.0]))  # the same log, one more line
+    rename_over(run / "metrics.jsonl", jsonl([*diverging, 2.0]))  # the same log, one more line
     result = sweep.poll()
     assert result.issues == [] and sweep.store.issues == [before]
     assert sweep.store.issues_added == added  # nothing withdrawn and found again
