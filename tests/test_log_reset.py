@@ -13,9 +13,11 @@ import os
 import time
 from pathlib import Path
 
+from sweeptui.detectors.engine import POINT_ISSUES
 from sweeptui.sources.run_dir import SPILL_RECORDS
 from sweeptui.store import MetricSeries
 from sweeptui.sweep import Sweep, load_sweep
+from tests.tool_fixtures import copy_fixture
 
 OLD_LOSSES = [2.0 * 0.7**step for step in range(10)]
 """A healthy run: the loss falls to 0.08."""
@@ -62,13 +64,20 @@ def watching(root: Path) -> Sweep:
     return sweep
 
 
-def points(sweep: Sweep, run: str, metric: str = "loss") -> list[tuple[float, float]]:
+def points(sweep: Sweep, run: str, metric: str = "loss") -> list[tuple[float, float | str]]:
+    """(step, value) of each point; a NaN value as ``"NaN"``, so that points compare equal."""
     series = sweep.store.runs[run].metrics[metric]
-    return list(zip(series.steps.tolist(), series.values.tolist(), strict=True))
+    values = [value if value == value else "NaN" for value in series.values.tolist()]
+    return list(zip(series.steps.tolist(), values, strict=True))
 
 
 def issues(sweep: Sweep, run: str) -> list[tuple]:
     return sorted((i.type, i.step, i.metric, i.message) for i in sweep.store.issues if i.run == run)
+
+
+def point_issues(sweep: Sweep, run: str) -> list[tuple]:
+    """The run's issues judged from its points alone."""
+    return [issue for issue in issues(sweep, run) if issue[0] in POINT_ISSUES]
 
 
 def resets_said(sweep: Sweep) -> list[str]:
@@ -250,3 +259,29 @@ def test_a_series_drops_the_points_of_one_origin_wherever_they_sit() -> None:
     assert series.drop("b") == 3
     assert series.values.tolist() == [1.0] and series.best("max") == 1.0
     assert series.drop("a") == 1 and len(series) == 0 and series.best("min") is None
+
+
+def test_an_optuna_journal_rewritten_shorter_replays_in_place_of_what_it_gave(tmp_path: Path) -> None:
+    journal = copy_fixture("optuna", tmp_path) / "journal" / "optuna_journal.log"
+    (tmp_path / "optuna" / "rdb").rename(tmp_path / "rdb_elsewhere")  # the journal alone
+    lines = journal.read_text().splitlines(keepends=True)
+    sweep = watching(tmp_path / "optuna")
+    before = sum(len(series) for run in sweep.store for series in run.metrics.values())
+    journal.write_text("".join(lines[: len(lines) // 2]))  # the study started over
+    sweep.poll()
+    report = load_sweep(tmp_path / "optuna", now=time.time())
+    sweep.tick(time.time())
+    after = 0
+    for run in sweep.store:
+        twin = report.store.runs.get(run.id)
+        if twin is None:  # a trial the new journal does not hold (yet): no points left
+            assert run.metrics == {} and run.records == 0
+            continue
+        assert {name: points(sweep, run.id, name) for name in run.metrics} == {
+            name: points(report, run.id, name) for name in twin.metrics
+        }
+        assert point_issues(sweep, run.id) == point_issues(report, run.id)
+        after += sum(len(series) for series in run.metrics.values())
+    assert 0 < after < before
+    assert any(w.message.startswith("journal truncated; the points read from it before are dropped")
+               for w in sweep.store.warnings)

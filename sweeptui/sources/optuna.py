@@ -36,6 +36,7 @@ import orjson
 
 from sweeptui.events import (
     Event,
+    FileReset,
     MetricBatch,
     RunEnded,
     RunSeen,
@@ -102,12 +103,20 @@ class TrialState:
     ended: bool = False
 
 
-def trial_events(trial: TrialState, storage: str, mtime: float | None) -> list[Event]:
-    """The events for what changed in ``trial`` since the last call."""
+def trial_run_id(trial: TrialState, storage: str) -> str:
+    """The run id of ``trial`` in the storage file ``storage``."""
+    return f"{storage}/{trial.study.name}/{trial.number}"
+
+
+def trial_events(
+    trial: TrialState, storage: str, mtime: float | None, origin: str | None = None
+) -> list[Event]:
+    """The events for what changed in ``trial`` since the last call; its points carry
+    ``origin`` (the journal, which a reset may make take them back)."""
     if not trial.dirty:
         return []
     trial.dirty = False
-    run_id = f"{storage}/{trial.study.name}/{trial.number}"
+    run_id = trial_run_id(trial, storage)
     events: list[Event] = []
     if trial.emitted_params is None or trial.params != trial.emitted_params:
         trial.emitted_params = dict(trial.params)
@@ -118,7 +127,8 @@ def trial_events(trial: TrialState, storage: str, mtime: float | None) -> list[E
         series.steps.extend(trial.new_steps)
         series.values.extend(trial.new_values)
         count = len(trial.new_steps)
-        events.append(MetricBatch(run_id, {trial.study.metric(): series}, count, mtime=mtime))
+        metrics = {trial.study.metric(): series}
+        events.append(MetricBatch(run_id, metrics, count, mtime=mtime, origin=origin))
         trial.new_steps, trial.new_values = [], []
     if not trial.ended and trial.state in ("COMPLETE", "PRUNED", "FAIL"):
         trial.ended = True
@@ -195,15 +205,24 @@ class JournalReader(Reader):
         for message in chunk.warnings:
             events.append(SourceWarning(str(self.base), message))
         if chunk.reset is not None:
-            events.append(SourceWarning(str(self.base), f"journal {chunk.reset}; replayed"))
-            self._reset_state()
+            self._start_over(chunk.reset, events)
         for line in chunk.lines:
             operation = _parse_operation(line)
             if operation is not None:
                 self._apply(operation)
         for trial in self.trials.values():
-            events.extend(trial_events(trial, self.storage, chunk.mtime))
+            events.extend(trial_events(trial, self.storage, chunk.mtime, str(self.base)))
         return events
+
+    def _start_over(self, kind: str, events: list[Event]) -> None:
+        """The journal was replaced or truncated: every trial's points from it are withdrawn
+        and the journal replayed from its start."""
+        origin = str(self.base)
+        events.extend(FileReset(trial_run_id(trial, self.storage), origin, kind)
+                      for trial in self.trials.values())  # fmt: skip
+        events.append(SourceWarning(origin, f"journal {kind}; the points read from it before "
+                                            "are dropped and it is replayed from its start"))  # fmt: skip
+        self._reset_state()
 
     def _apply(self, op: dict) -> None:
         code = op.get("op_code")
