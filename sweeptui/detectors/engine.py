@@ -178,10 +178,12 @@ class DetectorEngine:
             gone = SILENCE_ISSUES if verdict.status == "finished" else ("killed",)
             self.store.retract_issues(run.id, gone)
         found: list[Issue | None] = []
-        if (verdict.stalled or verdict.vanished) and not self.store.has_issue(run.id, "stalled"):
-            found.append(stalled_issue(run, verdict, now))
         if verdict.vanished:
+            # the killed issue says how long the run was silent: a stall beside it is noise
+            self.store.retract_issues(run.id, ("stalled",))
             found.append(vanished_issue(run, verdict, now))
+        elif verdict.stalled and not self.store.has_issue(run.id, "stalled"):
+            found.append(stalled_issue(run, verdict, now))
         if run.ended:
             self.crash_loop.record_end(run)
             self.short_runs.invalidate(run.id)

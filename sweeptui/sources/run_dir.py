@@ -30,7 +30,7 @@ from sweeptui.events import (
     SourceWarning,
     SummarySeen,
 )
-from sweeptui.failures import classify_failure, has_traceback
+from sweeptui.failures import classify_failure, early_stop, has_traceback
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, parts_below
 from sweeptui.sources.columns import (
@@ -604,13 +604,25 @@ class ErrorText:
         text = data.decode("utf-8", errors="replace").strip()
         if not text:
             return None
-        if not (self.strict or has_traceback(text) or KILL_LINE.search(text)):
+        failing = has_traceback(text) or KILL_LINE.search(text)
+        stopper = None if failing else early_stop(text)
+        if stopper is not None:
+            return self._stopped_early(run_id, stopper)
+        if not (self.strict or failing):
             return None
         verdict = classify_failure(text).reason
         if verdict == self.verdict:  # a growing log with the same failure: said already
             return None
         self.verdict = verdict
         return RunEnded(run_id, None, error=text, evidence=self.file.path.name)
+
+    def _stopped_early(self, run_id: str, stopper: str) -> RunEnded | None:
+        """The run ended on purpose: its early-stopping callback said so (once)."""
+        if self.verdict == stopper:
+            return None
+        self.verdict = stopper
+        evidence = f"{stopper} in {self.file.path.name}"
+        return RunEnded(run_id, "finished", stopped_early=True, evidence=evidence)
 
     def _unreadable(self, run_id: str, warnings: list[Event] | None) -> RunEnded | None:
         problem = self.file.problem or "unreadable"
