@@ -36,6 +36,7 @@ import orjson
 
 from sweeptui.events import (
     Event,
+    FileReset,
     MetricBatch,
     RunEnded,
     RunSeen,
@@ -104,12 +105,20 @@ class TrialState:
     """When the newest operation read for this trial was written, as far as the storage tells."""
 
 
-def trial_events(trial: TrialState, storage: str, mtime: float | None) -> list[Event]:
-    """The events for what changed in ``trial`` since the last call."""
+def trial_run_id(trial: TrialState, storage: str) -> str:
+    """The run id of ``trial`` in the storage file ``storage``."""
+    return f"{storage}/{trial.study.name}/{trial.number}"
+
+
+def trial_events(
+    trial: TrialState, storage: str, mtime: float | None, origin: str | None = None
+) -> list[Event]:
+    """The events for what changed in ``trial`` since the last call; its points carry
+    ``origin`` (the journal, which a reset may make take them back)."""
     if not trial.dirty:
         return []
     trial.dirty = False
-    run_id = f"{storage}/{trial.study.name}/{trial.number}"
+    run_id = trial_run_id(trial, storage)
     events: list[Event] = []
     if trial.emitted_params is None or trial.params != trial.emitted_params:
         trial.emitted_params = dict(trial.params)
@@ -120,7 +129,8 @@ def trial_events(trial: TrialState, storage: str, mtime: float | None) -> list[E
         series.steps.extend(trial.new_steps)
         series.values.extend(trial.new_values)
         count = len(trial.new_steps)
-        events.append(MetricBatch(run_id, {trial.study.metric(): series}, count, mtime=mtime))
+        metrics = {trial.study.metric(): series}
+        events.append(MetricBatch(run_id, metrics, count, mtime=mtime, origin=origin))
         trial.new_steps, trial.new_values = [], []
     if not trial.ended and trial.state in ("COMPLETE", "PRUNED", "FAIL"):
         trial.ended = True
@@ -197,13 +207,22 @@ class JournalReader(Reader):
         for message in chunk.warnings:
             events.append(SourceWarning(str(self.base), message))
         if chunk.reset is not None:
-            events.append(SourceWarning(str(self.base), f"journal {chunk.reset}; replayed"))
-            self._reset_state()
+            self._start_over(chunk.reset, events)
         self._replay(chunk.lines, chunk.mtime)
         for trial in self.trials.values():
             mtime = chunk.mtime if trial.heard is None else trial.heard
-            events.extend(trial_events(trial, self.storage, mtime))
+            events.extend(trial_events(trial, self.storage, mtime, str(self.base)))
         return events
+
+    def _start_over(self, kind: str, events: list[Event]) -> None:
+        """The journal was replaced or truncated: every trial's points from it are withdrawn
+        and the journal replayed from its start."""
+        origin = str(self.base)
+        events.extend(FileReset(trial_run_id(trial, self.storage), origin, kind)
+                      for trial in self.trials.values())  # fmt: skip
+        events.append(SourceWarning(origin, f"journal {kind}; the points read from it before "
+                                            "are dropped and it is replayed from its start"))  # fmt: skip
+        self._reset_state()
 
     def _replay(self, lines: list[bytes], mtime: float | None) -> None:
         """Apply the operations, dating each trial's newest one.
