@@ -52,18 +52,21 @@ def test_a_sweep_logged_live_to_a_local_store_is_followed(tmp_path: Path, uri: s
     assert {run.source for run in sweep.store} == {"mlflow"}
 
 
-@pytest.mark.parametrize("store", ["sqlite", "files"])
-def test_runs_shown_then_found_not_to_be_trials_leave_the_table(
-    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Optuna's and Ray's MLflow callbacks open a parent run first and nest the trials
-    # under it: a watch that polls in between sees the parent alone, as a run. Once a
-    # child names it, it is no trial; nor is a trial deleted after it was shown.
+@pytest.fixture(params=["sqlite", "files"])
+def client(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Real MLflow's client writing to a local store in ``tmp_path``: SQLite, then files."""
     from mlflow.tracking import MlflowClient
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}" if store == "sqlite" else (tmp_path / "mlruns").as_uri()
-    client = MlflowClient(tracking_uri=uri)
+    root = tmp_path / "mlruns"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}" if request.param == "sqlite" else root.as_uri()
+    return MlflowClient(tracking_uri=uri)
+
+
+def test_runs_shown_then_found_not_to_be_trials_leave_the_table(tmp_path: Path, client) -> None:
+    # Optuna's and Ray's MLflow callbacks open a parent run first and nest the trials
+    # under it: a watch that polls in between sees the parent alone, as a run. Once a
+    # child names it, it is no trial; nor is a trial deleted after it was shown.
     experiment = client.create_experiment("nested-sweep")
     parent = client.create_run(experiment, run_name="study").info.run_id
     client.log_param(parent, "sampler", "TPE")
@@ -93,16 +96,8 @@ def test_runs_shown_then_found_not_to_be_trials_leave_the_table(
     assert sweep.store.status_counts()["finished"] == 2
 
 
-@pytest.mark.parametrize("store", ["sqlite", "files"])
-def test_a_resumed_run_reads_the_same_live_and_at_once(
-    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_resumed_run_reads_the_same_live_and_at_once(tmp_path: Path, client) -> None:
     # resumed from its step-3 checkpoint: steps 3 and 4 are logged again, later
-    from mlflow.tracking import MlflowClient
-
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}" if store == "sqlite" else (tmp_path / "mlruns").as_uri()
-    client = MlflowClient(tracking_uri=uri)
     run = client.create_run(client.create_experiment("resumed")).info.run_id
     base = int(time.time() * 1000) - 60_000
     live = Sweep(tmp_path)
