@@ -15,12 +15,14 @@ cost of a batch is proportional to its size, never to a run's history.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sweeptui.detectors.base import EpochLookup, EpochTracker, batch_time
 from sweeptui.detectors.crash_loop import CrashLoopDetector
-from sweeptui.detectors.divergence import DivergenceDetector
+from sweeptui.detectors.divergence import DivergenceDetector, LossState
 from sweeptui.detectors.failure import failure_issue
 from sweeptui.detectors.nonfinite import find_nonfinite
-from sweeptui.detectors.overfitting import OverfitDetector
+from sweeptui.detectors.overfitting import FitState, OverfitDetector
 from sweeptui.detectors.short_run import ShortRunDetector
 from sweeptui.detectors.stall import SILENCE_ISSUES, stalled_issue, vanished_issue
 from sweeptui.events import MetricBatch
@@ -28,6 +30,15 @@ from sweeptui.issues import Issue
 from sweeptui.lifecycle import Lifecycle
 from sweeptui.settings import Settings
 from sweeptui.store import Run, RunStore
+
+
+@dataclass(slots=True)
+class RunState:
+    """The metric detectors' state of one run: its epoch pair, losses and fit."""
+
+    epochs: EpochTracker | None
+    divergence: dict[str, LossState]
+    overfitting: FitState | None
 
 
 class DetectorEngine:
@@ -61,6 +72,14 @@ class DetectorEngine:
         if not self.store.has_issue(run.id, "overfitting_suspect"):
             found.append(self.overfitting.on_metrics(run, batch, epochs, seen_at))
         epochs.advance()
+        return self.judged(run, found)
+
+    def judged(self, run: Run, found: list[Issue | None]) -> list[Issue]:
+        """Record what the metric detectors found in a batch of ``run``; the new issues.
+
+        Also takes a verdict reached in a child process of a one-shot load, by an
+        engine that held the run in the same state (see :mod:`sweeptui.readalone`).
+        """
         if run.ended:
             # Trailing lines after the end marker: cached lengths are stale.
             self.short_runs.invalidate(run.id)
@@ -68,6 +87,21 @@ class DetectorEngine:
         for issue in new:
             self._forget(issue)
         return new
+
+    def run_state(self, run_id: str) -> RunState:
+        """What the metric detectors carry for one run (to continue it elsewhere)."""
+        return RunState(
+            self._epochs.get(run_id),
+            self.divergence.state_of(run_id),
+            self.overfitting.state_of(run_id),
+        )
+
+    def adopt(self, run_id: str, state: RunState) -> None:
+        """Continue a run judged in another process from its :meth:`run_state`."""
+        if state.epochs is not None:
+            self._epochs[run_id] = state.epochs
+        self.divergence.adopt(run_id, state.divergence)
+        self.overfitting.adopt(run_id, state.overfitting)
 
     def on_end(self, run: Run) -> list[Issue]:
         """A run ended: its failure, a short finish, maybe a crash loop."""
