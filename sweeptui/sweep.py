@@ -250,7 +250,8 @@ class Sweep:
     def _fits(self, reader: Reader, read: ReadAlone) -> bool:
         """Whether a child's read stands for the serial one here: its runs are new to the
         store and it said no once-per-sweep note another reader has said since the fork."""
-        return read.notes.isdisjoint(reader.notes) and read.run_ids().isdisjoint(self.store.runs)
+        known = self.store.runs
+        return read.notes.isdisjoint(reader.notes) and not any(i in known for i in read.run_ids())
 
     def _take_over(self, reader: Reader, read: ReadAlone, now: float, result: PollResult) -> None:
         """Apply a child's read as :meth:`_apply_all` would, with the child's verdicts."""
