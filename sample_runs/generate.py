@@ -291,7 +291,7 @@ README_TAIL = """
 | killed | log up to the epoch, `Killed` / SIGTERM text or exit 137 | killed | killed |
 | failed | config and traceback, no metric | failed | crashed |
 | stalled | partial log, silent 1500 s, no end marker | running | stalled |
-| vanished | partial log, silent 4 h, no end marker | killed | killed, stalled |
+| vanished | partial log, silent 4 h, no end marker | killed | killed |
 | short | finished after the epoch, config asks for 20 | finished | short_run |
 | overfit | validation minimum at the epoch, then +7%/epoch; train falls | finished |\
  overfitting_suspect |

@@ -52,6 +52,8 @@ class MetricBatch:
     the records that carried one (seconds since the epoch), used for cadence and
     stall detection; ``mtime`` is the file's modification time when records carry
     no timestamp. ``epochs`` maps step -> epoch where the log records both.
+    ``origin`` names the file the points came from, when a :class:`FileReset` may
+    later withdraw them (an appended log); None for points that stay.
     """
 
     run_id: str
@@ -60,6 +62,7 @@ class MetricBatch:
     times: array = field(default_factory=lambda: array("d"))
     mtime: float | None = None
     epochs: Series | None = None
+    origin: str | None = None
 
 
 @dataclass(slots=True)
@@ -93,6 +96,21 @@ class RunEnded:
 
 
 @dataclass(slots=True)
+class FileReset:
+    """An appended log was replaced (a new file under its name) or truncated: the points
+    it gave the run so far (its ``MetricBatch.origin``) no longer stand.
+
+    The store drops them and the detectors judge the run again; what the file holds
+    now follows in batches of that origin, read from its start. ``kind`` is
+    ``"replaced"`` or ``"truncated"``.
+    """
+
+    run_id: str
+    path: str
+    kind: str
+
+
+@dataclass(slots=True)
 class SourceWarning:
     """Something in the input could not be read as expected; shown, never fatal."""
 
@@ -100,4 +118,4 @@ class SourceWarning:
     message: str
 
 
-Event = RunSeen | MetricBatch | SummarySeen | RunEnded | SourceWarning
+Event = RunSeen | MetricBatch | SummarySeen | RunEnded | FileReset | SourceWarning

@@ -1,9 +1,10 @@
-"""Crash causes read from error text and exit codes.
+"""Crash causes read from error text and exit codes, and early stops read from logs.
 
 One place decides whether a dead run crashed, ran out of memory or was killed, and
 names the cause in a short phrase ("CUDA out of memory", "ValueError: ...",
 "SIGKILL (exit 137)"). Sources pass raw text; the store and the crash detector use
-the verdict.
+the verdict. :func:`early_stop` recognises the line a training library prints when
+its early-stopping callback ends a run on purpose.
 """
 
 from __future__ import annotations
@@ -124,6 +125,24 @@ def classify_failure(text: str, exit_code: int | None = None, status: str | None
     return Failure("crashed", _first_line(text) or "error (no message)")
 
 
+_EARLY_STOPS = (
+    (re.compile(r"Signaling Trainer to stop"), "Lightning EarlyStopping"),
+    (re.compile(r"^Epoch \d+: early stopping\b", re.M), "Keras EarlyStopping"),
+    (re.compile(r"Early stopping, best iteration is"), "LightGBM early stopping"),
+    (re.compile(r"Stopping\. Best iteration"), "XGBoost early stopping"),
+)
+"""Lines printed only when a callback stops training, never when it is merely configured
+(a bare "early stopping" also appears in startup banners and config dumps)."""
+
+
+def early_stop(text: str) -> str | None:
+    """Which library's early stopping ended the run, when the log says so; else None."""
+    for pattern, name in _EARLY_STOPS:
+        if pattern.search(text):
+            return name
+    return None
+
+
 def has_traceback(text: str) -> bool:
     """True when the text holds a Python traceback or a fatal error line."""
     return (
@@ -196,6 +215,6 @@ def exit_code_reason(exit_code: int) -> str:
 
 
 __all__ = [
-    "INTERRUPTED", "SLURM_CANCEL", "Failure", "classify_failure", "exit_code_reason",
+    "INTERRUPTED", "SLURM_CANCEL", "Failure", "classify_failure", "early_stop", "exit_code_reason",
     "has_traceback",
 ]  # fmt: skip

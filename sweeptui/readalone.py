@@ -13,7 +13,8 @@ endings and the sweep-level checks stay in the parent: they depend on the other 
 
 What a child cannot vouch for, the parent reads again itself (its copy of the reader is
 untouched): a run the parent already knows from another reader, a once-per-sweep note
-another reader has said already, a reader or store error (said as a serial read says it).
+another reader has said already, a file reset (judged against the points before it), a
+reader or store error (said as a serial read says it).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeptui.detectors.engine import DetectorEngine, RunState
-from sweeptui.events import Event, MetricBatch, RunEnded
+from sweeptui.events import Event, FileReset, MetricBatch, RunEnded
 from sweeptui.issues import Issue
 from sweeptui.lifecycle import Lifecycle
 from sweeptui.settings import Settings
@@ -85,6 +86,8 @@ def read_alone(
     before = set(reader.notes)
     try:
         parts = [admit(events) for events in reader.read_parts(None)]
+        if any(type(event) is FileReset for events in parts for event in events):
+            return None  # a file reset mid-read is judged against the points before it
         verdicts, runs = _judge(parts, settings, root, now, live)
     except Exception:  # the parent reads this reader again and reports it
         return None

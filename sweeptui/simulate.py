@@ -43,7 +43,7 @@ EXPECTATIONS: dict[str, tuple[str, frozenset[str]]] = {
     "killed": ("killed", frozenset({"killed"})),
     "failed": ("failed", frozenset({"crashed"})),
     "stalled": ("running", frozenset({"stalled"})),
-    "vanished": ("killed", frozenset({"killed", "stalled"})),
+    "vanished": ("killed", frozenset({"killed"})),
     "short": ("finished", frozenset({"short_run"})),
     "overfit": ("finished", frozenset({"overfitting_suspect"})),
 }
@@ -51,8 +51,8 @@ EXPECTATIONS: dict[str, tuple[str, frozenset[str]]] = {
 
 ``running``: a healthy run caught mid-flight (no end marker, recently updated).
 ``failed``: died before its first metric; reported as a ``crashed`` issue.
-``vanished``: silent far beyond the stall window with no end marker, so ``killed``; it
-was stalled on the way there, and keeps that issue too (as a live watch would show it).
+``vanished``: silent far beyond the stall window with no end marker, so ``killed``; the
+stall it went through on the way is withdrawn by the kill (whose message names the silence).
 """
 
 FATES = tuple(EXPECTATIONS)

@@ -18,8 +18,10 @@ import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from sweeptui.events import FileReset
 from sweeptui.issues import Issue, Severity
 from sweeptui.objective import Objective, choose_objective, unknown_metric
 from sweeptui.report.model import varying_params
@@ -133,6 +135,10 @@ class SweepSnapshot:
     quiet: float | None = None
     """Seconds since the sweep's newest record, once that is over :data:`QUIET_AFTER`
     (a sweep gone quiet, or one read long after it ran); None otherwise."""
+    resets: tuple[str, ...] = ()
+    """One line per recent file reset (a log replaced or truncated and read again), newest last."""
+    resets_seen: int = 0
+    """File resets ever applied: a view counting new ones by it misses none."""
 
     @property
     def total(self) -> int:
@@ -235,6 +241,8 @@ class SnapshotBuilder:
             analysis=self.analysis,
             notes=(*notes, self._metric_note) if self._metric_note else tuple(notes),
             issues_added=store.issues_added,
+            resets=tuple(reset_line(store.root, reset) for reset in store.resets),
+            resets_seen=store.resets_seen,
         )
 
     def _refresh_objective(self) -> bool:
@@ -304,6 +312,15 @@ def _objective_label(objective: Objective | None) -> str | None:
 
 QUIET_AFTER = 3600.0
 """Seconds without any record after which the header stops counting elapsed time."""
+
+
+def reset_line(root: Path | str, reset: FileReset) -> str:
+    """One line on a file reset: the file (under the sweep root), what happened, what was done."""
+    path = Path(reset.path)
+    if isinstance(root, Path) and root in path.parents:
+        path = path.relative_to(root)
+    said = "replaced by a new file" if reset.kind == "replaced" else "truncated"
+    return f"{path.as_posix()} {said}: its earlier points dropped, read again from its start"
 
 
 def elapsed(store: RunStore, now: float) -> float | None:

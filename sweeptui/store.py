@@ -24,7 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from sweeptui.events import Event, MetricBatch, RunEnded, RunSeen, SourceWarning, SummarySeen
+from sweeptui.events import (
+    Event,
+    FileReset,
+    MetricBatch,
+    RunEnded,
+    RunSeen,
+    Series,
+    SourceWarning,
+    SummarySeen,
+)
 from sweeptui.failures import Failure
 from sweeptui.issues import SWEEP_RUN_ID, Issue
 from sweeptui.lifecycle import END_MARKER, PENDING, Verdict, record_end
@@ -44,29 +53,79 @@ STEP_KEYS = (
 )  # fmt: skip
 
 MAX_WARNINGS = 1000
+MAX_RESETS = 20
+"""File resets remembered for the live views (all are counted)."""
 CADENCE_HISTORY = 32
 """Update intervals remembered per run (bounded memory, recent cadence)."""
 
 
 class MetricSeries:
-    """One metric of one run: parallel step and value columns, append-only."""
+    """One metric of one run: parallel step and value columns, appended to.
 
-    __slots__ = ("_step_range", "_steps", "_value_range", "_values")
+    Each point remembers the file it came from (its origin), so that a log replaced
+    or truncated can take back what it gave (:meth:`drop`). Points from one origin
+    cost nothing more; a series fed by several files keeps one (start, origin) cut
+    where the origin changes.
+    """
+
+    __slots__ = ("_cuts", "_origin", "_step_range", "_steps", "_value_range", "_values")
 
     def __init__(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
         self._steps = array("d")
         self._values = array("d")
         # finite (min, max) of each column, kept as points arrive so progress is O(1)
         self._step_range: tuple[float, float] | None = None
         self._value_range: tuple[float, float] | None = None
+        self._origin: str | None = None
+        """The origin of the newest points (of all of them while ``_cuts`` is None)."""
+        self._cuts: list[tuple[int, str | None]] | None = None
+        """(first index, origin) of each stretch, once a second origin appeared."""
 
-    def extend(self, steps: Iterable[float], values: Iterable[float]) -> None:
-        """Append points; ``steps`` and ``values`` must have the same length."""
+    def extend(self, steps: Iterable[float], values: Iterable[float], origin: str | None = None) -> None:
+        """Append points from ``origin``; ``steps`` and ``values`` must have the same length."""
         start = len(self._steps)
         self._steps.extend(steps)
         self._values.extend(values)
         self._step_range = _widen(self._step_range, self._steps, start)
         self._value_range = _widen(self._value_range, self._values, start)
+        if origin != self._origin and len(self._steps) > start:
+            self._cut(start, origin)
+
+    def _cut(self, start: int, origin: str | None) -> None:
+        if start == 0:
+            self._cuts = None
+        elif self._cuts is None:
+            self._cuts = [(0, self._origin), (start, origin)]
+        else:
+            self._cuts.append((start, origin))
+        self._origin = origin
+
+    def drop(self, origin: str) -> int:
+        """Remove the points that came from ``origin``; returns how many there were."""
+        stretches = self._stretches()
+        kept = [(low, high, source) for low, high, source in stretches if source != origin]
+        if len(kept) == len(stretches):
+            return 0
+        before = len(self._values)
+        steps, values = self._steps, self._values
+        self._clear()
+        for low, high, source in kept:
+            self.extend(steps[low:high], values[low:high], source)
+        return before - len(self._values)
+
+    def columns(self) -> tuple[array, array]:
+        """Copies of the step and value columns, as ``array('d')``."""
+        return array("d", self._steps), array("d", self._values)
+
+    def _stretches(self) -> list[tuple[int, int, str | None]]:
+        """(start, end, origin) of each run of points from one origin."""
+        if self._cuts is None:
+            return [(0, len(self._values), self._origin)] if len(self._values) else []
+        ends = [start for start, _ in self._cuts[1:]] + [len(self._values)]
+        return [(start, end, source) for (start, source), end in zip(self._cuts, ends, strict=True)]
 
     def steps_counted(self) -> float:
         """The largest finite step, counted from 1 (+1 when the steps start at 0); 0 if none."""
@@ -171,6 +230,8 @@ class Run:
     cadence: float | None = None
     """Cached median of ``intervals``; None when unknown or to be recomputed."""
     issue_types: list[str] = field(default_factory=list)
+    origin_records: dict[str, int] | None = None
+    """Records each origin (a file that may be reset, see ``MetricBatch.origin``) gave."""
 
     @property
     def status(self) -> str:
@@ -302,6 +363,32 @@ def _note_intervals(run: Run, batch: MetricBatch, arrival: float | None) -> None
     run.cadence = None
 
 
+def drop_origin(run: Run, origin: str) -> None:
+    """Take back what ``origin`` gave ``run``: its points, its records and the cadence they
+    showed (what the file holds now is read again and brings its own)."""
+    for name in list(run.metrics):
+        series = run.metrics[name]
+        if series.drop(origin) and not len(series):
+            del run.metrics[name]  # a metric only the old content had
+    if run.epochs is not None and run.epochs.drop(origin) and not len(run.epochs):
+        run.epochs = None
+    if run.origin_records is not None:
+        run.records -= run.origin_records.pop(origin, 0)
+    run.intervals.clear()
+    run.last_record_time = None
+    run.cadence = None
+
+
+def points_batch(run: Run) -> MetricBatch:
+    """Every point ``run`` holds now as one batch (copies), for judging the run again.
+
+    It counts no records: the points are in the store already.
+    """
+    metrics = {name: Series(*series.columns()) for name, series in run.metrics.items()}
+    epochs = Series(*run.epochs.columns()) if run.epochs is not None else None
+    return MetricBatch(run.id, metrics, 0, mtime=run.last_update, epochs=epochs)
+
+
 _LEARNING_RATE = re.compile(r"(^|[._-])(lr|learning[_-]?rate|max[_-]?lr|base[_-]?lr|eta)$", re.I)
 
 
@@ -383,6 +470,10 @@ class RunStore:
         self.issues: list[Issue] = []
         self.warnings: list[SourceWarning] = []
         self.warning_count = 0
+        self.resets: deque[FileReset] = deque(maxlen=MAX_RESETS)
+        """The newest file resets: logs replaced or truncated, whose points were re-read."""
+        self.resets_seen = 0
+        """File resets ever applied (a count that never goes down)."""
         self.version = 0
         self._issue_keys: set[tuple[str, str]] = set()
         self._serials: list[int] = []
@@ -416,6 +507,10 @@ class RunStore:
                 run.summary.update(event.values)
             elif isinstance(event, RunEnded):
                 record_end(run, event)
+            elif isinstance(event, FileReset):
+                drop_origin(run, event.path)
+                self.resets.append(event)
+                self.resets_seen += 1
         self._changed.add(run.id)
         return run
 
@@ -436,18 +531,23 @@ class RunStore:
         return run
 
     def _add_metrics(self, run: Run, batch: MetricBatch, now: float | None, live: bool) -> None:
+        origin = batch.origin
         for name, series in batch.metrics.items():
             if len(series.values) == 0:
                 continue
             target = run.metrics.get(name)
             if target is None:
                 target = run.metrics[name] = MetricSeries()
-            target.extend(series.steps, series.values)
+            target.extend(series.steps, series.values, origin)
         if batch.epochs is not None and len(batch.epochs.values):
             if run.epochs is None:
                 run.epochs = MetricSeries()
-            run.epochs.extend(batch.epochs.steps, batch.epochs.values)
+            run.epochs.extend(batch.epochs.steps, batch.epochs.values, origin)
         run.records += batch.records
+        if origin is not None:
+            if run.origin_records is None:
+                run.origin_records = {}
+            run.origin_records[origin] = run.origin_records.get(origin, 0) + batch.records
         _note_intervals(run, batch, now if live else None)
         stamp = batch.times[-1] if len(batch.times) else batch.mtime
         if stamp is not None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeptui.detectors.engine import DetectorEngine
-from sweeptui.events import Event, MetricBatch, RunEnded, SourceWarning
+from sweeptui.events import Event, FileReset, MetricBatch, RunEnded, SourceWarning
 from sweeptui.issues import Issue
 from sweeptui.lifecycle import Lifecycle
 from sweeptui.readalone import ReadAlone, read_in_children
@@ -204,7 +204,8 @@ class Sweep:
         :data:`HELD_RECORDS` records, so a large read is applied at once; a reader that
         hands its events over in parts (:meth:`Reader.read_parts`) has them applied as
         they come. The sweep-level judgement (a crash loop) is made once, after the
-        whole read: the order runs are read in is not the order they ended in.
+        whole read: the order runs are read in is not the order they ended in. So is
+        the judgement of a run whose file was reset: on the content the read brought.
         """
         result = PollResult()
         now = time.time()
@@ -212,6 +213,7 @@ class Sweep:
         try:
             self._read_all(readers, now, result)
         finally:
+            result.issues.extend(self.detectors.rejudge())
             result.issues.extend(self.detectors.hold_sweep_checks(False))
         return result
 
@@ -300,6 +302,8 @@ class Sweep:
                 result.issues.extend(self.detectors.judged(run, next(verdicts)))
         elif isinstance(event, RunEnded):
             result.issues.extend(self.detectors.on_end(run))
+        elif isinstance(event, FileReset):
+            self.detectors.on_reset(run)
 
 
 @contextmanager

@@ -86,6 +86,8 @@ def test_stall_fires_past_the_threshold_and_vanish_marks_killed_once_others_move
     assert "vanished mid-run" in killed.message and "other runs kept writing" in killed.message
     assert harness.store.runs["slow"].status == "killed"
     assert harness.store.runs["busy"].status == "running"
+    # the killed issue says how long the run was silent: the stall it replaced is withdrawn
+    assert [(i.type, i.run) for i in harness.store.issues] == [("stalled", "busy"), ("killed", "slow")]
 
 
 def test_cadence_sets_the_threshold_when_slower_than_the_floor():
@@ -107,7 +109,7 @@ def test_silence_is_measured_from_record_times_not_ingest_times():
     harness.feed("dead", epoch_curve(10, 0.0, 10.0), now=5.0)  # last record at t=100
     harness.feed("alive", epoch_curve(400, 0.0, 10.0), now=5.0)  # last record at t=4000
     issues = harness.engine.finalize(4000.0)
-    assert sorted((i.type, i.run) for i in issues) == [("killed", "dead"), ("stalled", "dead")]
+    assert sorted((i.type, i.run) for i in issues) == [("killed", "dead")]
     assert harness.store.runs["dead"].status == "killed"
     assert harness.store.runs["alive"].status == "running"
 

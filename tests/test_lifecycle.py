@@ -55,7 +55,7 @@ def test_a_sequential_sweep_without_markers_finishes_its_complete_runs(tmp_path:
         run = runs[spec.name]
         if spec.name == "run-004":
             assert run.status == "killed"
-            assert run.issue_types == ["stalled", "killed"]
+            assert run.issue_types == ["killed"]
             assert "3 of 20 epochs logged" in run.status_reason
             assert "other runs kept writing after it" in run.status_reason
         else:
@@ -105,9 +105,9 @@ def test_a_csv_log_without_times_or_markers_live_and_archived(tmp_path: Path) ->
     runs = runs_by_name(sweep)
     assert runs["cut"].status_reason.startswith("no file written for 5 months; 7 of 20 epochs logged")
     assert runs["never"].status_reason.startswith("never logged a metric; no file written for 5 months")
-    stalled, killed = (issue.message for issue in sweep.store.issues if issue.run == runs["never"].id)
-    assert stalled.endswith("(threshold 10 min); no metric logged")
+    [killed] = (issue.message for issue in sweep.store.issues if issue.run == runs["never"].id)
     assert killed.startswith("vanished without an end marker before logging any metric: never logged")
+    assert "no file written for 5 months" in killed
     for name in ("done-a", "done-b"):
         assert runs[name].issue_types == [], name
         assert runs[name].status_reason == (
@@ -297,6 +297,45 @@ def test_causes_are_named(tmp_path: Path) -> None:
     assert runs["early_death"].status == "failed"
     assert runs["early_death"].status_reason.startswith("died before logging any metric: CUDA out of memory")
     assert all(run.verdict.explicit for run in runs.values())
+
+
+LIGHTNING_STOP = """GPU available: False, used: False
+LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]
+Metric val_loss improved by 0.081 >= min_delta = 0.0. New best score: 0.412
+Monitored metric val_loss did not improve in the last 3 records. Best score: 0.412. Signaling Trainer to stop.
+"""
+EARLY_STOP_LOGS = {
+    "lightning": ("train.log", LIGHTNING_STOP, "Lightning EarlyStopping in train.log"),
+    "keras": ("stdout.log", "Epoch 11/50\n12/12 - 0s - loss: 0.40\nEpoch 12: early stopping\n",
+              "Keras EarlyStopping in stdout.log"),
+    "lightgbm": ("job.err", "[LightGBM] [Info] Early stopping, best iteration is:\n[9]\tvalid's l2: 0.4\n",
+                 "LightGBM early stopping in job.err"),
+}  # fmt: skip
+
+
+def test_an_early_stop_printed_in_a_log_is_a_finish_on_purpose(tmp_path: Path) -> None:
+    # Twelve of fifty epochs, no end marker, silent for a day: killed, unless the log says
+    # the early-stopping callback ended it. A banner naming early stopping is not a stop.
+    start = NOW - 86400
+    for name, (log, text, _) in EARLY_STOP_LOGS.items():
+        run = write_spec(tmp_path, Spec(name, 12, start, epochs=50))
+        (run / log).write_text(text)
+        retime(run, start + 36)
+    banner = write_spec(tmp_path, Spec("banner", 12, start, epochs=50))
+    (banner / "train.log").write_text("Using EarlyStopping(patience=3); early stopping enabled\n")
+    retime(banner, start + 36)
+    crash = write_spec(tmp_path, Spec("stop_then_crash", 12, start, epochs=50))
+    (crash / "train.log").write_text(LIGHTNING_STOP + KEYBOARD)
+    retime(crash, start + 36)
+    sweep = load_at(tmp_path, NOW)
+    runs = runs_by_name(sweep)
+    for name, (_, _, evidence) in EARLY_STOP_LOGS.items():
+        run = runs[name]
+        assert (run.status, run.stopped_early, run.issue_types) == ("finished", True, []), name
+        assert run.status_reason == f"stopped early on purpose ({evidence}); 12 of 50 epochs logged"
+    assert runs["banner"].status == "killed" and not runs["banner"].stopped_early
+    assert runs["stop_then_crash"].status == "killed"  # the Ctrl-C after the stop line wins
+    assert "finished (stopped early)" in render_markdown(build_report(sweep.store, None))
 
 
 # -- what the report says -----------------------------------------------------------------------

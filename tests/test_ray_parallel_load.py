@@ -125,7 +125,7 @@ def test_a_poll_after_a_parallel_load_reads_only_the_new_lines(
     assert runs[partial_id].metrics["train_loss"].steps.tolist()[-2:] == [49.0, 50.0]
     last = runs[plain_id].metrics["train_loss"]
     assert last.steps.tolist()[-1] == 30.0 and last.values.tolist()[-1] != last.values.tolist()[-1]
-    assert_an_empty_log_starts_its_guard_after_a_parallel_load(sweep, experiment, tmp_path)
+    assert_a_log_empty_at_load_is_replaced_whole_after_a_parallel_load(sweep, experiment, tmp_path)
     serial_run = Sweep(tmp_path)
     serial_run.load(now=NOW)
     assert store_state_series(serial_run) == store_state_series(sweep)
@@ -137,11 +137,11 @@ def store_state_series(sweep: Sweep) -> dict:
                      for name, series in run.metrics.items()] for run in sweep.store}
 
 
-def assert_an_empty_log_starts_its_guard_after_a_parallel_load(
+def assert_a_log_empty_at_load_is_replaced_whole_after_a_parallel_load(
     sweep: Sweep, experiment: Path, root: Path
 ) -> None:
-    """A log empty at load time: its first record still anchors the rewrite guard, so the
-    file replaced by a copy of itself resumes instead of counting everything twice."""
+    """A log empty at load time (its reader came back from a worker process): the file
+    replaced by a copy of itself is read again in place of what it gave, not twice."""
     log = experiment / "extra_empty" / "result.json"
     run_id = log.parent.relative_to(root).as_posix()
     text = "".join(json.dumps(plain_record(step)) + "\n" for step in range(1, 6))
@@ -153,7 +153,8 @@ def assert_an_empty_log_starts_its_guard_after_a_parallel_load(
     sweep.poll([log])
     (run,) = [run for run in sweep.store if run.id == run_id]
     assert run.records == 5
-    assert any("resumed after 5 records" in w.message for w in sweep.store.warnings)
+    assert run.metrics["train_loss"].steps.tolist() == [float(step) for step in range(1, 6)]
+    assert any(w.message.startswith("replaced by a new file") for w in sweep.store.warnings)
 
 
 def test_a_worker_dying_mid_load_costs_time_not_data(

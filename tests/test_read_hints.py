@@ -11,7 +11,7 @@ import json
 import random
 from pathlib import Path
 
-from sweeptui.events import RunEnded, RunSeen, SourceWarning, SummarySeen
+from sweeptui.events import FileReset, MetricBatch, RunEnded, RunSeen, SourceWarning, SummarySeen
 from sweeptui.settings import Settings
 from sweeptui.sources.lightning import LightningReader
 from sweeptui.sources.run_dir import RunDirReader
@@ -210,8 +210,10 @@ def test_a_deleted_or_rewritten_log_under_hints_matches_a_full_read(tmp_path: Pa
         rewrite(root / "r")
     got = hinted.read([roots[0] / "r" / "metrics.tmp", roots[0] / "r" / "metrics.jsonl"])
     expected = full.read()
-    batches = [e for e in got if not isinstance(e, SourceWarning)]
-    assert [b.records for b in batches] == [1] and list(batches[0].metrics["loss"].steps) == [3]
+    batches = [e for e in got if isinstance(e, MetricBatch)]
+    assert [type(e) for e in got if not isinstance(e, SourceWarning)] == [FileReset, MetricBatch]
+    assert [b.records for b in batches] == [4]  # read again in place of what it gave
+    assert list(batches[0].metrics["loss"].steps) == [0, 1, 2, 3]
     assert [e.message for e in got if isinstance(e, SourceWarning)] == [
         e.message for e in expected if isinstance(e, SourceWarning)
     ]

@@ -147,3 +147,91 @@ def test_path_replaced_by_a_directory_warns_once(tmp_path: Path) -> None:
     path.mkdir()
     assert len(reader.read()) == 1
     assert reader.read() == []
+
+
+def warning_texts(sweep: Sweep) -> list[str]:
+    return [w.message for w in sweep.store.warnings]
+
+
+def test_odd_elements_of_a_series_are_skipped_one_warning_each(tmp_path: Path) -> None:
+    path = tmp_path / "sweep_results_intermediate.json"
+    odd = [0.9, True, 0.7, [0.5], "oops", float("nan"), None, {"v": 1}, 0.4]
+    write(path, [experiment("exp_7", [1.0, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1], val_losses=odd)])
+    sweep = Sweep(tmp_path)
+    sweep.rescan()
+    run = sweep.store.runs["exp_7"]
+    loss = run.metrics["val_loss"]
+    assert list(loss.steps) == [1.0, 3.0, 6.0, 9.0]  # each number at its own epoch
+    assert loss.values[1] == 0.7 and math.isnan(loss.values[2]) and loss.values[3] == 0.4
+    assert any(i.type == "nan_or_inf_metric" and i.metric == "val_loss" for i in sweep.store.issues)
+    assert warning_texts(sweep) == [
+        "exp_7: val_losses[1] is true, not a number; skipped",
+        "exp_7: val_losses[3] is a list, not a number; skipped",
+        "exp_7: val_losses[4] is a string, not a number; skipped",
+        "exp_7: val_losses[7] is an object, not a number; skipped",
+    ]
+    # rewritten whole after the next experiment, and copied into the final file: no repeats
+    later = [experiment("exp_7", [1.0] * 10, val_losses=[*odd, False]), experiment("exp_8", [2.0])]
+    write(path, later)
+    write(tmp_path / "sweep_results_final.json", later)
+    sweep.poll()
+    assert warning_texts(sweep)[4:] == ["exp_7: val_losses[9] is false, not a number; skipped"]
+    assert list(sweep.store.runs["exp_7"].metrics["train_loss"].steps) == [float(s) for s in range(1, 11)]
+    assert "exp_8" in sweep.store.runs
+
+
+def test_a_list_without_numbers_is_no_series_and_no_warning(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    write(path, [experiment("a", [1.0], tags=["resnet", True], gaps=[None, None])])
+    sweep = Sweep(tmp_path)
+    sweep.rescan()
+    assert "tag" not in sweep.store.runs["a"].metrics and warning_texts(sweep) == []
+
+
+def test_elements_that_are_not_experiments_warn_once_each(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    items = [experiment("a", [1.0]), 4, "exp_2", [experiment("c", [1.0])], None, experiment("e", [2.0])]
+    write(path, items)
+    sweep = Sweep(tmp_path)
+    sweep.rescan()
+    assert sorted(sweep.store.runs) == ["a", "e"]
+    assert warning_texts(sweep) == [
+        "element [1] is a number, not an experiment object; skipped",
+        "element [2] is a string, not an experiment object; skipped",
+        "element [3] is a list, not an experiment object; skipped",
+        "element [4] is null, not an experiment object; skipped",
+    ]
+    assert all(w.path == str(path) for w in sweep.store.warnings)
+    write(path, [*items, experiment("f", [3.0])])
+    sweep.poll()
+    assert len(sweep.store.warnings) == 4 and sorted(sweep.store.runs) == ["a", "e", "f"]
+    write(tmp_path / "keyed.json", {"experiments": [{"name": "k", "train_losses": [1.0]}, "x"]})
+    sweep.rescan()
+    assert warning_texts(sweep)[4:] == ["experiments[1] is a string, not an experiment object; skipped"]
+
+
+def test_success_spelled_as_a_string(tmp_path: Path) -> None:
+    from sweeptui.cli import main
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    error = "RuntimeError: loss exploded"
+    records = [experiment(f"no-{word}", [1.0, 0.9], success=word, error=error)
+               for word in ("false", "False", "0", "no")]  # fmt: skip
+    records += [experiment(f"yes-{word}", [1.0, 0.9, 0.8], success=word) for word in ("true", "1", "yes")]
+    records.append({"name": "early", "success": "FALSE", "error": "ValueError: bad lr"})
+    records.append(experiment("unsure", [1.0, 0.9, 0.8], success="maybe", status="completed"))
+    write(sweep / "sweep_results_final.json", records)
+    out = tmp_path / "report.json"
+    assert main(["report", str(sweep), "--format", "json", "-o", str(out)]) == 0
+    report = json.loads(out.read_text())
+    runs = {r["id"]: r for r in report["runs"]}
+    for word in ("false", "False", "0", "no"):
+        assert runs[f"no-{word}"]["status"] == "crashed", runs[f"no-{word}"]
+        assert "RuntimeError" in runs[f"no-{word}"]["status_reason"]
+    assert all(runs[f"yes-{word}"]["status"] == "finished" for word in ("true", "1", "yes"))
+    assert runs["early"]["status"] == "failed" and "ValueError" in runs["early"]["status_reason"]
+    assert runs["unsure"]["status"] == "finished"  # its status field decides
+    assert [w["message"] for w in report["warnings"]] == [
+        'unsure: success is "maybe", not true or false; its end is read from its other fields'
+    ]

@@ -48,6 +48,10 @@ def messages(sweep: Sweep) -> list[str]:
     return [warning.message for warning in sweep.store.warnings]
 
 
+AGAIN = "the points read from it before are dropped and it is read again from its start"
+"""What a reset log's warning says after the kind of reset."""
+
+
 def test_jsonl_run_with_nan_tokens_epochs_and_end_marker(tmp_path: Path) -> None:
     make_run(tmp_path, "lr-0.1", lines({"step": 0, "epoch": 0, "loss": 1.0, "time": 1700000000}))
     append(tmp_path / "lr-0.1" / "metrics.jsonl", '{"step": 1, "epoch": 1, "loss": NaN, '
@@ -118,18 +122,19 @@ def test_csv_rewritten_with_an_added_column_ingests_each_row_once(tmp_path: Path
     sweep.poll()
     run_state = sweep.store.runs["r"]
     assert values(sweep, "r", "loss") == [1.0, 0.9, 0.8]
-    assert list(run_state.metrics["acc"].steps) == [2.0]
+    assert list(run_state.metrics["acc"].steps) == [0.0, 1.0, 2.0]  # what the file holds now
     assert run_state.records == 3
-    assert "truncated; resumed after 2 records" in messages(sweep)
+    assert f"truncated; {AGAIN}" in messages(sweep)
 
 
-def test_truncated_and_restarted_log_is_a_new_log(tmp_path: Path) -> None:
+def test_truncated_and_restarted_log_replaces_what_it_gave(tmp_path: Path) -> None:
     run = make_run(tmp_path, "r", lines({"step": 0, "loss": 5.0}, {"step": 1, "loss": 4.0}))
     sweep = loaded(tmp_path)
     (run / "metrics.jsonl").write_text(lines({"step": 0, "loss": 9.0}))
     sweep.poll()
-    assert values(sweep, "r", "loss") == [5.0, 4.0, 9.0]
-    assert "truncated; a new log, read from the start" in messages(sweep)
+    assert values(sweep, "r", "loss") == [9.0]
+    assert sweep.store.runs["r"].records == 1
+    assert f"truncated; {AGAIN}" in messages(sweep)
 
 
 def test_delete_and_recreate_reads_the_new_file(tmp_path: Path) -> None:
@@ -141,8 +146,8 @@ def test_delete_and_recreate_reads_the_new_file(tmp_path: Path) -> None:
     assert sum("missing" in m for m in messages(sweep)) == 1
     (run / "metrics.jsonl").write_text(lines({"step": 0, "loss": 7.0}, {"step": 1, "loss": 6.0}))
     sweep.poll()
-    assert values(sweep, "r", "loss") == [5.0, 4.0, 7.0, 6.0]
-    assert "replaced by a new file" in messages(sweep)
+    assert values(sweep, "r", "loss") == [7.0, 6.0]
+    assert f"replaced by a new file; {AGAIN}" in messages(sweep)
 
 
 def test_atomic_rewrite_of_the_same_log_is_not_double_counted(tmp_path: Path) -> None:
@@ -153,7 +158,8 @@ def test_atomic_rewrite_of_the_same_log_is_not_double_counted(tmp_path: Path) ->
     os.replace(fresh, run / "metrics.jsonl")
     sweep.poll()
     assert values(sweep, "r", "loss") == [5.0, 4.0, 3.0, 2.0]
-    assert "replaced; resumed after 2 records" in messages(sweep)
+    assert sweep.store.runs["r"].records == 4
+    assert f"replaced by a new file; {AGAIN}" in messages(sweep)
 
 
 def test_error_file_created_later_is_picked_up(tmp_path: Path) -> None:

@@ -221,7 +221,7 @@ def test_plan_expectations_follow_the_fate() -> None:
     assert crashed.logged_epochs == 3
     assert RunPlan("f", {"epochs": 10}, "failed").logged_epochs == 0
     assert RunPlan("v", {"epochs": 10}, "vanished", 4).expectation() == {
-        "status": "killed", "issues": ["killed", "stalled"]}  # fmt: skip
+        "status": "killed", "issues": ["killed"]}  # fmt: skip
     with pytest.raises(ValueError):
         RunPlan("x", {"epochs": 10}, "exploded")
     with pytest.raises(ValueError):

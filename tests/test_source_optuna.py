@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -119,3 +122,58 @@ def test_categorical_and_integer_params_are_decoded() -> None:
     assert decode_param(3.0, {"name": "IntDistribution", "attributes": {}}) == 3
     assert decode_param(0.5, {"name": "FloatDistribution", "attributes": {}}) == 0.5
     assert decode_param(7.0, "not json") == 7.0
+
+
+# -- a journal whose worker was killed while the others went on ---------------------------------
+
+WORKER = "cda2bb2f-92eb-4514-9364-0f0bb45031e8-140023269841792"
+DISTRIBUTION = json.dumps({"name": "FloatDistribution",
+                           "attributes": {"step": None, "low": 0.001, "high": 0.1, "log": True}})
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat()
+
+
+def _trial_ops(trial_id: int, start: float, losses: list[float], end: float | None) -> list[dict]:
+    """One trial's operations, shaped as Optuna's JournalStorage writes them (see the fixture)."""
+    ops: list[dict] = [
+        {"op_code": 4, "worker_id": WORKER, "study_id": 0, "datetime_start": None, "state": 4,
+         "value": None, "values": None, "distributions": {}, "params": {}, "user_attrs": {},
+         "system_attrs": {}, "intermediate_values": {}},
+        {"op_code": 6, "worker_id": WORKER, "trial_id": trial_id, "state": 0, "values": None,
+         "datetime_start": _iso(start)},
+        {"op_code": 5, "worker_id": WORKER, "trial_id": trial_id, "param_name": "lr",
+         "param_value_internal": 0.001 * (trial_id + 1), "distribution": DISTRIBUTION},
+    ]  # fmt: skip
+    ops += [{"op_code": 7, "worker_id": WORKER, "trial_id": trial_id, "step": step,
+             "intermediate_value": loss} for step, loss in enumerate(losses, 1)]  # fmt: skip
+    if end is not None:
+        ops.append({"op_code": 6, "worker_id": WORKER, "trial_id": trial_id, "state": 1,
+                    "values": [losses[-1]], "datetime_complete": _iso(end)})  # fmt: skip
+    return ops
+
+
+def test_a_journal_trial_killed_while_later_trials_ran_is_killed_not_running(tmp_path: Path) -> None:
+    # A sequential study: trial 0's worker died at 09:00 after three epochs (its trial stays
+    # RUNNING); a new worker ran trials 1..12 from 09:05, ten minutes each; trial 13 is
+    # logging right now. The file was just written, so its time alone says every trial is current.
+    now = time.time()
+    start = now - 125 * 60
+    head = [{"op_code": 0, "worker_id": WORKER, "study_name": "tiny", "directions": [1]},
+            {"op_code": 3, "worker_id": WORKER, "study_id": 0,
+             "system_attr": {"study:metric_names": ["val_loss"]}}]  # fmt: skip
+    ops = head + _trial_ops(0, start, [1.4, 1.0, 0.8], None)
+    for trial in range(1, 13):
+        begin = start + 5 * 60 + (trial - 1) * 600
+        ops += _trial_ops(trial, begin, [1.4, 1.0, 0.7, 0.5], begin + 590)
+    ops += _trial_ops(13, now - 60, [1.4, 1.1], None)
+    journal = tmp_path / "optuna_journal.log"
+    journal.write_text("".join(json.dumps(op) + "\n" for op in ops))
+    os.utime(journal, (now, now))
+    sweep = load(tmp_path)
+    runs = {run.id.rsplit("/", 1)[1]: run for run in sweep.store}
+    assert runs["0"].status == "killed", runs["0"].status_reason
+    assert "other runs kept writing after it" in runs["0"].status_reason
+    assert runs["13"].status == "running"
+    assert {runs[str(trial)].status for trial in range(1, 13)} == {"finished"}

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from sweeptui.settings import Settings
-from sweeptui.sources.tail import FileTail, RewriteGuard, same_record
+from sweeptui.sources.tail import FileTail
 
 
 def append(path: Path, data: bytes) -> None:
@@ -177,32 +177,6 @@ def test_a_real_50_mb_line_is_skipped(tmp_path: Path) -> None:
     assert read.lines == [b'{"step": 0, "loss": 1.0}', b'{"step": 1, "loss": 0.5}']
     assert read.skipped_lines == [2]
     assert len(tail.pending) == 0
-
-
-def test_guard_skips_records_already_consumed_after_a_rewrite() -> None:
-    guard = RewriteGuard()
-    for record in ({"step": 0}, {"step": 1}, {"step": 2}):
-        assert guard.admit(record) == (True, None)
-    assert guard.reset("truncated") is None  # decided when the first new record arrives
-    admitted = [guard.admit({"step": i}) for i in range(5)]
-    assert [ok for ok, _ in admitted] == [False, False, False, True, True]
-    assert admitted[0][1] == "truncated; resumed after 3 records"
-
-
-def test_guard_ingests_everything_of_a_new_log() -> None:
-    guard = RewriteGuard()
-    guard.admit({"step": 0, "loss": 1.0})
-    guard.count(9)
-    guard.reset("replaced")
-    ok, message = guard.admit({"step": 0, "loss": 7.0})
-    assert ok and message == "replaced by a new file"
-    assert guard.admit({"step": 1, "loss": 6.0}) == (True, None)
-
-
-def test_same_record_allows_an_added_column_only() -> None:
-    assert same_record({"step": 0.0, "loss": 1.0}, {"step": 0.0, "loss": 1.0, "acc": 0.5})
-    assert not same_record({"step": 0.0, "loss": 1.0}, {"step": 0.0, "loss": 2.0})
-    assert not same_record({"a": 1.0, "b": 2.0}, {"a": 1.0, "c": 2.0})
 
 
 # -- lines handed over as blocks (split=False) -----------------------------------------------

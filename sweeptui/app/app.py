@@ -71,6 +71,8 @@ class SweepApp(App):
         self.ingest_errors: list[str] = []
         self._alerted: int | None = snapshot.issues_added if snapshot else None
         """Issues already alerted about; None until the first snapshot sets the baseline."""
+        self._resets_told: int | None = snapshot.resets_seen if snapshot else None
+        """File resets already told in a toast; None until the first snapshot."""
 
     # -- lifecycle ------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -122,6 +124,7 @@ class SweepApp(App):
         if not self.screen_stack:
             return  # a snapshot that arrived while the app was closing: nothing shows it
         self._alert(message.snapshot)
+        self._tell_resets(message.snapshot)
         if not self.paused:
             self.main.show(message.snapshot)
 
@@ -180,6 +183,20 @@ class SweepApp(App):
             self.notify("\n".join(lines), title=title, severity="error", markup=False)
         if self.ring_bell:
             self.bell()
+
+    def _tell_resets(self, snapshot: SweepSnapshot) -> None:
+        """A toast for the logs replaced or truncated since the last snapshot (one for a
+        burst): a run's points changed under the user's eyes, and this says why."""
+        baseline = snapshot.resets_seen if self._resets_told is None else self._resets_told
+        fresh_count = min(snapshot.resets_seen - baseline, len(snapshot.resets))
+        self._resets_told = snapshot.resets_seen
+        if fresh_count <= 0 or not self.alerts:
+            return
+        lines = list(snapshot.resets[-fresh_count:][:MAX_TOASTS])
+        if fresh_count > MAX_TOASTS:
+            lines.append(f"and {fresh_count - MAX_TOASTS} more")
+        title = "log re-read" if fresh_count == 1 else f"{fresh_count} logs re-read"
+        self.notify("\n".join(lines), title=title, severity="warning", markup=False)
 
     # -- actions -------------------------------------------------------------------------------
     def action_export(self) -> None:

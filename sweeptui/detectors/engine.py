@@ -4,13 +4,17 @@ API used by :class:`sweeptui.sweep.Sweep`:
 
 - ``on_metrics(run, batch)``: after the store appended a MetricBatch to ``run``.
 - ``on_end(run)``: after the store applied a RunEnded (status already updated).
+- ``on_reset(run)`` / ``rejudge()``: a file of the run was replaced or truncated and
+  the store dropped its points; once the read is applied the run is judged again on
+  every point it holds, and the point issues it no longer supports are withdrawn.
 - ``on_tick(now)`` / ``finalize(now)``: time-based checks, the same in both views:
   :class:`sweeptui.lifecycle.Lifecycle` judges each run without an end marker at
   ``now``; a stall, a vanished run or a quiet completion becomes (or withdraws) an issue.
 
 Each returns the new issues, already recorded in the store with ``store.add_issue``.
 Detectors see only the new points of a batch and keep small per-run state, so the
-cost of a batch is proportional to its size, never to a run's history.
+cost of a batch is proportional to its size, never to a run's history (a reset,
+rare, costs the run's history once).
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ from sweeptui.events import MetricBatch
 from sweeptui.issues import Issue
 from sweeptui.lifecycle import Lifecycle
 from sweeptui.settings import Settings
-from sweeptui.store import Run, RunStore
+from sweeptui.store import Run, RunStore, points_batch
+
+POINT_ISSUES = ("nan_or_inf_metric", "divergence", "overfitting_suspect")
+"""Issues judged from a run's metric points alone: what a reset judges again."""
 
 
 @dataclass(slots=True)
@@ -55,27 +62,18 @@ class DetectorEngine:
         self.short_runs = ShortRunDetector(store, settings)
         self.crash_loop = CrashLoopDetector(store, settings, self.short_runs)
         self._epochs: dict[str, EpochTracker] = {}
+        self._reset: set[str] = set()
+        """Runs a file reset touched during the read being applied: judged again after it."""
 
     # -- events ------------------------------------------------------------------
     def on_metrics(self, run: Run, batch: MetricBatch) -> list[Issue]:
         """Judge the batch's new points; returns the issues it raised."""
-        found: list[Issue | None] = []
-        carried = self._epochs.get(run.id)
-        if carried is None:  # not setdefault: that builds a tracker on every batch
-            carried = self._epochs[run.id] = EpochTracker()
-        epochs = EpochLookup(batch, carried)
-        seen_at = batch_time(run, batch)
-        if not self.store.has_issue(run.id, "nan_or_inf_metric"):
-            found.append(find_nonfinite(run, batch, epochs, seen_at))
-        if not self.store.has_issue(run.id, "divergence"):
-            found.append(self.divergence.on_metrics(run, batch, epochs, seen_at))
-        if not self.store.has_issue(run.id, "overfitting_suspect"):
-            found.append(self.overfitting.on_metrics(run, batch, epochs, seen_at))
-        epochs.advance()
-        return self.judged(run, found)
+        if run.id in self._reset:
+            return []  # judged whole, with the points from before, by rejudge()
+        return self.judged(run, self._judge(run, batch, everything=False))
 
     def judged(self, run: Run, found: list[Issue | None]) -> list[Issue]:
-        """Record what the metric detectors found in a batch of ``run``; the new issues.
+        """Record what the point detectors found in a batch of ``run``; the new issues.
 
         Also takes a verdict reached in a child process of a one-shot load, by an
         engine that held the run in the same state (see :mod:`sweeptui.readalone`).
@@ -102,6 +100,44 @@ class DetectorEngine:
             self._epochs[run_id] = state.epochs
         self.divergence.adopt(run_id, state.divergence)
         self.overfitting.adopt(run_id, state.overfitting)
+
+    def on_reset(self, run: Run) -> None:
+        """A file of ``run`` was replaced or truncated and the store dropped its points.
+
+        What the detectors learnt from those points is forgotten; the run is judged
+        again by :meth:`rejudge` once the read that brings the file's content now is
+        applied (judging before would see the run without that file's points).
+        """
+        self._reset.add(run.id)
+        self._forget_run(run.id)
+        self.lifecycle.forget(run.id)
+        self.short_runs.invalidate(run.id)
+
+    def rejudge(self) -> list[Issue]:
+        """Judge each reset run again on every point it holds now; returns the new issues.
+
+        A point issue the points still show is kept as it was (no second alert); one
+        they no longer show is withdrawn; one they show differently is replaced.
+        """
+        found: list[Issue] = []
+        for run_id in sorted(self._reset):
+            run = self.store.runs.get(run_id)
+            if run is not None:
+                found.extend(self._rejudge_run(run))
+        self._reset.clear()
+        return found
+
+    def _rejudge_run(self, run: Run) -> list[Issue]:
+        self._forget_run(run.id)
+        judged = {issue.type: issue for issue in self._judge(run, points_batch(run), everything=True)
+                  if issue is not None}  # fmt: skip
+        held = {issue.type: issue for issue in self.store.issues
+                if issue.run == run.id and issue.type in POINT_ISSUES}  # fmt: skip
+        stale = [kind for kind, issue in held.items() if not _same_finding(issue, judged.get(kind))]
+        self.store.retract_issues(run.id, stale)
+        for issue in judged.values():
+            self._forget(issue)
+        return self._record(list(judged.values()))
 
     def on_end(self, run: Run) -> list[Issue]:
         """A run ended: its failure, a short finish, maybe a crash loop."""
@@ -133,6 +169,31 @@ class DetectorEngine:
         return self._time_checks(now)
 
     # -- internals ------------------------------------------------------------------
+    def _judge(self, run: Run, batch: MetricBatch, everything: bool) -> list[Issue | None]:
+        """What the point detectors find in ``batch``: those of the issue types ``run`` does
+        not carry yet, or (``everything``) all of them."""
+        found: list[Issue | None] = []
+        carried = self._epochs.get(run.id)
+        if carried is None:  # not setdefault: that builds a tracker on every batch
+            carried = self._epochs[run.id] = EpochTracker()
+        epochs = EpochLookup(batch, carried)
+        seen_at = batch_time(run, batch)
+        has_issue = self.store.has_issue
+        if everything or not has_issue(run.id, "nan_or_inf_metric"):
+            found.append(find_nonfinite(run, batch, epochs, seen_at))
+        if everything or not has_issue(run.id, "divergence"):
+            found.append(self.divergence.on_metrics(run, batch, epochs, seen_at))
+        if everything or not has_issue(run.id, "overfitting_suspect"):
+            found.append(self.overfitting.on_metrics(run, batch, epochs, seen_at))
+        epochs.advance()
+        return found
+
+    def _forget_run(self, run_id: str) -> None:
+        """Drop every point detector's state for a run (judged again from its first point)."""
+        self.divergence.forget(run_id)
+        self.overfitting.forget(run_id)
+        self._epochs.pop(run_id, None)
+
     def _time_checks(self, now: float) -> list[Issue]:
         found: list[Issue | None] = []
         for run, before in self.lifecycle.assess(self.store, now):
@@ -150,10 +211,12 @@ class DetectorEngine:
             gone = SILENCE_ISSUES if verdict.status == "finished" else ("killed",)
             self.store.retract_issues(run.id, gone)
         found: list[Issue | None] = []
-        if (verdict.stalled or verdict.vanished) and not self.store.has_issue(run.id, "stalled"):
-            found.append(stalled_issue(run, verdict, now))
         if verdict.vanished:
+            # the killed issue says how long the run was silent: a stall beside it is noise
+            self.store.retract_issues(run.id, ("stalled",))
             found.append(vanished_issue(run, verdict, now))
+        elif verdict.stalled and not self.store.has_issue(run.id, "stalled"):
+            found.append(stalled_issue(run, verdict, now))
         if run.ended:
             self.crash_loop.record_end(run)
             self.short_runs.invalidate(run.id)
@@ -168,3 +231,10 @@ class DetectorEngine:
             self.divergence.forget(issue.run)
         elif issue.type == "overfitting_suspect":
             self.overfitting.forget(issue.run)
+
+
+def _same_finding(held: Issue, judged: Issue | None) -> bool:
+    """Whether a judgement found again what an issue already says (its time aside)."""
+    return judged is not None and (held.step, held.epoch, held.metric, held.message) == (
+        judged.step, judged.epoch, judged.metric, judged.message
+    )

@@ -17,7 +17,15 @@ import hashlib
 import re
 from typing import Any
 
-from sweeptui.events import Event, MetricBatch, RunEnded, RunSeen, SourceWarning, SummarySeen
+from sweeptui.events import (
+    Event,
+    FileReset,
+    MetricBatch,
+    RunEnded,
+    RunSeen,
+    SourceWarning,
+    SummarySeen,
+)
 
 MAX_DEPTH = 16
 """Nesting levels of a config kept; deeper parts become a note."""
@@ -55,6 +63,8 @@ def admit(events: list[Event]) -> list[Event]:
             event.run_id = clean(event.run_id)
             if not all(name.isascii() for name in event.metrics):
                 event.metrics = {clean(name): series for name, series in event.metrics.items()}
+            if event.origin is not None:  # cleaned as the FileReset naming it is
+                event.origin = clean(event.origin)
         elif kind is RunSeen:
             _admit_seen(event, notes)
         elif kind is RunEnded:
@@ -65,6 +75,8 @@ def admit(events: list[Event]) -> list[Event]:
         elif kind is SummarySeen:
             event.run_id = clean(event.run_id)
             event.values = {clean(str(key)): value for key, value in event.values.items()}
+        elif kind is FileReset:
+            event.run_id, event.path = clean(event.run_id), clean(event.path)
         elif kind is SourceWarning:
             event.path, event.message = clean(event.path), clean(event.message)
     events.extend(notes)

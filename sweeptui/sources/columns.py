@@ -58,15 +58,21 @@ class Columns:
 
     ``metrics[name]`` is ``(steps, values)`` lists for record-by-record appends; a
     bulk add first moves a column's pending lists into its arrays, so points stay
-    in arrival order.
+    in arrival order. ``origin`` is the file they come from, when a reset of it may
+    take them back (see :attr:`~sweeptui.events.MetricBatch.origin`).
     """
 
     __slots__ = (
         "_arrays", "_epoch_arrays", "_time_array", "epoch_steps", "epoch_values", "metrics",
-        "mtime", "records", "times",
+        "mtime", "origin", "records", "times",
     )  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, origin: str | None = None) -> None:
+        self.origin = origin
+        self._clear()
+
+    def discard(self) -> None:
+        """Forget every point gathered (they came from content that no longer stands)."""
         self._clear()
 
     def _clear(self) -> None:
@@ -118,7 +124,9 @@ class Columns:
         )
         epochs = Series(epoch_steps, epoch_values) if epoch_steps else None
         self._time_array = _moved(self.times, self._time_array)
-        return MetricBatch(run_id, metrics, self.records, self._time_array, self.mtime, epochs)
+        return MetricBatch(
+            run_id, metrics, self.records, self._time_array, self.mtime, epochs, self.origin
+        )
 
     def take(self, run_id: str) -> MetricBatch | None:
         """:meth:`build`, leaving these columns empty for the points that follow."""

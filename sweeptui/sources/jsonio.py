@@ -109,6 +109,17 @@ def _parse_iso(text: str) -> float | None:
     return moment.astimezone(timezone.utc).timestamp()
 
 
+def json_kind(value: Any) -> str:
+    """What a parsed JSON value is, for a warning: ``true``, ``null``, ``a string``, ``a list``..."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "a list" if isinstance(value, list) else "an object"
+
+
 def values_equal(first: Any, second: Any) -> bool:
     """Equality of parsed values where NaN equals NaN (records compared across rewrites)."""
     if first is second:
@@ -124,4 +135,4 @@ def values_equal(first: Any, second: Any) -> bool:
     return bool(first == second)
 
 
-__all__ = ["parse_json", "parse_json_fallback", "parse_time", "to_float", "values_equal"]
+__all__ = ["json_kind", "parse_json", "parse_json_fallback", "parse_time", "to_float", "values_equal"]

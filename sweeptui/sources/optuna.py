@@ -36,6 +36,7 @@ import orjson
 
 from sweeptui.events import (
     Event,
+    FileReset,
     MetricBatch,
     RunEnded,
     RunSeen,
@@ -100,14 +101,24 @@ class TrialState:
     dirty: bool = True
     emitted_params: dict | None = None
     ended: bool = False
+    heard: float | None = None
+    """When the newest operation read for this trial was written, as far as the storage tells."""
 
 
-def trial_events(trial: TrialState, storage: str, mtime: float | None) -> list[Event]:
-    """The events for what changed in ``trial`` since the last call."""
+def trial_run_id(trial: TrialState, storage: str) -> str:
+    """The run id of ``trial`` in the storage file ``storage``."""
+    return f"{storage}/{trial.study.name}/{trial.number}"
+
+
+def trial_events(
+    trial: TrialState, storage: str, mtime: float | None, origin: str | None = None
+) -> list[Event]:
+    """The events for what changed in ``trial`` since the last call; its points carry
+    ``origin`` (the journal, which a reset may make take them back)."""
     if not trial.dirty:
         return []
     trial.dirty = False
-    run_id = f"{storage}/{trial.study.name}/{trial.number}"
+    run_id = trial_run_id(trial, storage)
     events: list[Event] = []
     if trial.emitted_params is None or trial.params != trial.emitted_params:
         trial.emitted_params = dict(trial.params)
@@ -118,7 +129,8 @@ def trial_events(trial: TrialState, storage: str, mtime: float | None) -> list[E
         series.steps.extend(trial.new_steps)
         series.values.extend(trial.new_values)
         count = len(trial.new_steps)
-        events.append(MetricBatch(run_id, {trial.study.metric(): series}, count, mtime=mtime))
+        metrics = {trial.study.metric(): series}
+        events.append(MetricBatch(run_id, metrics, count, mtime=mtime, origin=origin))
         trial.new_steps, trial.new_values = [], []
     if not trial.ended and trial.state in ("COMPLETE", "PRUNED", "FAIL"):
         trial.ended = True
@@ -195,17 +207,52 @@ class JournalReader(Reader):
         for message in chunk.warnings:
             events.append(SourceWarning(str(self.base), message))
         if chunk.reset is not None:
-            events.append(SourceWarning(str(self.base), f"journal {chunk.reset}; replayed"))
-            self._reset_state()
-        for line in chunk.lines:
-            operation = _parse_operation(line)
-            if operation is not None:
-                self._apply(operation)
+            self._start_over(chunk.reset, events)
+        self._replay(chunk.lines, chunk.mtime)
         for trial in self.trials.values():
-            events.extend(trial_events(trial, self.storage, chunk.mtime))
+            mtime = chunk.mtime if trial.heard is None else trial.heard
+            events.extend(trial_events(trial, self.storage, mtime, str(self.base)))
         return events
 
-    def _apply(self, op: dict) -> None:
+    def _start_over(self, kind: str, events: list[Event]) -> None:
+        """The journal was replaced or truncated: every trial's points from it are withdrawn
+        and the journal replayed from its start."""
+        origin = str(self.base)
+        events.extend(FileReset(trial_run_id(trial, self.storage), origin, kind)
+                      for trial in self.trials.values())  # fmt: skip
+        events.append(SourceWarning(origin, f"journal {kind}; the points read from it before "
+                                            "are dropped and it is replayed from its start"))  # fmt: skip
+        self._reset_state()
+
+    def _replay(self, lines: list[bytes], mtime: float | None) -> None:
+        """Apply the operations, dating each trial's newest one.
+
+        Intermediate values carry no time, but the journal is appended in order and
+        trial starts and completions are dated: an operation was written no later than
+        the next dated one after it. So a trial whose worker was killed stops being
+        heard from while the others' dates move on, even when every trial is read at
+        once from a file just written (its time alone would call them all current).
+        """
+        undated: list[TrialState] = []
+        for line in lines:
+            operation = _parse_operation(line)
+            if operation is None:
+                continue
+            trial = self._apply(operation)
+            stamp = _operation_time(operation, mtime)
+            if stamp is not None:
+                for waiting in undated:
+                    waiting.heard = stamp
+                undated.clear()
+            if trial is not None:
+                trial.heard = stamp
+                if stamp is None:
+                    undated.append(trial)
+        for waiting in undated:
+            waiting.heard = mtime
+
+    def _apply(self, op: dict) -> TrialState | None:
+        """Apply one operation; the trial it touched, if any."""
         code = op.get("op_code")
         if code == CREATE_STUDY:
             self._create_study(op)
@@ -214,11 +261,11 @@ class JournalReader(Reader):
         elif code == SET_STUDY_SYSTEM_ATTR:
             self._study_attr(op)
         elif code == CREATE_TRIAL:
-            self._create_trial(op)
+            return self._create_trial(op)
         elif code in (SET_TRIAL_PARAM, SET_TRIAL_STATE_VALUES, SET_TRIAL_INTERMEDIATE):
             trial = self.trials.get(op.get("trial_id"))
             if trial is None or trial.state in ("COMPLETE", "PRUNED", "FAIL"):
-                return  # Optuna ignores updates to unknown or finished trials too
+                return None  # Optuna ignores updates to unknown or finished trials too
             if code == SET_TRIAL_PARAM:
                 name = op.get("param_name")
                 trial.params[name] = decode_param(op.get("param_value_internal"),
@@ -228,6 +275,8 @@ class JournalReader(Reader):
             else:
                 _add_point(trial, op.get("step"), op.get("intermediate_value"))
             trial.dirty = True
+            return trial
+        return None
 
     def _create_study(self, op: dict) -> None:
         name = op.get("study_name")
@@ -245,11 +294,11 @@ class JournalReader(Reader):
             if isinstance(names, list):
                 study.metric_names = [str(name) for name in names]
 
-    def _create_trial(self, op: dict) -> None:
+    def _create_trial(self, op: dict) -> TrialState | None:
         study_id = op.get("study_id")
         study = self.studies.get(study_id)
         if study is None:
-            return
+            return None
         trial = TrialState(study, self.study_trials[study_id])
         self.study_trials[study_id] += 1
         self.trials[self.trial_count] = trial
@@ -267,6 +316,15 @@ class JournalReader(Reader):
         if values is None and op.get("value") is not None:
             values = [op.get("value")]
         trial.values = values if isinstance(values, list) else None
+        return trial
+
+
+def _operation_time(op: dict, mtime: float | None) -> float | None:
+    """When a dated operation was written (a trial's start or completion), capped at the file's time."""
+    stamp = parse_time(op.get("datetime_complete")) or parse_time(op.get("datetime_start"))
+    if stamp is None or mtime is None:
+        return stamp
+    return min(stamp, mtime)  # a worker's clock ahead of the file's cannot date it later than the file
 
 
 def _parse_operation(line: bytes) -> dict | None:

@@ -135,15 +135,11 @@ class ResultLog(MetricLog):
     def ingest(
         self, chunk: TailRead, columns: Columns, events: list[Event], ends: list[RunEnded]
     ) -> None:
-        """Parse the new lines and add their metrics at their ``training_iteration``.
-
-        Lines go one by one only while the rewrite guard checks records (the first one,
-        or after a reset); the rest of each block is parsed in bulk.
-        """
+        """Parse the new lines and add their metrics at their ``training_iteration``."""
         index = 0
         for block in chunk.blocks:
             records = self._ingest_block(block, index, chunk, events)
-            add_results(records, self.guard.consumed - len(records), columns)
+            add_results(records, self.consumed - len(records), columns)
             if records:
                 self.last_done = records[-1].get("done") is True
             index += block.lines
@@ -152,26 +148,10 @@ class ResultLog(MetricLog):
         self, block: LineBlock, first: int, chunk: TailRead, events: list[Event]
     ) -> list[dict]:
         """The records of one block to add; ``first`` is the index of its first line."""
-        guard, data = self.guard, block.data
-        records: list[dict] = []
-        begin, index = 0, first
-        while guard.active and begin < len(data):
-            end = data.index(b"\n", begin)
-            record = self._parse(data[begin:end], chunk, index, events)
-            begin, index = end + 1, index + 1
-            if record is None:
-                continue
-            admit, message = guard.admit(record)
-            if message:
-                self.warn(events, message)
-            if admit:
-                records.append(record)
-        if begin < len(data):
-            commas = data.replace(b"\n", b",")
-            bulk = self._parse_span(data, commas, begin, len(data), index, chunk, events,
-                                    block.lines - (index - first))
-            guard.count(len(bulk))
-            records.extend(bulk)
+        data = block.data
+        commas = data.replace(b"\n", b",")
+        records = self._parse_span(data, commas, 0, len(data), first, chunk, events, block.lines)
+        self.consumed += len(records)
         return records
 
     def _parse_span(
@@ -412,7 +392,7 @@ class Trial:
         if self.log is None and self.state is not None:
             self._read_last_result(events)
         if self.log is not None:
-            columns = Columns()
+            columns = self.log.columns()
             ends: list[RunEnded] = []
             self.log.read(columns, events, ends)
             batch = columns.build(self.run_id)

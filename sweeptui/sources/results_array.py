@@ -6,10 +6,18 @@ state and is retried on the next poll. Each record becomes a run with per-epoch
 series (list-valued fields), summary scalars and an end status. Intermediate and
 final files in one directory describe the same runs, so what was already emitted
 for a run is tracked per directory and shared by the readers of that directory.
+
+Hand-written sweep scripts put odd things in these files: a ``true`` or a ``[0.5]``
+among the losses, a bare string among the experiments, ``"success": "false"``. Each
+odd element is skipped with one warning (remembered across reads, so a file
+rewritten a hundred times warns once) and everything around it is read: a series
+keeps its other numbers at their own epochs, the array its other experiments, and
+``success`` is read from the strings that spell a boolean.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from array import array
 from collections.abc import Collection
@@ -29,7 +37,7 @@ from sweeptui.events import (
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
 from sweeptui.sources.files import Refused
-from sweeptui.sources.jsonio import parse_json, parse_time, to_float, values_equal
+from sweeptui.sources.jsonio import json_kind, parse_json, parse_time, to_float, values_equal
 
 NAME = "results-array"
 
@@ -51,6 +59,8 @@ NOT_SERIES = frozenset({"epoch", "epochs", "step", "steps"})
 FINISHED_WORDS = frozenset({"completed", "finished", "success", "done"})
 CRASHED_WORDS = frozenset({"failed", "error", "crashed"})
 KILLED_WORDS = frozenset({"killed", "terminated", "cancelled", "canceled"})
+SUCCESS_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+"""How ``success`` is spelled as a string (lower-cased) by scripts that write it so."""
 
 
 @dataclass
@@ -64,6 +74,8 @@ class RunState:
     epochs: int = 0
     summary: dict[str, float] = field(default_factory=dict)
     ended: bool = False
+    warned: set[tuple[str, object]] = field(default_factory=set)
+    """Odd elements already warned about, e.g. ``("val_losses", 3)``."""
 
 
 class ResultsArrayReader(Reader):
@@ -101,9 +113,9 @@ class ResultsArrayReader(Reader):
         if value is _FAILED:
             return events
         self._signature = signature
-        records = find_records(value)
-        if records is not None:
-            self._emit_all(records, info.st_mtime, events)
+        found = find_records(value)
+        if found is not None:
+            self._emit_all(*found, info.st_mtime, events)
         return events
 
     # -- file access ------------------------------------------------------------------
@@ -145,9 +157,14 @@ class ResultsArrayReader(Reader):
             events.append(SourceWarning(str(self.base), message))
 
     # -- records -> events -------------------------------------------------------------
-    def _emit_all(self, records: list[dict], mtime: float, events: list[Event]) -> None:
+    def _emit_all(self, where: str, items: list, mtime: float, events: list[Event]) -> None:
         seen_ids: dict[str, int] = {}
-        for index, record in enumerate(records):
+        for index, record in enumerate(items):
+            if not isinstance(record, dict):
+                kind = json_kind(record)
+                self._warn(events, ("element", where, index, kind), f"{where or 'element '}[{index}] "
+                           f"is {kind}, not an experiment object; skipped")  # fmt: skip
+                continue
             identity = record_identity(record, index)
             count = seen_ids[identity] = seen_ids.get(identity, 0) + 1
             if count > 1:  # a repeated name: keep the records apart, in order
@@ -168,34 +185,60 @@ class ResultsArrayReader(Reader):
         end_time = parse_time(record.get("end_time"))
         if end_time is None:
             end_time = parse_time(record.get("timestamp"))
-        batch = new_points(run_id, record, state, end_time, mtime)
+        series, skipped = record_series(record)
+        for label, index, value in skipped:
+            message = f"{name}: {label}[{index}] is {json_kind(value)}, not a number; skipped"
+            self._warn_run(events, state, (label, index), message)
+        batch = new_points(run_id, series, state, end_time, mtime)
         if batch is not None:
             events.append(batch)
         summary = new_summary(record, state)
         if summary:
             events.append(SummarySeen(run_id, summary))
         if not state.ended:
+            self._check_success(name, record, state, events)
             ended = end_event(run_id, record, end_time)
             if ended is not None:
                 state.ended = True
                 events.append(ended)
 
+    def _check_success(self, name: str, record: dict, state: RunState, events: list[Event]) -> None:
+        """Warn (once) about a ``success`` that spells no boolean: it decides nothing then."""
+        value = record.get("success")
+        if value is None or success_flag(value) is not None:
+            return
+        shown = json.dumps(value)[:40] if isinstance(value, (str, int, float)) else json_kind(value)
+        self._warn_run(events, state, ("success", shown), f"{name}: success is {shown}, not true "
+                       "or false; its end is read from its other fields")  # fmt: skip
+
+    def _warn_run(self, events: list[Event], state: RunState, key: tuple[str, object], message: str) -> None:
+        """One warning per odd element of a run, whichever file of the directory shows it first."""
+        if key not in state.warned:
+            state.warned.add(key)
+            events.append(SourceWarning(str(self.base), message))
+
 
 _FAILED: Any = object()
 
 
-def find_records(value: Any) -> list[dict] | None:
-    """The array of records: the value itself or the first list of objects under a key."""
+def find_records(value: Any) -> tuple[str, list] | None:
+    """Where the array of records is (``""``: the value itself, else its key) and the array.
+
+    The array is the value itself or the first list holding an object under a key. Its
+    other elements are returned too (the reader warns about each), so that every
+    experiment keeps its position, and with it its ``exp-NNN`` name, across rewrites.
+    """
     if isinstance(value, list):
-        candidates = [value]
+        candidates = [("", value)]
     elif isinstance(value, dict):
-        candidates = [v for v in value.values() if isinstance(v, list)]
+        candidates = [(str(k), v) for k, v in value.items() if isinstance(v, list)]
     else:
         return None
-    for candidate in candidates:
-        records = [item for item in candidate if isinstance(item, dict)]
-        if records or (not candidate and isinstance(value, dict)):
-            return records
+    for where, candidate in candidates:
+        if any(isinstance(item, dict) for item in candidate):
+            return where, candidate
+        if not candidate and isinstance(value, dict):
+            return where, candidate
     return None
 
 
@@ -219,47 +262,57 @@ def singular(name: str) -> str:
     return name
 
 
-def number_list(value: Any) -> list[float | None] | None:
-    """A list of numbers (nulls as None, non-finite kept); None when it is anything else."""
+Skipped = tuple[str, int, Any]
+"""An element of a per-epoch list that is not a number: the list's key, its index, the value."""
+
+
+def number_list(value: Any) -> tuple[list[float | None], list[int]] | None:
+    """A per-epoch list's numbers and the indexes of its elements that are not numbers.
+
+    Nulls (an epoch without a value) and skipped elements are None, so every number
+    keeps its epoch: ``[0.9, true, 0.7]`` has 0.7 at epoch 3. Numeric strings and
+    ``NaN``/``Infinity`` are numbers; ``true`` and ``false`` are not. None when the
+    value is not a list, or holds no number and not only nulls (a list of names).
+    """
     if not isinstance(value, list) or not value:
         return None
     numbers: list[float | None] = []
-    for item in value:
-        if item is None:
-            numbers.append(None)
-            continue
-        number = to_float(item)
-        if number is None:
-            return None
+    skipped: list[int] = []
+    for index, item in enumerate(value):
+        number = None if item is None else to_float(item)
+        if number is None and item is not None:
+            skipped.append(index)
         numbers.append(number)
-    return numbers
+    if skipped and numbers.count(None) == len(numbers):
+        return None
+    return numbers, skipped
 
 
-def record_series(record: dict) -> dict[str, list[float | None]]:
-    """Every per-epoch series of a record, named by metric."""
-    series: dict[str, list[float | None]] = {}
-    for key, value in record.items():
-        if key in NOT_SERIES or key in PARAM_KEYS:
-            continue
-        numbers = number_list(value)
-        if numbers is not None:
-            series[singular(key)] = numbers
+def record_series(record: dict) -> tuple[dict[str, list[float | None]], list[Skipped]]:
+    """Every per-epoch series of a record, named by metric, and the elements skipped."""
+    lists = [(key, singular(key), value) for key, value in record.items()
+             if key not in NOT_SERIES and key not in PARAM_KEYS]  # fmt: skip
     history = record.get("history")
     if isinstance(history, dict):
-        for key, value in history.items():
-            numbers = number_list(value)
-            if numbers is not None:
-                series[str(key)] = numbers
-    return series
+        lists.extend((f"history.{key}", str(key), value) for key, value in history.items())
+    series: dict[str, list[float | None]] = {}
+    skipped: list[Skipped] = []
+    for label, name, value in lists:
+        found = number_list(value)
+        if found is not None:
+            series[name] = found[0]
+            skipped.extend((label, index, value[index]) for index in found[1])
+    return series, skipped
 
 
 def new_points(
-    run_id: str, record: dict, state: RunState, end_time: float | None, mtime: float
-) -> MetricBatch | None:
-    """A batch of the epochs not emitted yet for this run, or None."""
+    run_id: str, series: dict[str, list[float | None]], state: RunState, end_time: float | None,
+    mtime: float,
+) -> MetricBatch | None:  # fmt: skip
+    """A batch of the epochs of ``series`` not emitted yet for this run, or None."""
     metrics: dict[str, Series] = {}
     longest = state.epochs
-    for name, numbers in record_series(record).items():
+    for name, numbers in series.items():
         done = state.points.get(name, 0)
         if len(numbers) <= done:
             continue
@@ -303,7 +356,7 @@ def end_event(run_id: str, record: dict, end_time: float | None) -> RunEnded | N
     exit_code = record.get("exit_code")
     if not isinstance(exit_code, int) or isinstance(exit_code, bool):
         exit_code = None
-    success = record.get("success")
+    success = success_flag(record.get("success"))
     if success is True:
         return RunEnded(run_id, "finished", None, exit_code, end_time)
     if success is False:
@@ -316,6 +369,18 @@ def end_event(run_id: str, record: dict, end_time: float | None) -> RunEnded | N
         return RunEnded(run_id, "crashed", error, exit_code, end_time)
     if word in KILLED_WORDS:
         return RunEnded(run_id, "killed", error, exit_code, end_time)
+    return None
+
+
+def success_flag(value: Any) -> bool | None:
+    """``success`` as a boolean: ``true``/``false``, 1/0, or a string spelling one
+    (``"False"``, ``"no"``, ``"1"``...); None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        return SUCCESS_WORDS.get(value.strip().lower())
     return None
 
 

@@ -24,12 +24,13 @@ import yaml
 
 from sweeptui.events import (
     Event,
+    FileReset,
     RunEnded,
     RunSeen,
     SourceWarning,
     SummarySeen,
 )
-from sweeptui.failures import classify_failure, has_traceback
+from sweeptui.failures import classify_failure, early_stop, has_traceback
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, parts_below
 from sweeptui.sources.columns import (
@@ -50,7 +51,7 @@ from sweeptui.sources.jsonio import (
     values_equal,
 )
 from sweeptui.sources.slurmlogs import is_slurm_log, job_logs_for
-from sweeptui.sources.tail import FileTail, LineBlock, RewriteGuard, TailRead
+from sweeptui.sources.tail import FileTail, LineBlock, TailRead
 from sweeptui.sources.yamlio import load_yaml, tags_note
 
 NAME = "run-dir"
@@ -148,16 +149,30 @@ def _exit_code(record: dict) -> int | None:
 
 # -- metric logs ---------------------------------------------------------------------------
 class MetricLog:
-    """One tailed metric log; subclasses turn its lines into columns."""
+    """One tailed metric log; subclasses turn its lines into columns.
+
+    Its points go out in batches of their own, stamped with the log as their origin
+    (:meth:`columns`): when the file is replaced or truncated, a
+    :class:`~sweeptui.events.FileReset` takes back everything it gave the run and
+    the file is read again from its start, so the run holds what the file holds now
+    (as a report read afterwards would), each complete record once.
+    """
 
     def __init__(
         self, path: Path, settings: Settings, run_id: str, boundary: Boundary = UNBOUNDED
     ) -> None:
         self.path = path
+        self.origin = str(path)
         self.run_id = run_id
         self.tail = FileTail(path, settings, boundary=boundary)
-        self.guard = RewriteGuard()
+        self.consumed = 0
+        """Records of the current content read so far (a record's position, its step
+        when it has none)."""
         self.bad_lines = 0
+
+    def columns(self) -> Columns:
+        """Empty columns for this log's points, stamped with its origin."""
+        return Columns(self.origin)
 
     def read(self, columns: Columns, events: list[Event], ends: list[RunEnded]) -> None:
         """Add every new complete record to ``columns``; warnings go to ``events``."""
@@ -166,7 +181,10 @@ class MetricLog:
 
     def passes(self, columns: Columns, events: list[Event], ends: list[RunEnded]) -> Iterator[None]:
         """:meth:`read`, pausing after each pass of at most :data:`READ_BYTES` bytes so the
-        caller may hand over what ``columns`` holds (see :meth:`Columns.take`)."""
+        caller may hand over what ``columns`` holds (see :meth:`Columns.take`).
+
+        ``columns`` hold this log's points only (see :meth:`columns`).
+        """
         more = True
         while more:
             chunk = self.tail.read_lines(READ_BYTES)
@@ -174,10 +192,7 @@ class MetricLog:
             for message in chunk.warnings:
                 self.warn(events, message)
             if chunk.reset is not None:
-                self.on_reset()
-                message = self.guard.reset(chunk.reset)
-                if message:
-                    self.warn(events, message)
+                self._start_over(chunk.reset, columns, events)
             if chunk.lines or chunk.blocks:
                 columns.mtime = chunk.mtime
                 self.ingest(chunk, columns, events, ends)
@@ -194,6 +209,16 @@ class MetricLog:
             self.warn(events, f"line {chunk.line_number(index)}: {why}; skipped")
         if self.bad_lines == MAX_LINE_WARNINGS:
             self.warn(events, "further bad lines in this file are skipped without a warning")
+
+    def _start_over(self, kind: str, columns: Columns, events: list[Event]) -> None:
+        """The file was replaced or truncated: withdraw its points, read it from its start."""
+        columns.discard()  # points of the old content not handed over yet
+        self.consumed = 0
+        self.on_reset()
+        events.append(FileReset(self.run_id, self.origin, kind))
+        said = "replaced by a new file" if kind == "replaced" else "truncated"
+        self.warn(events, f"{said}; the points read from it before are dropped and it is "
+                          "read again from its start")  # fmt: skip
 
     def on_reset(self) -> None:
         """Forget per-content state after truncation or replacement."""
@@ -297,26 +322,21 @@ class JsonlLog(MetricLog):
         events: list[Event],
         ends: list[RunEnded],
     ) -> None:
-        """Add one slice of parsed records: the guard's records one by one, the rest in bulk."""
-        guard = self.guard
-        first = 0
-        while first < len(records) and guard.active:
-            self._add_one(records[first], start + first, chunk, columns, events, ends, True)
-            first += 1
+        """Add one slice of parsed records: in bulk where they allow it, else one by one."""
         # a read of a few lines (the live case) is cheaper record by record
-        if len(records) - first < MIN_SPAN:  # too few for a uniform span: no segments
-            for index in range(first, len(records)):
-                self._add_one(records[index], start + index, chunk, columns, events, ends, False)
+        if len(records) < MIN_SPAN:  # too few for a uniform span: no segments
+            for index in range(len(records)):
+                self._add_one(records[index], start + index, chunk, columns, events, ends)
             return
-        if add_uniform(records[first:], guard.consumed, columns):
-            guard.count(len(records) - first)  # the usual case: one key set, plain numbers
+        if add_uniform(records, self.consumed, columns):
+            self.consumed += len(records)  # the usual case: one key set, plain numbers
             return
-        for low, high, uniform in segments(records, first):
-            if uniform and add_uniform(records[low:high], guard.consumed, columns):
-                guard.count(high - low)
+        for low, high, uniform in segments(records, 0):
+            if uniform and add_uniform(records[low:high], self.consumed, columns):
+                self.consumed += high - low
                 continue
             for index in range(low, high):
-                self._add_one(records[index], start + index, chunk, columns, events, ends, False)
+                self._add_one(records[index], start + index, chunk, columns, events, ends)
 
     def _add_one(
         self,
@@ -326,25 +346,16 @@ class JsonlLog(MetricLog):
         columns: Columns,
         events: list[Event],
         ends: list[RunEnded],
-        checking: bool,
     ) -> None:
-        """The exact per-record path: guard, bad lines, end markers, odd values."""
+        """The exact per-record path: bad lines, end markers, odd values."""
         if record is _BLANK:
             return
-        guard = self.guard
-        if checking:
-            admit, message = guard.admit(record)
-            if message:
-                self.warn(events, message)
-            if not admit:
-                return
-        else:
-            guard.consumed += 1
+        self.consumed += 1
         if type(record) is not dict:
             if not isinstance(record, tuple):  # tuples mark lines already warned about
                 self.bad_line(events, chunk, index, "not a JSON object")
             return
-        add_record(record, guard.consumed - 1, columns)
+        add_record(record, self.consumed - 1, columns)
         if "status" in record or "event" in record:
             self._maybe_end(record, ends)
 
@@ -366,7 +377,7 @@ class JsonlLog(MetricLog):
         if type(record) is not dict or not self.tail.take_pending():
             return
         chunk = TailRead(first_line=self.tail.lines_done + 1)
-        self._add_one(record, 0, chunk, columns, events, ends, self.guard.active)
+        self._add_one(record, 0, chunk, columns, events, ends)
 
     def _slow_parse(self, line: bytes, chunk: TailRead, index: int, events: list[Event]) -> Any:
         """A line orjson rejected: blank, bad, or JSON only the standard library reads."""
@@ -406,9 +417,6 @@ class CsvLog(MetricLog):
         self, chunk: TailRead, columns: Columns, events: list[Event], ends: list[RunEnded]
     ) -> None:
         """Split each row and add its numeric cells as points at its step."""
-        guard = self.guard
-        checking = guard.active
-        consumed = guard.consumed
         for index, line in enumerate(chunk.lines):
             cells = self._cells(line, chunk, index, events)
             if cells is None:
@@ -416,18 +424,8 @@ class CsvLog(MetricLog):
             if self.header is None:
                 self._set_header(cells)
                 continue
-            if checking:
-                guard.consumed = consumed
-                admit, message = guard.admit(self._as_record(cells))
-                consumed, checking = guard.consumed, guard.active
-                if message:
-                    self.warn(events, message)
-                if not admit:
-                    continue
-            else:
-                consumed += 1
-            self._add_row(cells, consumed - 1, columns, ends)
-        guard.consumed = consumed
+            self.consumed += 1
+            self._add_row(cells, self.consumed - 1, columns, ends)
 
     def _cells(self, line: bytes, chunk: TailRead, index: int, events: list[Event]) -> list | None:
         try:
@@ -453,15 +451,6 @@ class CsvLog(MetricLog):
                 self.roles.setdefault("time", position)
             elif name:
                 self.metric_columns.append((position, name))
-
-    def _as_record(self, cells: list[str]) -> dict[str, Any]:
-        """The row as a parsed record (numbers as floats), for rewrite detection."""
-        record: dict[str, Any] = {}
-        for name, cell in zip(self.header or (), cells, strict=False):
-            if cell != "":
-                number = to_float(cell.strip())
-                record[name] = cell if number is None else number
-        return record
 
     def _cell(self, cells: list[str], role: str) -> str | None:
         position = self.roles.get(role)
@@ -615,13 +604,25 @@ class ErrorText:
         text = data.decode("utf-8", errors="replace").strip()
         if not text:
             return None
-        if not (self.strict or has_traceback(text) or KILL_LINE.search(text)):
+        failing = has_traceback(text) or KILL_LINE.search(text)
+        stopper = None if failing else early_stop(text)
+        if stopper is not None:
+            return self._stopped_early(run_id, stopper)
+        if not (self.strict or failing):
             return None
         verdict = classify_failure(text).reason
         if verdict == self.verdict:  # a growing log with the same failure: said already
             return None
         self.verdict = verdict
         return RunEnded(run_id, None, error=text, evidence=self.file.path.name)
+
+    def _stopped_early(self, run_id: str, stopper: str) -> RunEnded | None:
+        """The run ended on purpose: its early-stopping callback said so (once)."""
+        if self.verdict == stopper:
+            return None
+        self.verdict = stopper
+        evidence = f"{stopper} in {self.file.path.name}"
+        return RunEnded(run_id, "finished", stopped_early=True, evidence=evidence)
 
     def _unreadable(self, run_id: str, warnings: list[Event] | None) -> RunEnded | None:
         problem = self.file.problem or "unreadable"
@@ -721,19 +722,10 @@ class RunDirReader(Reader):
             self._read_config(events, names)
         if names is None:
             self._track_job_logs()
-        columns = Columns()
         ends: list[RunEnded] = []
         for name, log in self.logs.items():
             if names is None or name in names:
-                for _ in log.passes(columns, events, ends):
-                    if columns.records >= SPILL_RECORDS:
-                        events.append(columns.take(self.run_id))
-                        part = events[:]
-                        events.clear()  # the same list: the log adds its warnings to it
-                        yield part
-        batch = columns.build(self.run_id)
-        if batch is not None:
-            events.append(batch)
+                yield from self._read_log(log, events, ends)
         if small_files:
             self._read_summary(events, names)
         for name, error in self.errors.items():
@@ -748,16 +740,30 @@ class RunDirReader(Reader):
         events.extend(ends)
         yield events
 
-    def _finish_logs(self, events: list[Event], ends: list[RunEnded], names: set[str] | None) -> None:
-        """Read complete unterminated last records of logs whose run ended or that are quiet."""
-        columns = Columns()
-        for name, log in self.logs.items():
-            wanted = names is None or name in names or self.ended
-            if wanted and log.tail.has_pending and (self.ended or _quiet(log.path)):
-                log.finish(columns, events, ends)
+    def _read_log(self, log: MetricLog, events: list[Event], ends: list[RunEnded]) -> Iterator[list[Event]]:
+        """Read one log into ``events``: its points as batches of their own (its origin),
+        and ``events`` so far handed over as a part every :data:`SPILL_RECORDS` records."""
+        columns = log.columns()
+        for _ in log.passes(columns, events, ends):
+            if columns.records >= SPILL_RECORDS:
+                events.append(columns.take(self.run_id))
+                part = events[:]
+                events.clear()  # the same list: the log adds its warnings to it
+                yield part
         batch = columns.build(self.run_id)
         if batch is not None:
             events.append(batch)
+
+    def _finish_logs(self, events: list[Event], ends: list[RunEnded], names: set[str] | None) -> None:
+        """Read complete unterminated last records of logs whose run ended or that are quiet."""
+        for name, log in self.logs.items():
+            wanted = names is None or name in names or self.ended
+            if wanted and log.tail.has_pending and (self.ended or _quiet(log.path)):
+                columns = log.columns()
+                log.finish(columns, events, ends)
+                batch = columns.build(self.run_id)
+                if batch is not None:
+                    events.append(batch)
 
     # -- listing ------------------------------------------------------------------------
     def _list(self, events: list[Event]) -> list[str] | None:

@@ -1,4 +1,4 @@
-"""Incremental reading of append-only files, and telling a rewrite from a new log.
+"""Incremental reading of append-only files.
 
 :class:`FileTail` owns one file's read position: it reads only the bytes appended
 since the last call, in chunks, hands back complete lines, keeps a partial last line
@@ -7,10 +7,9 @@ truncation and replacement (a new inode, or a file that vanished and came back).
 A reader that parses many lines at once can ask for the complete lines as blocks of
 bytes instead of a list (``split=False``), which saves a bytes object per line.
 
-:class:`RewriteGuard` is the reader-side half of a reset: it remembers how many
-records were consumed and the first one, and after a reset decides whether the new
-content is the same log rewritten (skip what was already ingested) or a new log
-(ingest everything), so each complete record is ingested exactly once.
+A reset (``TailRead.reset``) hands the file over from its start again: the reader
+withdraws what the old content gave (see :class:`~sweeptui.events.FileReset`), so
+each complete record the file holds now is ingested exactly once.
 """
 
 from __future__ import annotations
@@ -19,13 +18,12 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from sweeptui.settings import Settings
 from sweeptui.sources.files import UNBOUNDED, UTF8_BOM, Boundary
-from sweeptui.sources.jsonio import values_equal
 
 CHUNK_BYTES = 1024 * 1024
 """Bytes read per system call: huge files are never loaded at once."""
@@ -309,89 +307,4 @@ def _newlines(data: bytes) -> int:
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
 
 
-class _Unset:
-    """The guard's "no record yet" marker: one instance, still that one after a pickle
-    round trip (a guard read in a child process comes back to the parent)."""
-
-    __slots__ = ()
-
-    def __reduce__(self) -> str:
-        return "_UNSET"
-
-
-_UNSET: Any = _Unset()
-
-
-class RewriteGuard:
-    """Decides, after a reset, which records of the new content were already ingested.
-
-    The reader calls :meth:`admit` for each record while :attr:`active` is True and
-    otherwise just counts with :meth:`count`. Records are compared as parsed values,
-    so a CSV rewritten with an added column still matches on the shared columns.
-    """
-
-    __slots__ = ("_reset", "_skip", "consumed", "first")
-
-    def __init__(self) -> None:
-        self.consumed = 0
-        self.first: Any = _UNSET
-        self._reset: str | None = None
-        self._skip = 0
-
-    @property
-    def active(self) -> bool:
-        """True while records must go through :meth:`admit` (first record, pending reset)."""
-        return self.first is _UNSET or self._reset is not None or self._skip > 0
-
-    def count(self, records: int) -> None:
-        """Add records ingested on the fast path (guard not active)."""
-        self.consumed += records
-
-    def reset(self, kind: str) -> str | None:
-        """Note a reset; the message to warn with now, or None when it waits for a record."""
-        if self.first is _UNSET:
-            self.consumed = 0
-            self._reset = None
-            return "replaced by a new file" if kind == "replaced" else kind
-        self._reset = kind
-        return None
-
-    def admit(self, record: Any) -> tuple[bool, str | None]:
-        """Whether to ingest ``record``; plus a warning when a reset was just decided."""
-        message = None
-        if self._reset is not None:
-            message = self._decide(record)
-        elif self.first is _UNSET:
-            self.first = record
-        self.consumed += 1
-        if self._skip > 0:
-            self._skip -= 1
-            return False, message
-        return True, message
-
-    def _decide(self, record: Any) -> str:
-        kind, self._reset = self._reset, None
-        before = self.consumed
-        same = same_record(self.first, record)
-        self.first = record
-        self.consumed = 0
-        if same:
-            self._skip = before
-            return f"{kind}; resumed after {before} records"
-        self._skip = 0
-        if kind == "replaced":
-            return "replaced by a new file"
-        return f"{kind}; a new log, read from the start"
-
-
-def same_record(old: Any, new: Any) -> bool:
-    """True when two parsed records are the same, allowing columns added or removed."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        shared = old.keys() & new.keys()
-        if not shared or (shared != old.keys() and shared != new.keys()):
-            return False
-        return all(values_equal(old[key], new[key]) for key in shared)
-    return values_equal(old, new)
-
-
-__all__ = ["CHUNK_BYTES", "FileTail", "LineBlock", "RewriteGuard", "TailRead", "same_record"]
+__all__ = ["CHUNK_BYTES", "FileTail", "LineBlock", "TailRead"]
