@@ -114,6 +114,8 @@ def watch(root: Path | str, settings: Settings, options: WatchOptions) -> int:
         _tell(exported_text(result, options.export, app.exit_reason))
         return 0
     _tell(f"sweeptui: could not write the report: {result.error}")
+    if result.describe():
+        _tell(f"sweeptui: wrote {result.describe()} ({app.exit_reason})")
     return 1
 
 
