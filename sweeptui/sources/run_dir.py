@@ -395,6 +395,7 @@ class JsonlLog(MetricLog):
     def _maybe_end(self, record: dict, ends: list[RunEnded]) -> None:
         ended = _end_from(record, self.run_id, record_time(record))
         if ended is not None:
+            ended.origin = self.origin  # withdrawn if the log is reset
             ends.append(ended)
 
 
@@ -502,6 +503,7 @@ class CsvLog(MetricLog):
         record = {key: value for key, value in record.items() if value is not None}
         ended = _end_from(record, self.run_id, stamp)
         if ended is not None:
+            ended.origin = self.origin  # withdrawn if the log is reset
             ends.append(ended)
 
 
