@@ -313,3 +313,22 @@ def test_an_optuna_journal_rewritten_shorter_replays_in_place_of_what_it_gave(tm
     assert 0 < after < before
     assert any(w.message.startswith("journal truncated; the points read from it before are dropped")
                for w in sweep.store.warnings)
+
+
+def test_a_requeued_slurm_job_s_truncated_log_replaces_its_points_and_its_end(tmp_path: Path) -> None:
+    folder = copy_fixture("slurm", tmp_path) / "array_sweep"
+    log = folder / "slurm-88231_4.out"
+    run_id = log.relative_to(tmp_path).as_posix()
+    sweep = watching(tmp_path)
+    assert sweep.store.runs[run_id].status == "killed" and sweep.store.runs[run_id].last_epoch == 6
+    lines = log.read_text().splitlines(keepends=True)
+    header = [line for line in lines if not line.startswith(("Epoch ", "slurmstepd"))]
+    epochs = [line for line in lines if line.startswith("Epoch ")]
+    log.write_text("".join(header + epochs[:3]))  # requeued: Slurm truncates the log, starts over
+    sweep.poll([log])
+    run = sweep.store.runs[run_id]
+    assert run.metrics["val_loss"].steps.tolist() == [1.0, 2.0, 3.0]
+    assert run.failure is None and not run.ended
+    assert "killed" not in run.issue_types
+    assert any(w.message == f"truncated; {RESET_NOTE}" for w in sweep.store.warnings)
+    assert_report_agrees(sweep, tmp_path, run_id)
