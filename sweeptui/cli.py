@@ -138,7 +138,7 @@ def _live_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
-        "--export", type=Path, metavar="PATH",
+        "--export", metavar="PATH",
         help="where the report goes on exit and on `e`: a directory, or a .md/.json file "
         "(the other format goes beside it), or a .html file (the report with charts; Markdown and "
         "JSON beside it); default: a timestamped pair in the current directory",
@@ -184,8 +184,9 @@ def _watch_options(args: argparse.Namespace):
         raise UsageError("--poll needs a positive number of seconds")
     if args.on_issue is not None and not args.on_issue.strip():
         raise UsageError("--on-issue needs a command")
+    export = check_export_target(args.export)
     return WatchOptions(
-        metric=args.metric, goal=args.goal, source=args.source, poll=args.poll, export=args.export,
+        metric=args.metric, goal=args.goal, source=args.source, poll=args.poll, export=export,
         bell=args.bell, alerts=not args.no_alerts, on_issue=args.on_issue,
         experiment=getattr(args, "experiment", None), export_on_exit=not args.no_export,
     )  # fmt: skip
@@ -223,15 +224,20 @@ def _add_sources(commands) -> None:
     sources.set_defaults(handler=run_sources, parser=sources)
 
 
-def load_from_args(args: argparse.Namespace):
-    """A loaded :class:`~sweeptui.sweep.Sweep` and its objective, from the common options."""
+def load_from_args(args: argparse.Namespace, meanwhile=None):
+    """A loaded :class:`~sweeptui.sweep.Sweep` and its objective, from the common options.
+
+    ``meanwhile``: work to do while child processes read the sweep (see :meth:`Sweep.load`).
+    """
     from sweeptui.objective import choose_objective, unknown_metric
     from sweeptui.sweep import load_sweep
 
     settings = settings_from_args(args)
     root = _existing_target(args.directory)
     as_of = _moment(getattr(args, "as_of", None))
-    sweep = _with_usage_errors(lambda: load_sweep(root, settings, args.source, args.experiment, now=as_of))
+    sweep = _with_usage_errors(
+        lambda: load_sweep(root, settings, args.source, args.experiment, now=as_of, meanwhile=meanwhile)
+    )
     _server_problem(sweep)
     problem = unknown_metric(sweep.store, args.metric) if args.metric else None
     if problem:
@@ -288,11 +294,14 @@ def settings_from_args(args: argparse.Namespace):
 
 def run_report(args: argparse.Namespace) -> int:
     """``sweeptui report``: load, analyse, render, write; honour ``--fail-on``."""
-    from sweeptui.report import build_report, format_for, render, write_report
-
     if args.output is not None:
         check_output_path(args.output)
-    sweep, objective = load_from_args(args)
+    if args.next_sweep is not None:
+        check_output_path(args.next_sweep, "--next-sweep")
+    # the analysis modules (pandas, scipy) are imported while child processes read
+    sweep, objective = load_from_args(args, meanwhile=_import_report)
+    from sweeptui.report import build_report, format_for, render, write_report
+
     for line in sweep.unread():
         print(f"sweeptui: {line}", file=sys.stderr)
     report = build_report(sweep.store, objective, settings=sweep.settings, rank=args.rank)
@@ -312,23 +321,49 @@ def run_report(args: argparse.Namespace) -> int:
     return _fail_on(report, args.fail_on)
 
 
-def check_output_path(path: Path) -> None:
-    """An output path the report can be written to, checked before the sweep is read:
-    not empty, not a directory or a FIFO (which would block), in a folder that exists."""
+def _import_report() -> None:
+    import sweeptui.report  # noqa: F401 - imported for the report that follows
+
+
+def check_output_path(path: Path, option: str = "-o") -> None:
+    """An output path a file can be written to, checked before the sweep is read (or the
+    app starts): not empty, not a directory or a FIFO (which would block), in a folder
+    that exists. ``option`` names the option in the error."""
     import stat
 
     if str(path) in ("", "."):
-        raise UsageError("-o needs a file path")
+        raise UsageError(f"{option} needs a file path")
     try:
         mode = path.stat().st_mode
     except OSError:
         mode = None
     if mode is not None and stat.S_ISDIR(mode):
-        raise UsageError(f"-o {path}: is a directory; give a file path")
+        raise UsageError(f"{option} {path}: is a directory; give a file path")
     if mode is not None and stat.S_ISFIFO(mode):
-        raise UsageError(f"-o {path}: is a FIFO; give a file path")
+        raise UsageError(f"{option} {path}: is a FIFO; give a file path")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UsageError(f"{option} {path}: {path.parent} is not a folder")
     if not path.parent.is_dir():
-        raise UsageError(f"-o {path}: the folder {path.parent} does not exist")
+        raise UsageError(f"{option} {path}: the folder {path.parent} does not exist")
+
+
+def check_export_target(text: str | None) -> Path | None:
+    """``--export``'s target, checked at startup so that a bad one is told at once, not on
+    quit: every file the export writes must pass :func:`check_output_path`. A folder
+    target that does not exist yet is created by the export, so only its parent must."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise UsageError("--export needs a path: a folder, or a .md, .json or .html file")
+    from sweeptui.app.export import export_paths, html_path
+
+    target = Path(text)
+    for path in (html_path(target), *export_paths(target)):
+        if path is None:
+            continue
+        new_folder = path.parent == target and not target.exists()
+        check_output_path(target if new_folder else path, "--export")
+    return target
 
 
 def _write_next_sweep(report: dict, path: Path) -> None:
@@ -337,7 +372,10 @@ def _write_next_sweep(report: dict, path: Path) -> None:
     from sweeptui.report.analysis_md import wandb_yaml
 
     config = (report.get("next_sweep") or {}).get("wandb") or {}
-    written = write_atomic(path, wandb_yaml(config))
+    try:
+        written = write_atomic(path, wandb_yaml(config))
+    except OSError as exc:
+        raise UsageError(f"cannot write the next sweep config to {path}: {exc.strerror or exc}") from exc
     print(f"sweeptui: wrote the next sweep config to {written}", file=sys.stderr)
 
 

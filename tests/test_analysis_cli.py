@@ -24,6 +24,7 @@ def _report(*args: str) -> subprocess.CompletedProcess:
 
 def test_json_report_names_the_planted_crash_and_writes_the_next_sweep(tmp_path: Path) -> None:
     target = tmp_path / "next" / "sweep.yaml"
+    target.parent.mkdir()  # like -o, --next-sweep writes into a folder that exists
     done = _report("--format", "json", "--next-sweep", str(target))
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

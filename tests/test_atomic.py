@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 from sweeptui.atomic import write_atomic
 
@@ -54,3 +55,31 @@ def test_fifo_is_written_in_place_not_replaced(tmp_path):
 def test_dev_null_stays_a_device():
     write_atomic("/dev/null", "discarded")
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+def test_a_killed_write_leaves_a_temp_file_the_next_write_removes(tmp_path):
+    target = tmp_path / "report.html"
+    old = time.time() - 3600
+    ours = tmp_path / ".report.html.k3x_9q0z.tmp"  # exactly what mkstemp names for this target
+    ours.write_text("half a report")
+    fresh = tmp_path / ".report.html.a1b2c3d4.tmp"  # another writer's, being written now
+    fresh.write_text("being written")
+    others = [
+        tmp_path / ".report.html.backup.tmp",  # not mkstemp's random part
+        tmp_path / ".other.html.k3x_9q0z.tmp",  # another target's
+        tmp_path / "report.html.k3x_9q0z.tmp",  # no leading dot
+        tmp_path / ".report.html.k3x_9q0z.tmp.keep",
+    ]
+    for path in others:
+        path.write_text("not ours")
+    victim = tmp_path / "elsewhere.txt"
+    victim.write_text("keep me")
+    link = tmp_path / ".report.html.zzzzzzzz.tmp"  # a symlink of our pattern: never followed
+    link.symlink_to(victim)
+    for path in (ours, *others, link):
+        os.utime(path, (old, old), follow_symlinks=False)
+    write_atomic(target, "the report")
+    assert target.read_text() == "the report"
+    assert not ours.exists()
+    assert fresh.exists() and all(path.exists() for path in others)
+    assert link.is_symlink() and victim.read_text() == "keep me"

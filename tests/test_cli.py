@@ -189,3 +189,51 @@ def test_unwritable_output_paths_are_one_line_usage_errors(tmp_path: Path) -> No
         assert done.returncode == 2, (output, done.stderr)
         assert message in done.stderr and "Traceback" not in done.stderr, (output, done.stderr)
     assert not (tmp_path / "missing").exists()
+
+
+def test_watch_export_paths_are_checked_before_the_sweep_is_read(tmp_path: Path) -> None:
+    import os
+
+    sweep = tmp_path / "sweep"
+    (sweep / "r1").mkdir(parents=True)
+    (sweep / "r1" / "metrics.jsonl").write_text('{"epoch": 0, "val_loss": 1.0}\n')
+    fifo = tmp_path / "fifo.md"
+    os.mkfifo(fifo)
+    (tmp_path / "plain").write_text("a file, not a folder")
+    (tmp_path / "taken.json").mkdir()  # the sibling of taken.md the export would write
+    cases = {
+        "": "--export needs a path",
+        str(fifo): "is a FIFO",
+        str(tmp_path / "missing" / "r.md"): "the folder",
+        str(tmp_path / "plain" / "r.md"): "is not a folder",
+        str(tmp_path / "plain"): "is not a folder",  # no suffix: a folder to write the pair in
+        str(tmp_path / "taken.md"): "taken.json: is a directory",
+        str(tmp_path / "missing" / "deeper" / ""): "does not exist",
+    }
+    for export, message in cases.items():
+        done = sweeptui("watch", str(sweep), "--export", export)
+        assert done.returncode == 2, (export, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("sweeptui watch: error: --export"), done.stderr
+        assert message in done.stderr, (export, done.stderr)
+        assert done.stdout == ""  # told at once: no report, no app
+    assert not (tmp_path / "missing").exists()
+    fine = sweeptui("watch", str(sweep), "--export", str(tmp_path / "new-folder"))
+    assert fine.returncode == 0 and fine.stdout.startswith("# Sweep report")  # no terminal: headless
+
+
+def test_next_sweep_path_is_checked_first_and_a_failed_write_keeps_the_report(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    shutil.copytree(SAMPLES / "results_array_sweep", sweep)
+    cases = {str(tmp_path): "is a directory", str(tmp_path / "no" / "s.yaml"): "the folder"}
+    for path, message in cases.items():
+        done = sweeptui("report", str(sweep), "--next-sweep", path)
+        assert done.returncode == 2 and done.stdout == "", done.stderr
+        assert f"error: --next-sweep {path}: {message}" in done.stderr
+    out = tmp_path / "report.md"
+    done = sweeptui("report", str(sweep), "-o", str(out), "--next-sweep", "/dev/full")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "sweeptui report: error: cannot write the next sweep config to /dev/full: No space left on device"
+    )
+    assert out.read_text().startswith("# Sweep report")  # the report itself was written

@@ -146,6 +146,8 @@ class SweepApp(App):
             self.notify(text, title="report exported", markup=False)
         else:
             text = result.error or "export failed"
+            if result.describe():
+                text += f"; wrote {result.describe()}"
             self.notify(text, title="export failed", severity="error", markup=False)
 
     @on(IngestFailed)

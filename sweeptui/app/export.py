@@ -68,15 +68,24 @@ def export_report(
     store: RunStore, objective: Objective | None, target: Path | None, now: float | None = None,
     settings: Settings | None = None,
 ) -> ExportResult:  # fmt: skip
-    """Build the report from ``store`` and write every format asked for; errors are returned, not raised."""
+    """Build the report from ``store`` and write every format asked for; errors are returned, not raised.
+
+    Each format is written on its own: one that fails (a full disk, a folder where the
+    file should go) is named in ``error`` and the others are still written; the result
+    holds the paths of those written.
+    """
     markdown, json_path = export_paths(target, now)
     page = html_path(target)
-    try:
-        report = build_report(store, objective, settings=settings)
-        write_report(report, json_path, "json")
-        write_report(report, markdown, "md")
-        if page is not None:
-            write_report(report, page, "html")
-    except OSError as exc:
-        return ExportResult(markdown, json_path, f"{exc.strerror or exc}: {exc.filename or markdown}", page)
-    return ExportResult(markdown, json_path, html=page)
+    report = build_report(store, objective, settings=settings)
+    written: dict[str, Path] = {}
+    errors: list[str] = []
+    for fmt, path in (("json", json_path), ("md", markdown), ("html", page)):
+        if path is None:
+            continue
+        try:
+            write_report(report, path, fmt)
+            written[fmt] = path
+        except OSError as exc:
+            errors.append(f"{path}: {exc.strerror or exc}")
+    error = "; ".join(errors) or None
+    return ExportResult(written.get("md"), written.get("json"), error, written.get("html"))

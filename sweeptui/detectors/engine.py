@@ -19,12 +19,14 @@ rare, costs the run's history once).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sweeptui.detectors.base import EpochLookup, EpochTracker, batch_time
 from sweeptui.detectors.crash_loop import CrashLoopDetector
-from sweeptui.detectors.divergence import DivergenceDetector
+from sweeptui.detectors.divergence import DivergenceDetector, LossState
 from sweeptui.detectors.failure import failure_issue
 from sweeptui.detectors.nonfinite import find_nonfinite
-from sweeptui.detectors.overfitting import OverfitDetector
+from sweeptui.detectors.overfitting import FitState, OverfitDetector
 from sweeptui.detectors.short_run import ShortRunDetector
 from sweeptui.detectors.stall import SILENCE_ISSUES, stalled_issue, vanished_issue
 from sweeptui.events import MetricBatch
@@ -38,6 +40,15 @@ POINT_ISSUES = ("nan_or_inf_metric", "divergence", "overfitting_suspect")
 REJUDGED = (*POINT_ISSUES, "crashed", "oom", "killed", "short_run")
 """What a reset judges again: the point issues, and those of the run's end (which name
 where the run was, and whose claim the reset file may have made)."""
+
+
+@dataclass(slots=True)
+class RunState:
+    """The metric detectors' state of one run: its epoch pair, losses and fit."""
+
+    epochs: EpochTracker | None
+    divergence: dict[str, LossState]
+    overfitting: FitState | None
 
 
 class DetectorEngine:
@@ -62,7 +73,14 @@ class DetectorEngine:
         """Judge the batch's new points; returns the issues it raised."""
         if run.id in self._reset:
             return []  # judged whole, with the points from before, by rejudge()
-        found = self._judge(run, batch, everything=False)
+        return self.judged(run, self._judge(run, batch, everything=False))
+
+    def judged(self, run: Run, found: list[Issue | None]) -> list[Issue]:
+        """Record what the point detectors found in a batch of ``run``; the new issues.
+
+        Also takes a verdict reached in a child process of a one-shot load, by an
+        engine that held the run in the same state (see :mod:`sweeptui.readalone`).
+        """
         if run.ended:
             # Trailing lines after the end marker: cached lengths are stale.
             self.short_runs.invalidate(run.id)
@@ -70,6 +88,21 @@ class DetectorEngine:
         for issue in new:
             self._forget(issue)
         return new
+
+    def run_state(self, run_id: str) -> RunState:
+        """What the metric detectors carry for one run (to continue it elsewhere)."""
+        return RunState(
+            self._epochs.get(run_id),
+            self.divergence.state_of(run_id),
+            self.overfitting.state_of(run_id),
+        )
+
+    def adopt(self, run_id: str, state: RunState) -> None:
+        """Continue a run judged in another process from its :meth:`run_state`."""
+        if state.epochs is not None:
+            self._epochs[run_id] = state.epochs
+        self.divergence.adopt(run_id, state.divergence)
+        self.overfitting.adopt(run_id, state.overfitting)
 
     def on_reset(self, run: Run) -> None:
         """A file of ``run`` was replaced or truncated and the store dropped its points.

@@ -647,6 +647,7 @@ class RunDirReader(Reader):
     """Reads one run directory: params, metric logs, summary, end markers, error text."""
 
     source = NAME
+    reads_alone = True
 
     def __init__(self, root: Path, base: Path, settings: Settings) -> None:
         super().__init__(root, base, settings)

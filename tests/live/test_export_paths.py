@@ -41,3 +41,13 @@ def test_an_html_path_gets_the_charts_and_both_other_formats(tmp_path: Path) -> 
     assert page.startswith("<!doctype html>") and "chart-timeline" in page
     assert (tmp_path / "r.md").read_text(encoding="utf-8").startswith("# Sweep report")
     assert result.describe() == f"{tmp_path / 'r.html'}, {tmp_path / 'r.md'} and {tmp_path / 'r.json'}"
+
+
+def test_a_format_that_cannot_be_written_loses_none_of_the_others(tmp_path: Path) -> None:
+    (tmp_path / "r.json").mkdir()  # a folder where the JSON report should go
+    sweep = load_sweep(SAMPLE)
+    result = export_report(sweep.store, choose_objective(sweep.store), tmp_path / "r.html")
+    assert not result.ok and result.error == f"{tmp_path / 'r.json'}: Is a directory"
+    assert (tmp_path / "r.md").read_text(encoding="utf-8").startswith("# Sweep report")
+    assert (tmp_path / "r.html").read_text(encoding="utf-8").startswith("<!doctype html>")
+    assert result.describe() == f"{tmp_path / 'r.html'} and {tmp_path / 'r.md'}"

@@ -69,6 +69,13 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
         time.sleep(0.1)
 
 
+def watch_command(cwd: Path, prefix: str, *args: str | Path) -> str:
+    """The shell command that runs ``sweeptui watch ARGS`` from ``cwd`` in a colour terminal."""
+    words = " ".join(shlex.quote(str(arg)) for arg in args)
+    return (f"cd {shlex.quote(str(cwd))} && PYTHONPATH={shlex.quote(str(ROOT))} TERM=xterm-256color "
+            f"{prefix} {shlex.quote(sys.executable)} -m sweeptui watch {words}")  # fmt: skip
+
+
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
     server = Tmux(tmp_path / "tmux.sock")
@@ -83,11 +90,8 @@ def test_watch_updates_live_and_writes_the_report_on_a_signal(
     sweep = tmp_path / "sweep"
     write_run(sweep, "first_run", {"lr": 0.1, "epochs": 50}, healthy(3))
     out = tmp_path / "out" / "final.md"
-    command = (
-        f"cd {shlex.quote(str(tmp_path))} && PYTHONPATH={shlex.quote(str(ROOT))} TERM=xterm-256color "
-        f"exec {shlex.quote(sys.executable)} -m sweeptui watch {shlex.quote(str(sweep))} "
-        f"--export {shlex.quote(str(out))}"
-    )
+    out.parent.mkdir()
+    command = watch_command(tmp_path, "exec", sweep, "--export", out)
     tmux.new_session("watch", command, 120, 40)
     wait_until(lambda: "first_run" in tmux.screen("watch"), 30, "the first run on screen")
 
@@ -129,3 +133,21 @@ def test_quitting_says_where_the_report_went_or_writes_none(
         assert [Path(name).suffix for name in written] == [".json", ".md"]
         assert str(cwd / written[1]) in "".join(screen.split())  # the path may wrap across lines
         assert "report written to" in screen and "--no-export skips it" in screen
+
+
+def test_a_write_that_fails_on_quit_is_one_line_and_keeps_the_other_files(tmp_path: Path, tmux: Tmux) -> None:
+    sweep = tmp_path / "sweep"
+    write_run(sweep, "only_run", {"lr": 0.1, "epochs": 50}, healthy(3))
+    out = tmp_path / "out" / "final.md"
+    out.parent.mkdir()
+    command = watch_command(tmp_path, "", sweep, "--export", out) + "; echo exit=$?; sleep 30"
+    tmux.new_session("fail", command, 200, 30)
+    wait_until(lambda: "only_run" in tmux.screen("fail"), 30, "the run on screen")
+    out.with_suffix(".json").mkdir()  # the JSON report's place taken after startup
+    tmux.run("send-keys", "-t", "fail", "q")
+    wait_until(lambda: "exit=" in tmux.screen("fail"), 30, "the exit line")
+    screen = tmux.screen("fail")
+    assert f"sweeptui: could not write the report: {out.with_suffix('.json')}: Is a directory" in screen
+    assert f"sweeptui: wrote {out} (quit)" in screen and "exit=1" in screen
+    assert "Traceback" not in screen
+    assert out.read_text().startswith("# Sweep report")
