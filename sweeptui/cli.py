@@ -224,15 +224,20 @@ def _add_sources(commands) -> None:
     sources.set_defaults(handler=run_sources, parser=sources)
 
 
-def load_from_args(args: argparse.Namespace):
-    """A loaded :class:`~sweeptui.sweep.Sweep` and its objective, from the common options."""
+def load_from_args(args: argparse.Namespace, meanwhile=None):
+    """A loaded :class:`~sweeptui.sweep.Sweep` and its objective, from the common options.
+
+    ``meanwhile``: work to do while child processes read the sweep (see :meth:`Sweep.load`).
+    """
     from sweeptui.objective import choose_objective, unknown_metric
     from sweeptui.sweep import load_sweep
 
     settings = settings_from_args(args)
     root = _existing_target(args.directory)
     as_of = _moment(getattr(args, "as_of", None))
-    sweep = _with_usage_errors(lambda: load_sweep(root, settings, args.source, args.experiment, now=as_of))
+    sweep = _with_usage_errors(
+        lambda: load_sweep(root, settings, args.source, args.experiment, now=as_of, meanwhile=meanwhile)
+    )
     _server_problem(sweep)
     problem = unknown_metric(sweep.store, args.metric) if args.metric else None
     if problem:
@@ -289,13 +294,14 @@ def settings_from_args(args: argparse.Namespace):
 
 def run_report(args: argparse.Namespace) -> int:
     """``sweeptui report``: load, analyse, render, write; honour ``--fail-on``."""
-    from sweeptui.report import build_report, format_for, render, write_report
-
     if args.output is not None:
         check_output_path(args.output)
     if args.next_sweep is not None:
         check_output_path(args.next_sweep, "--next-sweep")
-    sweep, objective = load_from_args(args)
+    # the analysis modules (pandas, scipy) are imported while child processes read
+    sweep, objective = load_from_args(args, meanwhile=_import_report)
+    from sweeptui.report import build_report, format_for, render, write_report
+
     for line in sweep.unread():
         print(f"sweeptui: {line}", file=sys.stderr)
     report = build_report(sweep.store, objective, settings=sweep.settings, rank=args.rank)
@@ -313,6 +319,10 @@ def run_report(args: argparse.Namespace) -> int:
     if args.next_sweep:
         _write_next_sweep(report, args.next_sweep)
     return _fail_on(report, args.fail_on)
+
+
+def _import_report() -> None:
+    import sweeptui.report  # noqa: F401 - imported for the report that follows
 
 
 def check_output_path(path: Path, option: str = "-o") -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from sweeptui.detectors.engine import DetectorEngine
 from sweeptui.events import Event, FileReset, MetricBatch, RunEnded, SourceWarning
 from sweeptui.issues import Issue
 from sweeptui.lifecycle import Lifecycle
+from sweeptui.readalone import ReadAlone, read_in_children
 from sweeptui.settings import Settings
 from sweeptui.sources import get_sources
 from sweeptui.sources.admit import admit
@@ -76,9 +77,13 @@ class Sweep:
         self._explained: tuple[tuple[int, int, int] | None, list[str]] = (None, [])
 
     # -- driving ---------------------------------------------------------------
-    def load(self, now: float | None = None) -> PollResult:
-        """Post-hoc: read everything once and judge every run at ``now`` (the clock)."""
-        with one_shot_load():  # readers may read parts in child processes
+    def load(self, now: float | None = None, meanwhile: Callable[[], object] | None = None) -> PollResult:
+        """Post-hoc: read everything once and judge every run at ``now`` (the clock).
+
+        ``meanwhile`` is work for this process while child processes read (see
+        :func:`~sweeptui.sources.forked.one_shot_load`); it is not run when none does.
+        """
+        with one_shot_load(meanwhile):  # readers may be read in child processes
             result = self.rescan()  # every reader is new here, so this reads everything
         result.issues.extend(self.detectors.finalize(time.time() if now is None else now))
         return result
@@ -215,11 +220,21 @@ class Sweep:
     def _read_all(
         self, readers: list[tuple[Reader, list[Path | str] | None]], now: float, result: PollResult
     ) -> None:
-        """The reading and applying of :meth:`_read`."""
+        """The reading and applying of :meth:`_read`; during a one-shot load, readers
+        that read alone are read and judged in child processes (:mod:`sweeptui.readalone`)."""
         held: list[list[Event]] = []
         size = 0
         with _collector_paused():
-            for reader, changed in readers:
+            children = read_in_children(readers, self.settings, self.root, now, self._live)
+            taken = next(children, None)
+            for index, (reader, changed) in enumerate(readers):
+                if taken is not None and taken[0] == index:
+                    read, taken = taken[1], next(children, None)
+                    if read is not None and self._fits(reader, read):
+                        self._apply_all(held, now, result)
+                        held, size = [], 0
+                        self._take_over(reader, read, now, result)
+                        continue
                 try:
                     for events in reader.read_parts(changed):
                         held.append(events)
@@ -231,21 +246,48 @@ class Sweep:
                             held, size = [], 0
                 except Exception as exc:  # a reader bug must not take the sweep down
                     held.append([SourceWarning(str(reader.base), f"reader failed: {exc!r}")])
+            children.close()
             self._apply_all(held, now, result)
+
+    def _fits(self, reader: Reader, read: ReadAlone) -> bool:
+        """Whether a child's read stands for the serial one here: its runs are new to the
+        store and it said no once-per-sweep note another reader has said since the fork."""
+        known = self.store.runs
+        return read.notes.isdisjoint(reader.notes) and not any(i in known for i in read.run_ids())
+
+    def _take_over(self, reader: Reader, read: ReadAlone, now: float, result: PollResult) -> None:
+        """Apply a child's read as :meth:`_apply_all` would, with the child's verdicts."""
+        reader.resume(read.state)
+        reader.notes.update(read.notes)
+        verdicts = iter(read.verdicts)
+        for events in read.parts:
+            self._apply_events(events, now, result, verdicts)
+        for run_id, state in read.runs.items():
+            self.detectors.adopt(run_id, state)
 
     def _apply_all(self, held: list[list[Event]], now: float, result: PollResult) -> None:
         """Apply each reader's events; a failure costs that reader's events, not the group's."""
         for events in held:
-            try:
-                for event in admit(events):
-                    self._apply(event, now, result)
-            except Exception as exc:  # a store or detector bug must not drop other runs' data
-                where = next((e.run_id for e in events if hasattr(e, "run_id")), "?")
-                warning = SourceWarning(str(where), f"applying events failed: {exc!r}")
-                self.store.apply(warning)
-                result.warnings.append(warning)
+            self._apply_events(events, now, result)
 
-    def _apply(self, event: Event, now: float, result: PollResult) -> None:
+    def _apply_events(
+        self, events: list[Event], now: float, result: PollResult,
+        verdicts: Iterator[list[Issue]] | None = None,
+    ) -> None:  # fmt: skip
+        """Apply one reader's events, admitted here; or admitted and judged in a child
+        process, which gave ``verdicts``: the metric detectors' issues per batch."""
+        try:
+            for event in admit(events) if verdicts is None else events:
+                self._apply(event, now, result, verdicts)
+        except Exception as exc:  # a store or detector bug must not drop other runs' data
+            where = next((e.run_id for e in events if hasattr(e, "run_id")), "?")
+            warning = SourceWarning(str(where), f"applying events failed: {exc!r}")
+            self.store.apply(warning)
+            result.warnings.append(warning)
+
+    def _apply(
+        self, event: Event, now: float, result: PollResult, verdicts: Iterator[list[Issue]] | None
+    ) -> None:
         result.events += 1
         run = self.store.apply(event, now, self._live)
         if run is None:
@@ -254,7 +296,10 @@ class Sweep:
             return
         result.changed_runs.add(run.id)
         if isinstance(event, MetricBatch):
-            result.issues.extend(self.detectors.on_metrics(run, event))
+            if verdicts is None:
+                result.issues.extend(self.detectors.on_metrics(run, event))
+            else:
+                result.issues.extend(self.detectors.judged(run, next(verdicts)))
         elif isinstance(event, RunEnded):
             result.issues.extend(self.detectors.on_end(run))
         elif isinstance(event, FileReset):
@@ -312,9 +357,11 @@ def load_sweep(
     source: str | None = None,
     experiment: str | None = None,
     now: float | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Sweep:
     """Read a whole sweep (a directory, or a tracking server's URL) post-hoc, judging
-    every run at ``now`` (default: the clock): the ``report`` command's engine."""
+    every run at ``now`` (default: the clock): the ``report`` command's engine.
+    ``meanwhile``: see :meth:`Sweep.load`."""
     sweep = open_sweep(root, settings, source, experiment)
-    sweep.load(now)
+    sweep.load(now, meanwhile)
     return sweep

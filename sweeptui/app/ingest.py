@@ -148,11 +148,15 @@ class IngestThread(threading.Thread):
         now = self.clock()
         # Issues already in the files when watching starts are shown, not alerted:
         # --on-issue is for what goes wrong from now on.
-        self.sweep.rescan()
+        # A sweep read before watching began (see sweeptui.app.run.watch) is read again in
+        # full: only what changed since, which the watcher may have missed.
+        self.sweep.rescan(reread=bool(self.sweep.readers))
         self.sweep.tick(now)
-        self._publish(now, analyse=True)
-        for kind in ("tick", "rescan", "analysis"):
+        # the runs table first; the analysis panels (pandas) follow in the next cycle
+        self._publish(now, analyse=False)
+        for kind in ("tick", "rescan"):
             self._due[kind] = now + getattr(self.timing, kind)
+        self._due["analysis"] = now
 
     def _cycle(self) -> None:
         now = self.clock()

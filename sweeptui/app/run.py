@@ -76,14 +76,20 @@ def watch(root: Path | str, settings: Settings, options: WatchOptions) -> int:
     or a signal; then write the report."""
     if not terminal_usable():
         return print_headless(root, settings, options)
+    from sweeptui.sweep import open_sweep
+
+    sweep = open_sweep(root, settings, options.source, options.experiment, options.poll)
+    if not sweep.remote:
+        # The first full read, before any thread runs, so run directories are read in
+        # child processes while this one imports the app; the ingest thread then reads
+        # only what changed since.
+        sweep.load(meanwhile=_import_app)
     from sweeptui.app.alerts import IssueCommand
     from sweeptui.app.app import SweepApp
     from sweeptui.app.export import export_report
     from sweeptui.app.ingest import make_ingest
     from sweeptui.objective import choose_objective
-    from sweeptui.sweep import open_sweep
 
-    sweep = open_sweep(root, settings, options.source, options.experiment, options.poll)
     command = IssueCommand(options.on_issue) if options.on_issue else None
     ingest = make_ingest(
         sweep, metric=options.metric, goal=options.goal, poll=options.poll,
@@ -111,6 +117,10 @@ def watch(root: Path | str, settings: Settings, options: WatchOptions) -> int:
     if result.describe():
         _tell(f"sweeptui: wrote {result.describe()} ({app.exit_reason})")
     return 1
+
+
+def _import_app() -> None:
+    import sweeptui.app.app  # noqa: F401 - Textual and the widgets, for the app that follows
 
 
 def exported_text(result, target: Path | None, reason: str) -> str:

@@ -120,6 +120,15 @@ class DivergenceDetector:
         for key in [key for key in self._states if key[0] == run_id]:
             del self._states[key]
 
+    def state_of(self, run_id: str) -> dict[str, LossState]:
+        """What the run carries, per loss (to continue it in another process)."""
+        return {name: state for (run, name), state in self._states.items() if run == run_id}
+
+    def adopt(self, run_id: str, states: dict[str, LossState]) -> None:
+        """Continue the run from ``states`` (see :meth:`state_of`)."""
+        for name, state in states.items():
+            self._states[run_id, name] = state
+
     def _is_loss(self, name: str) -> bool:
         known = self._loss_names.get(name)
         if known is None:

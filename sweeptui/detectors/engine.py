@@ -5,8 +5,8 @@ API used by :class:`sweeptui.sweep.Sweep`:
 - ``on_metrics(run, batch)``: after the store appended a MetricBatch to ``run``.
 - ``on_end(run)``: after the store applied a RunEnded (status already updated).
 - ``on_reset(run)`` / ``rejudge()``: a file of the run was replaced or truncated and
-  the store dropped its points; once the read is applied the run is judged again on
-  every point it holds, and the point issues it no longer supports are withdrawn.
+  the store dropped its points (and any end it claimed); once the read is applied the
+  run is judged again on what it holds, and the issues that no longer stand are withdrawn.
 - ``on_tick(now)`` / ``finalize(now)``: time-based checks, the same in both views:
   :class:`sweeptui.lifecycle.Lifecycle` judges each run without an end marker at
   ``now``; a stall, a vanished run or a quiet completion becomes (or withdraws) an issue.
@@ -19,12 +19,14 @@ rare, costs the run's history once).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sweeptui.detectors.base import EpochLookup, EpochTracker, batch_time
 from sweeptui.detectors.crash_loop import CrashLoopDetector
-from sweeptui.detectors.divergence import DivergenceDetector
+from sweeptui.detectors.divergence import DivergenceDetector, LossState
 from sweeptui.detectors.failure import failure_issue
 from sweeptui.detectors.nonfinite import find_nonfinite
-from sweeptui.detectors.overfitting import OverfitDetector
+from sweeptui.detectors.overfitting import FitState, OverfitDetector
 from sweeptui.detectors.short_run import ShortRunDetector
 from sweeptui.detectors.stall import SILENCE_ISSUES, stalled_issue, vanished_issue
 from sweeptui.events import MetricBatch
@@ -34,7 +36,19 @@ from sweeptui.settings import Settings
 from sweeptui.store import Run, RunStore, points_batch
 
 POINT_ISSUES = ("nan_or_inf_metric", "divergence", "overfitting_suspect")
-"""Issues judged from a run's metric points alone: what a reset judges again."""
+"""Issues judged from a run's metric points alone."""
+REJUDGED = (*POINT_ISSUES, "crashed", "oom", "killed", "short_run")
+"""What a reset judges again: the point issues, and those of the run's end (which name
+where the run was, and whose claim the reset file may have made)."""
+
+
+@dataclass(slots=True)
+class RunState:
+    """The metric detectors' state of one run: its epoch pair, losses and fit."""
+
+    epochs: EpochTracker | None
+    divergence: dict[str, LossState]
+    overfitting: FitState | None
 
 
 class DetectorEngine:
@@ -59,7 +73,14 @@ class DetectorEngine:
         """Judge the batch's new points; returns the issues it raised."""
         if run.id in self._reset:
             return []  # judged whole, with the points from before, by rejudge()
-        found = self._judge(run, batch, everything=False)
+        return self.judged(run, self._judge(run, batch, everything=False))
+
+    def judged(self, run: Run, found: list[Issue | None]) -> list[Issue]:
+        """Record what the point detectors found in a batch of ``run``; the new issues.
+
+        Also takes a verdict reached in a child process of a one-shot load, by an
+        engine that held the run in the same state (see :mod:`sweeptui.readalone`).
+        """
         if run.ended:
             # Trailing lines after the end marker: cached lengths are stale.
             self.short_runs.invalidate(run.id)
@@ -67,6 +88,21 @@ class DetectorEngine:
         for issue in new:
             self._forget(issue)
         return new
+
+    def run_state(self, run_id: str) -> RunState:
+        """What the metric detectors carry for one run (to continue it elsewhere)."""
+        return RunState(
+            self._epochs.get(run_id),
+            self.divergence.state_of(run_id),
+            self.overfitting.state_of(run_id),
+        )
+
+    def adopt(self, run_id: str, state: RunState) -> None:
+        """Continue a run judged in another process from its :meth:`run_state`."""
+        if state.epochs is not None:
+            self._epochs[run_id] = state.epochs
+        self.divergence.adopt(run_id, state.divergence)
+        self.overfitting.adopt(run_id, state.overfitting)
 
     def on_reset(self, run: Run) -> None:
         """A file of ``run`` was replaced or truncated and the store dropped its points.
@@ -77,14 +113,12 @@ class DetectorEngine:
         """
         self._reset.add(run.id)
         self._forget_run(run.id)
-        self.lifecycle.forget(run.id)
-        self.short_runs.invalidate(run.id)
 
     def rejudge(self) -> list[Issue]:
         """Judge each reset run again on every point it holds now; returns the new issues.
 
-        A point issue the points still show is kept as it was (no second alert); one
-        they no longer show is withdrawn; one they show differently is replaced.
+        An issue the run still shows is kept as it was (no second alert); one it no
+        longer shows is withdrawn; one it shows differently is replaced.
         """
         found: list[Issue] = []
         for run_id in sorted(self._reset):
@@ -96,10 +130,20 @@ class DetectorEngine:
 
     def _rejudge_run(self, run: Run) -> list[Issue]:
         self._forget_run(run.id)
-        judged = {issue.type: issue for issue in self._judge(run, points_batch(run), everything=True)
-                  if issue is not None}  # fmt: skip
+        self.lifecycle.reconsider(run)
+        self.short_runs.invalidate(run.id)
+        if run.ended:
+            self.crash_loop.record_end(run)
+        else:  # its end was withdrawn
+            self.crash_loop.forget(run.id)
+        found = self._judge(run, points_batch(run), everything=True)
+        stamp = run.ended_at if run.ended_at is not None else run.last_update
+        found += [failure_issue(run), self.short_runs.check(run, stamp, again=True)]
+        judged = {issue.type: issue for issue in found if issue is not None}
         held = {issue.type: issue for issue in self.store.issues
-                if issue.run == run.id and issue.type in POINT_ISSUES}  # fmt: skip
+                if issue.run == run.id and issue.type in REJUDGED}  # fmt: skip
+        if "killed" in held and run.failure is None and run.verdict.vanished:
+            del held["killed"]  # killed by its silence: the lifecycle's to keep or withdraw
         stale = [kind for kind, issue in held.items() if not _same_finding(issue, judged.get(kind))]
         self.store.retract_issues(run.id, stale)
         for issue in judged.values():

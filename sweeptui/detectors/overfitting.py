@@ -106,6 +106,15 @@ class OverfitDetector:
         """Drop a run's state once it has been flagged."""
         self._states.pop(run_id, None)
 
+    def state_of(self, run_id: str) -> FitState | None:
+        """What the run carries (to continue it in another process)."""
+        return self._states.get(run_id)
+
+    def adopt(self, run_id: str, state: FitState | None) -> None:
+        """Continue the run from ``state`` (see :meth:`state_of`)."""
+        if state is not None:
+            self._states[run_id] = state
+
     def on_metrics(
         self, run: Run, batch: MetricBatch, epochs: EpochLookup, seen_at: float | None
     ) -> Issue | None:

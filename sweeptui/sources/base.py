@@ -25,11 +25,18 @@ from sweeptui.events import Event, SourceWarning
 from sweeptui.settings import Settings
 from sweeptui.sources.files import Boundary
 
+FIXED_ATTRIBUTES = frozenset(("root", "base", "settings", "notes"))
+"""A reader's attributes that no read changes (``notes`` is the sweep's, shared)."""
+
 
 class Reader(ABC):
     """Incrementally reads one run, file or experiment and emits events."""
 
     source: str = "?"
+    reads_alone: bool = False
+    """Whether a full read depends on nothing but this reader's files and state (and the
+    sweep's :attr:`notes`): a one-shot load may then read it in a child process and
+    take over the state it left (:meth:`state`, :meth:`resume`)."""
 
     def __init__(self, root: Path, base: Path, settings: Settings) -> None:
         self.root = root
@@ -79,6 +86,14 @@ class Reader(ABC):
         skipped is found by the next full read, which the live app's periodic
         rescans make (:meth:`sweeptui.sweep.Sweep.rescan` with ``reread``).
         """
+
+    def state(self) -> dict[str, Any]:
+        """What reading changed in this reader: every attribute but :data:`FIXED_ATTRIBUTES`."""
+        return {key: value for key, value in vars(self).items() if key not in FIXED_ATTRIBUTES}
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Continue from the :meth:`state` a copy of this reader left in another process."""
+        vars(self).update(state)
 
     def note(self) -> str | None:
         """A line for the live header on how reading goes (a tracking server: its poll

@@ -34,14 +34,27 @@ _work: Callable[[Any], Any] | None = None
 
 
 @contextmanager
-def one_shot_load() -> Iterator[None]:
-    """Allow readers to read parts in child processes until the block ends."""
-    previous = getattr(_state, "allowed", False)
-    _state.allowed = True
+def one_shot_load(meanwhile: Callable[[], object] | None = None) -> Iterator[None]:
+    """Allow readers to read parts in child processes until the block ends.
+
+    ``meanwhile`` is work the caller needs next (importing the modules that analyse
+    the sweep): run once, in this process, while the first children read, so that the
+    two cores both work. It is not run when no child is started.
+    """
+    previous = getattr(_state, "allowed", False), getattr(_state, "meanwhile", None)
+    _state.allowed, _state.meanwhile = True, meanwhile
     try:
         yield
     finally:
-        _state.allowed = previous
+        _state.allowed, _state.meanwhile = previous
+
+
+def _run_meanwhile() -> None:
+    """The load's ``meanwhile`` work, once (children have just started)."""
+    work = getattr(_state, "meanwhile", None)
+    _state.meanwhile = None
+    if work is not None:
+        work()
 
 
 def worker_count(parts: int) -> int:
@@ -88,7 +101,9 @@ def forked_map(work: Callable[[Any], Any], items: Sequence[Any], workers: int) -
     try:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         chunk = max(1, len(items) // (workers * TASKS_PER_WORKER))
-        yield from pool.map(_run, items, chunksize=chunk)
+        results = pool.map(_run, items, chunksize=chunk)  # the children start reading
+        _run_meanwhile()
+        yield from results
     except Exception:  # any pool failure: the caller reads the rest serially
         return
     finally:

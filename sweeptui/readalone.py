@@ -1,0 +1,117 @@
+"""Runs read and judged in forked child processes during a one-shot load.
+
+A post-hoc load of a sweep of many run directories spends its time parsing logs and
+judging each run's metrics, and no run depends on another for either. During a
+one-shot load (:func:`sweeptui.sources.forked.one_shot_load`) :func:`read_in_children`
+hands the readers that read alone (:attr:`~sweeptui.sources.base.Reader.reads_alone`)
+to forked children. A child reads one reader in full, admits its events, and applies
+them to a store and detector engine of its own that hold just that run, the way the
+parent would; so the issues each metric batch raised there are the ones it would raise
+in the parent. The parent then takes the reader's state over, applies the events to
+its store and records the child's verdicts instead of judging the batches again. Run
+endings and the sweep-level checks stay in the parent: they depend on the other runs.
+
+What a child cannot vouch for, the parent reads again itself (its copy of the reader is
+untouched): a run the parent already knows from another reader, a once-per-sweep note
+another reader has said already, a file reset (judged against the points before it), a
+reader or store error (said as a serial read says it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sweeptui.detectors.engine import DetectorEngine, RunState
+from sweeptui.events import Event, FileReset, MetricBatch, RunEnded
+from sweeptui.issues import Issue
+from sweeptui.lifecycle import Lifecycle
+from sweeptui.settings import Settings
+from sweeptui.sources.admit import admit
+from sweeptui.sources.base import Reader
+from sweeptui.sources.forked import forked_map, worker_count
+from sweeptui.store import RunStore
+
+PARALLEL_MIN_READERS = 64
+"""Readers below which a load reads serially (forking costs more than it saves)."""
+
+
+@dataclass(slots=True)
+class ReadAlone:
+    """One reader's full read, made in a child process."""
+
+    parts: list[list[Event]]
+    """The events of the read, in its parts, admitted (:func:`~sweeptui.sources.admit.admit`)."""
+    state: dict[str, Any]
+    """The reader's state after the read (:meth:`~sweeptui.sources.base.Reader.state`)."""
+    notes: set[str]
+    """Once-per-sweep notes the read said."""
+    verdicts: list[list[Issue]]
+    """Per metric batch, in order: the issues the metric detectors raised on it."""
+    runs: dict[str, RunState]
+    """The metric detectors' state of each run the read touched, after it."""
+
+    def run_ids(self) -> set[str]:
+        """The runs the events name."""
+        return {event.run_id for events in self.parts for event in events if hasattr(event, "run_id")}
+
+
+def read_in_children(
+    readers: list[tuple[Reader, Any]], settings: Settings, root: Path | str, now: float, live: bool
+) -> Iterator[tuple[int, ReadAlone | None]]:
+    """``(position, read)`` for the readers of ``readers`` (reader, hint) that a child may
+    read in full, in order; nothing when too few or when no child can be forked.
+    A None read is one the child could not make (the parent reads it itself)."""
+    eligible = [index for index, (reader, changed) in enumerate(readers)
+                if changed is None and reader.reads_alone]  # fmt: skip
+    if len(eligible) < PARALLEL_MIN_READERS:
+        return
+    workers = worker_count(len(eligible))
+    if not workers:
+        return
+
+    def work(index: int) -> tuple[int, ReadAlone | None]:
+        return index, read_alone(readers[index][0], settings, root, now, live)
+
+    yield from forked_map(work, eligible, workers)
+
+
+def read_alone(
+    reader: Reader, settings: Settings, root: Path | str, now: float, live: bool
+) -> ReadAlone | None:
+    """In a child: ``reader`` read in full and its metric batches judged; None on any error
+    (the parent's serial read then meets it and says so as it always does)."""
+    before = set(reader.notes)
+    try:
+        parts = [admit(events) for events in reader.read_parts(None)]
+        if any(type(event) is FileReset for events in parts for event in events):
+            return None  # a file reset mid-read is judged against the points before it
+        verdicts, runs = _judge(parts, settings, root, now, live)
+    except Exception:  # the parent reads this reader again and reports it
+        return None
+    return ReadAlone(parts, reader.state(), reader.notes - before, verdicts, runs)
+
+
+def _judge(
+    parts: list[list[Event]], settings: Settings, root: Path | str, now: float, live: bool
+) -> tuple[list[list[Issue]], dict[str, RunState]]:
+    """The parent's application of ``parts`` to a store holding only their runs."""
+    store = RunStore(root)
+    engine = DetectorEngine(store, settings, Lifecycle(settings))
+    engine.hold_sweep_checks(True)
+    verdicts: list[list[Issue]] = []
+    for events in parts:
+        for event in events:
+            run = store.apply(event, now, live)
+            if run is None:
+                continue
+            if isinstance(event, MetricBatch):
+                verdicts.append(engine.on_metrics(run, event))
+            elif isinstance(event, RunEnded):
+                engine.on_end(run)
+    return verdicts, {run_id: engine.run_state(run_id) for run_id in store.runs}
+
+
+__all__ = ["PARALLEL_MIN_READERS", "ReadAlone", "read_alone", "read_in_children"]
