@@ -37,7 +37,7 @@ from sweeptui.events import (
 )
 from sweeptui.failures import Failure
 from sweeptui.issues import SWEEP_RUN_ID, Issue
-from sweeptui.lifecycle import END_MARKER, PENDING, Verdict, record_end
+from sweeptui.lifecycle import END_MARKER, PENDING, Verdict, end_state, record_end, restore_end
 
 STATUSES = ("running", "finished", "crashed", "killed", "failed")
 """Every run status. ``failed`` means the run died before its first metric."""
@@ -231,8 +231,13 @@ class Run:
     cadence: float | None = None
     """Cached median of ``intervals``; None when unknown or to be recomputed."""
     issue_types: list[str] = field(default_factory=list)
-    origin_records: dict[str, int] | None = None
-    """Records each origin (a file that may be reset, see ``MetricBatch.origin``) gave."""
+    shares: dict[str | None, list] | None = None
+    """``[records, first time, last time]`` each origin (a file that may be reset, see
+    ``MetricBatch.origin``) gave, and under None what came from elsewhere; None until
+    a resettable file gave something."""
+    end_history: tuple[tuple, list[RunEnded]] | None = None
+    """Once a resettable file claimed an end (``RunEnded.origin``): the end evidence
+    before it and every end event since, so a reset can withdraw that file's claims."""
 
     @property
     def status(self) -> str:
@@ -373,11 +378,65 @@ def drop_origin(run: Run, origin: str) -> None:
             del run.metrics[name]  # a metric only the old content had
     if run.epochs is not None and run.epochs.drop(origin) and not len(run.epochs):
         run.epochs = None
-    if run.origin_records is not None:
-        run.records -= run.origin_records.pop(origin, 0)
+    share = run.shares.pop(origin, None) if run.shares is not None else None
+    if share is not None:
+        run.records -= share[0]
+        firsts = [kept[1] for kept in run.shares.values() if kept[1] is not None]
+        lasts = [kept[2] for kept in run.shares.values() if kept[2] is not None]
+        run.first_update = min(firsts) if firsts else None
+        run.last_update = max(lasts) if lasts else None
     run.intervals.clear()
     run.last_record_time = None
     run.cadence = None
+    _withdraw_ends(run, origin)
+
+
+def _share(run: Run, origin: str | None) -> list | None:
+    """What ``origin`` gave ``run`` so far, to add to; None while no resettable file gave
+    the run anything (nothing can be withdrawn, so nothing is kept: the usual case)."""
+    shares = run.shares
+    if shares is None:
+        if origin is None:
+            return None
+        shares = run.shares = {}
+        if run.records or run.first_update is not None or run.last_update is not None:
+            shares[None] = [run.records, run.first_update, run.last_update]  # from elsewhere
+    share = shares.get(origin)
+    if share is None:
+        share = shares[origin] = [0, None, None]
+    return share
+
+
+def _widen_share(share: list, first: float | None, last: float | None) -> None:
+    """Widen a share's time span to ``first`` and ``last`` (None: no time that end)."""
+    if first is not None and (share[1] is None or first < share[1]):
+        share[1] = first
+    if last is not None and (share[2] is None or last > share[2]):
+        share[2] = last
+
+
+def _keep_end(run: Run, event: RunEnded) -> None:
+    """Remember end events from the first that a resettable file gave (see ``end_history``)."""
+    if run.end_history is None:
+        if event.origin is None:
+            return  # nothing can withdraw it: no history kept (the usual case)
+        run.end_history = (end_state(run), [])
+    run.end_history[1].append(event)
+
+
+def _withdraw_ends(run: Run, origin: str) -> None:
+    """Withdraw the ends ``origin`` claimed: the evidence from before them, then the other
+    end events again, in order."""
+    if run.end_history is None:
+        return
+    before, events = run.end_history
+    kept = [event for event in events if event.origin != origin]
+    if len(kept) == len(events):
+        return
+    restore_end(run, before)
+    run.end_history = (before, kept) if kept else None
+    for event in kept:
+        record_end(run, event)
 
 
 def points_batch(run: Run) -> MetricBatch:
@@ -510,6 +569,10 @@ class RunStore:
             elif isinstance(event, SummarySeen):
                 run.summary.update(event.values)
             elif isinstance(event, RunEnded):
+                share = _share(run, event.origin) if event.time is not None else None
+                if share is not None:  # before this end counts
+                    _widen_share(share, None, event.time)
+                _keep_end(run, event)
                 record_end(run, event)
             elif isinstance(event, FileReset):
                 drop_origin(run, event.path)
@@ -530,8 +593,12 @@ class RunStore:
         if event.params is not None:
             run.params = flatten_params(event.params)
             run.expected = expected_length(run.params)
-        if event.started_at is not None and run.first_update is None:
-            run.first_update = event.started_at
+        if event.started_at is not None:
+            share = _share(run, event.origin)  # before this start counts
+            if share is not None:
+                _widen_share(share, event.started_at, None)
+            if run.first_update is None:
+                run.first_update = event.started_at
         return run
 
     def _withdraw(self, run_id: str) -> Run | None:
@@ -557,11 +624,10 @@ class RunStore:
             if run.epochs is None:
                 run.epochs = MetricSeries()
             run.epochs.extend(batch.epochs.steps, batch.epochs.values, origin)
+        share = _share(run, origin)  # before this batch counts
         run.records += batch.records
-        if origin is not None:
-            if run.origin_records is None:
-                run.origin_records = {}
-            run.origin_records[origin] = run.origin_records.get(origin, 0) + batch.records
+        if share is not None:
+            share[0] += batch.records
         _note_intervals(run, batch, now if live else None)
         stamp = batch.times[-1] if len(batch.times) else batch.mtime
         if stamp is not None:
@@ -570,6 +636,8 @@ class RunStore:
                 run.first_update = first
             if run.last_update is None or stamp > run.last_update:
                 run.last_update = stamp
+            if share is not None:
+                _widen_share(share, first, stamp)
         if now is not None:
             run.last_ingest = now
             if live:

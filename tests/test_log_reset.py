@@ -13,7 +13,6 @@ import os
 import time
 from pathlib import Path
 
-from sweeptui.detectors.engine import POINT_ISSUES
 from sweeptui.sources.run_dir import SPILL_RECORDS
 from sweeptui.store import MetricSeries
 from sweeptui.sweep import Sweep, load_sweep
@@ -73,11 +72,6 @@ def points(sweep: Sweep, run: str, metric: str = "loss") -> list[tuple[float, fl
 
 def issues(sweep: Sweep, run: str) -> list[tuple]:
     return sorted((i.type, i.step, i.metric, i.message) for i in sweep.store.issues if i.run == run)
-
-
-def point_issues(sweep: Sweep, run: str) -> list[tuple]:
-    """The run's issues judged from its points alone."""
-    return [issue for issue in issues(sweep, run) if issue[0] in POINT_ISSUES]
 
 
 def resets_said(sweep: Sweep) -> list[str]:
@@ -220,6 +214,40 @@ def test_an_issue_the_new_content_still_shows_is_kept_not_raised_again(tmp_path:
     assert_report_agrees(sweep, tmp_path, "r")
 
 
+def test_an_end_the_old_log_claimed_is_withdrawn_with_its_points(tmp_path: Path) -> None:
+    crashed = jsonl(OLD_LOSSES) + json.dumps({"status": "crashed", "error": "RuntimeError: boom"}) + "\n"
+    run = make_run(tmp_path, "r", "metrics.jsonl", crashed)
+    sweep = watching(tmp_path)
+    assert sweep.store.runs["r"].status == "crashed"
+    assert [i.type for i in sweep.store.issues] == ["crashed"]
+    rename_over(run / "metrics.jsonl", jsonl(FRESH_LOSSES))  # the job started over
+    stamp(run, ago=1.0)
+    sweep.poll()
+    sweep.tick(time.time())
+    assert sweep.store.runs["r"].status == "running"
+    assert sweep.store.issues == [] and sweep.store.runs["r"].failure is None
+    assert_report_agrees(sweep, tmp_path, "r")
+    finished = jsonl(FRESH_LOSSES) + json.dumps({"status": "finished"}) + "\n"
+    rename_over(run / "metrics.jsonl", finished)  # ...and this time it finished (short)
+    sweep.poll()
+    assert sweep.store.runs["r"].status == "finished"
+    assert_report_agrees(sweep, tmp_path, "r")
+
+
+def test_an_end_from_another_file_stands_when_the_log_is_reset(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "r", "metrics.jsonl", jsonl(OLD_LOSSES) + '{"status": "finished"}\n')
+    (run / "error.txt").write_text("Traceback (most recent call last):\nRuntimeError: CUDA out of memory.\n")
+    sweep = watching(tmp_path)
+    assert sweep.store.runs["r"].failure.kind == "oom"
+    rename_over(run / "metrics.jsonl", jsonl(FRESH_LOSSES))
+    sweep.poll()
+    live = sweep.store.runs["r"]
+    assert live.status == "crashed" and live.failure.kind == "oom"
+    (issue,) = sweep.store.issues
+    assert issue.type == "oom" and issue.step == 2.0  # where the run is now
+    assert_report_agrees(sweep, tmp_path, "r")
+
+
 def test_ordinary_appends_ingest_each_record_once_without_a_reset(tmp_path: Path) -> None:
     run = make_run(tmp_path, "r", "metrics.jsonl", jsonl(OLD_LOSSES[:4]))
     sweep = watching(tmp_path)
@@ -280,8 +308,27 @@ def test_an_optuna_journal_rewritten_shorter_replays_in_place_of_what_it_gave(tm
         assert {name: points(sweep, run.id, name) for name in run.metrics} == {
             name: points(report, run.id, name) for name in twin.metrics
         }
-        assert point_issues(sweep, run.id) == point_issues(report, run.id)
+        assert run.status == twin.status and issues(sweep, run.id) == issues(report, run.id)
         after += sum(len(series) for series in run.metrics.values())
     assert 0 < after < before
     assert any(w.message.startswith("journal truncated; the points read from it before are dropped")
                for w in sweep.store.warnings)
+
+
+def test_a_requeued_slurm_job_s_truncated_log_replaces_its_points_and_its_end(tmp_path: Path) -> None:
+    folder = copy_fixture("slurm", tmp_path) / "array_sweep"
+    log = folder / "slurm-88231_4.out"
+    run_id = log.relative_to(tmp_path).as_posix()
+    sweep = watching(tmp_path)
+    assert sweep.store.runs[run_id].status == "killed" and sweep.store.runs[run_id].last_epoch == 6
+    lines = log.read_text().splitlines(keepends=True)
+    header = [line for line in lines if not line.startswith(("Epoch ", "slurmstepd"))]
+    epochs = [line for line in lines if line.startswith("Epoch ")]
+    log.write_text("".join(header + epochs[:3]))  # requeued: Slurm truncates the log, starts over
+    sweep.poll([log])
+    run = sweep.store.runs[run_id]
+    assert run.metrics["val_loss"].steps.tolist() == [1.0, 2.0, 3.0]
+    assert run.failure is None and not run.ended
+    assert "killed" not in run.issue_types
+    assert any(w.message == f"truncated; {RESET_NOTE}" for w in sweep.store.warnings)
+    assert_report_agrees(sweep, tmp_path, run_id)

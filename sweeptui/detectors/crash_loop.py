@@ -67,7 +67,7 @@ class CrashLoopDetector:
         self._dirty = True
 
     def forget(self, run_id: str) -> None:
-        """Leave out a run that left the store."""
+        """Leave ``run_id`` out: it left the store, or its end was withdrawn."""
         entry = self._entries.pop(run_id, None)
         if entry is not None:
             del self._ended[bisect.bisect_left(self._ended, entry)]

@@ -130,7 +130,8 @@ def trial_events(
     if trial.emitted_params is None or trial.params != trial.emitted_params:
         trial.emitted_params = dict(trial.params)
         name = f"{trial.study.name}#{trial.number}"
-        events.append(RunSeen(run_id, name, storage, NAME, dict(trial.params), trial.started))
+        events.append(RunSeen(run_id, name, storage, NAME, dict(trial.params), trial.started,
+                              origin))  # fmt: skip
     if trial.new_steps:
         series = Series()
         series.steps.extend(trial.new_steps)
@@ -141,11 +142,11 @@ def trial_events(
         trial.new_steps, trial.new_values = [], []
     if not trial.ended and trial.state in ("COMPLETE", "PRUNED", "FAIL"):
         trial.ended = True
-        events.extend(_end_events(trial, run_id))
+        events.extend(_end_events(trial, run_id, origin))
     return events
 
 
-def _end_events(trial: TrialState, run_id: str) -> list[Event]:
+def _end_events(trial: TrialState, run_id: str, origin: str | None) -> list[Event]:
     summary: dict[str, float] = {}
     if trial.values:
         for name, value in zip(trial.study.value_names(len(trial.values)), trial.values,
@@ -156,10 +157,12 @@ def _end_events(trial: TrialState, run_id: str) -> list[Event]:
         summary["pruned"] = 1.0
     events: list[Event] = [SummarySeen(run_id, summary)] if summary else []
     if trial.state == "FAIL":
-        events.append(RunEnded(run_id, "crashed", "trial state FAIL", time=trial.completed))
+        events.append(RunEnded(run_id, "crashed", "trial state FAIL", time=trial.completed,
+                               origin=origin))  # fmt: skip
     else:
         pruned = trial.state == "PRUNED"
-        events.append(RunEnded(run_id, "finished", time=trial.completed, stopped_early=pruned))
+        events.append(RunEnded(run_id, "finished", time=trial.completed, stopped_early=pruned,
+                               origin=origin))  # fmt: skip
     return events
 
 

@@ -51,7 +51,7 @@ from sweeptui.sources.jsonio import (
     values_equal,
 )
 from sweeptui.sources.slurmlogs import is_slurm_log, job_logs_for
-from sweeptui.sources.tail import FileTail, LineBlock, TailRead
+from sweeptui.sources.tail import FileTail, LineBlock, TailRead, reset_note
 from sweeptui.sources.yamlio import load_yaml, tags_note
 
 NAME = "run-dir"
@@ -216,9 +216,7 @@ class MetricLog:
         self.consumed = 0
         self.on_reset()
         events.append(FileReset(self.run_id, self.origin, kind))
-        said = "replaced by a new file" if kind == "replaced" else "truncated"
-        self.warn(events, f"{said}; the points read from it before are dropped and it is "
-                          "read again from its start")  # fmt: skip
+        self.warn(events, reset_note(kind))
 
     def on_reset(self) -> None:
         """Forget per-content state after truncation or replacement."""
@@ -395,6 +393,7 @@ class JsonlLog(MetricLog):
     def _maybe_end(self, record: dict, ends: list[RunEnded]) -> None:
         ended = _end_from(record, self.run_id, record_time(record))
         if ended is not None:
+            ended.origin = self.origin  # withdrawn if the log is reset
             ends.append(ended)
 
 
@@ -502,6 +501,7 @@ class CsvLog(MetricLog):
         record = {key: value for key, value in record.items() if value is not None}
         ended = _end_from(record, self.run_id, stamp)
         if ended is not None:
+            ended.origin = self.origin  # withdrawn if the log is reset
             ends.append(ended)
 
 
