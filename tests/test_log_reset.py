@@ -332,3 +332,18 @@ def test_a_requeued_slurm_job_s_truncated_log_replaces_its_points_and_its_end(tm
     assert "killed" not in run.issue_types
     assert any(w.message == f"truncated; {RESET_NOTE}" for w in sweep.store.warnings)
     assert_report_agrees(sweep, tmp_path, run_id)
+
+
+def test_a_results_array_rewritten_whole_is_no_reset(tmp_path: Path) -> None:
+    """A results array is rewritten whole after each experiment by design: it is re-read
+    whole, never taken for an appended log that was reset."""
+    path = tmp_path / "sweep_results_intermediate.json"
+    first = {"name": "a", "config": {"lr": 0.1}, "train_losses": [1.0, 0.9], "status": "running"}
+    path.write_text(json.dumps([first]))
+    sweep = watching(tmp_path)
+    rename_over(path, json.dumps([{**first, "train_losses": [1.0, 0.9, 0.8]},
+                                  {"name": "b", "train_losses": [2.0], "status": "running"}]))  # fmt: skip
+    sweep.poll()
+    assert points(sweep, "a", "train_loss") == [(1.0, 1.0), (2.0, 0.9), (3.0, 0.8)]  # epochs from 1
+    assert sweep.store.runs["a"].records == 3 and sweep.store.resets_seen == 0
+    assert resets_said(sweep) == []
