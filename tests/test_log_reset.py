@@ -351,3 +351,22 @@ def test_a_results_array_rewritten_whole_is_no_reset(tmp_path: Path) -> None:
     assert points(sweep, "a", "train_loss") == [(1.0, 1.0), (2.0, 0.9), (3.0, 0.8)]  # epochs from 1
     assert sweep.store.runs["a"].records == 3 and sweep.store.resets_seen == 0
     assert resets_said(sweep) == []
+
+
+def test_a_lightning_csv_widened_by_a_column_is_read_again_without_news(tmp_path: Path) -> None:
+    run = tmp_path / "lightning_logs" / "version_0"
+    run.mkdir(parents=True)
+    (run / "hparams.yaml").write_text("lr: 0.01\nmax_epochs: 5\n")
+    log = run / "metrics.csv"
+    log.write_text("epoch,step,train_loss\n0,0,1.0\n0,1,0.9\n")
+    sweep = watching(tmp_path)
+    (run_id,) = sweep.store.runs
+    # the logger rewrites the file in place with the new header when val_loss first appears
+    log.write_text("epoch,step,train_loss,val_loss\n0,0,1.0,\n0,1,0.9,\n0,1,,0.95\n")
+    sweep.poll([log])
+    assert points(sweep, run_id, "train_loss") == [(0.0, 1.0), (1.0, 0.9)]
+    assert points(sweep, run_id, "val_loss") == [(1.0, 0.95)]
+    assert sweep.store.runs[run_id].records == 3
+    assert resets_said(sweep) == [f"truncated; {RESET_NOTE}"]
+    assert sweep.store.resets_seen == 0  # nothing shown changed: no toast
+    assert_report_agrees(sweep, tmp_path, run_id)
