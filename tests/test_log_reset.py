@@ -13,6 +13,9 @@ import os
 import time
 from pathlib import Path
 
+from sweeptui.events import FileReset, SourceWarning
+from sweeptui.settings import Settings
+from sweeptui.sources import run_dir
 from sweeptui.sources.run_dir import SPILL_RECORDS
 from sweeptui.store import MetricSeries
 from sweeptui.sweep import Sweep, load_sweep
@@ -370,3 +373,24 @@ def test_a_lightning_csv_widened_by_a_column_is_read_again_without_news(tmp_path
     assert resets_said(sweep) == [f"truncated; {RESET_NOTE}"]
     assert sweep.store.resets_seen == 0  # nothing shown changed: no toast
     assert_report_agrees(sweep, tmp_path, run_id)
+
+
+def test_a_log_replaced_between_two_passes_of_one_read_keeps_nothing_of_the_old(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(run_dir, "READ_BYTES", 64)  # a read of a few lines per pass
+    path = tmp_path / "metrics.jsonl"
+    old = jsonl(OLD_LOSSES[:1]) + '{"status": "crashed"}\n' + jsonl(OLD_LOSSES[1:], first_step=1)
+    path.write_text(old)
+    log = run_dir.JsonlLog(path, Settings(), "r")
+    columns, events, ends = log.columns(), [], []
+    passes = log.passes(columns, events, ends)
+    next(passes)  # the first lines of the old content, its end line among them
+    assert ends and columns.records
+    rename_over(path, jsonl(FRESH_LOSSES))
+    for _ in passes:
+        pass
+    batch = columns.build("r")
+    assert ends == [] and [type(e) for e in events if not isinstance(e, SourceWarning)] == [FileReset]
+    assert batch.metrics["loss"].values.tolist() == FRESH_LOSSES and batch.records == 3
+    assert batch.origin == str(path)
