@@ -54,7 +54,7 @@ STEP_KEYS = (
 
 MAX_WARNINGS = 1000
 MAX_RESETS = 20
-"""File resets that changed what a run holds remembered for the live views (all counted)."""
+"""The newest file resets that changed a run's points kept for the live views (all are counted)."""
 CADENCE_HISTORY = 32
 """Update intervals remembered per run (bounded memory, recent cadence)."""
 
