@@ -55,7 +55,7 @@ STEP_KEYS = (
 
 MAX_WARNINGS = 1000
 MAX_RESETS = 20
-"""File resets remembered for the live views (all are counted)."""
+"""The newest file resets that changed a run's points kept for the live views (all are counted)."""
 CADENCE_HISTORY = 32
 """Update intervals remembered per run (bounded memory, recent cadence)."""
 
@@ -104,18 +104,27 @@ class MetricSeries:
             self._cuts.append((start, origin))
         self._origin = origin
 
-    def drop(self, origin: str) -> int:
-        """Remove the points that came from ``origin``; returns how many there were."""
+    def drop(self, origin: str) -> tuple[array, array]:
+        """Remove the points that came from ``origin``; returns them (steps, values)."""
         stretches = self._stretches()
         kept = [(low, high, source) for low, high, source in stretches if source != origin]
         if len(kept) == len(stretches):
-            return 0
-        before = len(self._values)
+            return array("d"), array("d")
+        dropped = self.of(origin)
         steps, values = self._steps, self._values
         self._clear()
         for low, high, source in kept:
             self.extend(steps[low:high], values[low:high], source)
-        return before - len(self._values)
+        return dropped
+
+    def of(self, origin: str) -> tuple[array, array]:
+        """The points that came from ``origin`` (steps, values), in order."""
+        steps, values = array("d"), array("d")
+        for low, high, source in self._stretches():
+            if source == origin:
+                steps.extend(self._steps[low:high])
+                values.extend(self._values[low:high])
+        return steps, values
 
     def columns(self) -> tuple[array, array]:
         """Copies of the step and value columns, as ``array('d')``."""
@@ -369,14 +378,17 @@ def _note_intervals(run: Run, batch: MetricBatch, arrival: float | None) -> None
     run.cadence = None
 
 
-def drop_origin(run: Run, origin: str) -> None:
+def drop_origin(run: Run, origin: str) -> dict[str, tuple[array, array]]:
     """Take back what ``origin`` gave ``run``: its points, its records and the cadence they
-    showed (what the file holds now is read again and brings its own)."""
+    showed (what the file holds now is read again and brings its own). Returns the points
+    dropped, per metric."""
+    dropped: dict[str, tuple[array, array]] = {}
     for name in list(run.metrics):
         series = run.metrics[name]
-        if series.drop(origin) and not len(series):
+        points = dropped[name] = series.drop(origin)
+        if points[0] and not len(series):
             del run.metrics[name]  # a metric only the old content had
-    if run.epochs is not None and run.epochs.drop(origin) and not len(run.epochs):
+    if run.epochs is not None and run.epochs.drop(origin)[0] and not len(run.epochs):
         run.epochs = None
     share = run.shares.pop(origin, None) if run.shares is not None else None
     if share is not None:
@@ -389,6 +401,21 @@ def drop_origin(run: Run, origin: str) -> None:
     run.last_record_time = None
     run.cadence = None
     _withdraw_ends(run, origin)
+    return {name: points for name, points in dropped.items() if points[0]}
+
+
+def gives_again(run: Run, origin: str, dropped: dict[str, tuple[array, array]]) -> bool:
+    """Whether ``origin`` now gives ``run`` every point it gave before, in order, first (a
+    log rewritten whole with a record or a column added), so its reset changed nothing seen."""
+    for name, (steps, values) in dropped.items():
+        series = run.metrics.get(name)
+        if series is None:
+            return False
+        now_steps, now_values = series.of(origin)
+        count = len(steps)
+        if now_steps[:count].tobytes() != steps.tobytes() or now_values[:count].tobytes() != values.tobytes():
+            return False
+    return True
 
 
 def _share(run: Run, origin: str | None) -> list | None:
@@ -531,9 +558,12 @@ class RunStore:
         self.warnings: list[SourceWarning] = []
         self.warning_count = 0
         self.resets: deque[FileReset] = deque(maxlen=MAX_RESETS)
-        """The newest file resets: logs replaced or truncated, whose points were re-read."""
+        """The newest file resets that changed a run's points: logs replaced or truncated,
+        read again (see :meth:`settle_resets`)."""
         self.resets_seen = 0
-        """File resets ever applied (a count that never goes down)."""
+        """Such resets ever applied (a count that never goes down)."""
+        self._unsettled: list[tuple[FileReset, dict[str, tuple[array, array]]]] = []
+        """Resets applied in the read going on, with the points each dropped."""
         self.version = 0
         self._issue_keys: set[tuple[str, str]] = set()
         self._serials: list[int] = []
@@ -575,9 +605,7 @@ class RunStore:
                 _keep_end(run, event)
                 record_end(run, event)
             elif isinstance(event, FileReset):
-                drop_origin(run, event.path)
-                self.resets.append(event)
-                self.resets_seen += 1
+                self._unsettled.append((event, drop_origin(run, event.path)))
         self._changed.add(run.id)
         return run
 
@@ -642,6 +670,18 @@ class RunStore:
             run.last_ingest = now
             if live:
                 run.last_arrival = now
+
+    def settle_resets(self) -> None:
+        """Once a read is applied, note each of its resets that changed what the run holds:
+        the file now gives other points than it gave. One that gives them all again, and
+        perhaps more (a log rewritten whole), changed nothing a view shows."""
+        for event, dropped in self._unsettled:
+            run = self.runs.get(event.run_id)
+            if run is None or not gives_again(run, event.path, dropped):
+                self.resets.append(event)
+                self.resets_seen += 1
+                self.version += 1
+        self._unsettled.clear()
 
     def _warn(self, warning: SourceWarning) -> None:
         self.warning_count += 1

@@ -214,6 +214,7 @@ class Sweep:
             self._read_all(readers, now, result)
         finally:
             result.issues.extend(self.detectors.rejudge())
+            self.store.settle_resets()
             result.issues.extend(self.detectors.hold_sweep_checks(False))
         return result
 

@@ -192,7 +192,7 @@ class MetricLog:
             for message in chunk.warnings:
                 self.warn(events, message)
             if chunk.reset is not None:
-                self._start_over(chunk.reset, columns, events)
+                self._start_over(chunk.reset, columns, events, ends)
             if chunk.lines or chunk.blocks:
                 columns.mtime = chunk.mtime
                 self.ingest(chunk, columns, events, ends)
@@ -210,9 +210,12 @@ class MetricLog:
         if self.bad_lines == MAX_LINE_WARNINGS:
             self.warn(events, "further bad lines in this file are skipped without a warning")
 
-    def _start_over(self, kind: str, columns: Columns, events: list[Event]) -> None:
+    def _start_over(
+        self, kind: str, columns: Columns, events: list[Event], ends: list[RunEnded]
+    ) -> None:
         """The file was replaced or truncated: withdraw its points, read it from its start."""
         columns.discard()  # points of the old content not handed over yet
+        ends[:] = [ended for ended in ends if ended.origin != self.origin]  # nor its ends
         self.consumed = 0
         self.on_reset()
         events.append(FileReset(self.run_id, self.origin, kind))
