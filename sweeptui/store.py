@@ -69,7 +69,7 @@ class MetricSeries:
     where the origin changes.
     """
 
-    __slots__ = ("_cuts", "_origin", "_step_range", "_steps", "_value_range", "_values")
+    __slots__ = ("_cuts", "_origin", "_ranges", "_steps", "_values")
 
     def __init__(self) -> None:
         self._clear()
@@ -77,9 +77,9 @@ class MetricSeries:
     def _clear(self) -> None:
         self._steps = array("d")
         self._values = array("d")
-        # finite (min, max) of each column, kept as points arrive so progress is O(1)
-        self._step_range: tuple[float, float] | None = None
-        self._value_range: tuple[float, float] | None = None
+        # finite (min, max) of the steps, then of the values (NaN: none yet), kept as points
+        # arrive so progress is O(1); one flat array, as two tuples of floats cost twice as much
+        self._ranges = array("d", UNKNOWN_RANGES)
         self._origin: str | None = None
         """The origin of the newest points (of all of them while ``_cuts`` is None)."""
         self._cuts: list[tuple[int, str | None]] | None = None
@@ -90,8 +90,8 @@ class MetricSeries:
         start = len(self._steps)
         self._steps.extend(steps)
         self._values.extend(values)
-        self._step_range = _widen(self._step_range, self._steps, start)
-        self._value_range = _widen(self._value_range, self._values, start)
+        _widen(self._ranges, STEPS, self._steps, start)
+        _widen(self._ranges, VALUES, self._values, start)
         if origin != self._origin and len(self._steps) > start:
             self._cut(start, origin)
 
@@ -139,15 +139,15 @@ class MetricSeries:
 
     def steps_counted(self) -> float:
         """The largest finite step, counted from 1 (+1 when the steps start at 0); 0 if none."""
-        return _count_from_one(self._step_range)
+        return _count_from_one(self._span(STEPS))
 
     def values_counted(self) -> float:
         """The same for the values (an epoch column: epochs done, counted from 1)."""
-        return _count_from_one(self._value_range)
+        return _count_from_one(self._span(VALUES))
 
     def advances(self) -> bool:
         """Whether the finite values take more than one value (an epoch column that moves)."""
-        return self._value_range is not None and self._value_range[1] > self._value_range[0]
+        return self._ranges[VALUES + 1] > self._ranges[VALUES]  # False while NaN
 
     def __len__(self) -> int:
         return len(self._values)
@@ -175,13 +175,18 @@ class MetricSeries:
     @property
     def step_range(self) -> tuple[float, float] | None:
         """The smallest and largest finite step (O(1)), or None when there is none."""
-        return self._step_range
+        return self._span(STEPS)
 
     def best(self, goal: str) -> float | None:
         """The lowest (goal ``min``) or highest finite value, or None when there is none (O(1))."""
-        if self._value_range is None:
+        span = self._span(VALUES)
+        if span is None:
             return None
-        return self._value_range[0] if goal == "min" else self._value_range[1]
+        return span[0] if goal == "min" else span[1]
+
+    def _span(self, offset: int) -> tuple[float, float] | None:
+        low = self._ranges[offset]
+        return None if math.isnan(low) else (low, self._ranges[offset + 1])
 
     def tail(self, count: int) -> np.ndarray:
         """The last ``count`` values (for sparklines)."""
@@ -233,7 +238,7 @@ class Run:
     end_basis: str = END_MARKER
     end_evidence: str | None = None
     """What said the run ended, in a few words (``RunEnded.evidence``)."""
-    intervals: deque = field(default_factory=lambda: deque(maxlen=CADENCE_HISTORY))
+    intervals: array = field(default_factory=lambda: array("d"))
     """Recent intervals between updates (record times, or live arrivals without them)."""
     last_record_time: float | None = None
     """The time carried by the newest record that had one (cadence across batches)."""
@@ -332,31 +337,35 @@ _SMALL = 16
 """Below this many new points, plain Python beats a numpy call."""
 
 
-def _widen(
-    current: tuple[float, float] | None, column: array, start: int
-) -> tuple[float, float] | None:
-    """``current`` widened by the finite values of ``column[start:]``."""
-    if len(column) - start == 1:  # the live case: one new point
-        value = column[start]
-        if not math.isfinite(value):
-            return current
-        if current is None:
-            return value, value
-        return (value if value < current[0] else current[0]), (value if value > current[1] else current[1])
-    if len(column) - start <= _SMALL:
+STEPS, VALUES = 0, 2
+"""Where each column's (min, max) sits in a series' ranges."""
+UNKNOWN_RANGES = (math.nan,) * 4
+
+
+def _widen(ranges: array, offset: int, column: array, start: int) -> None:
+    """Widen ``ranges[offset:offset + 2]`` (min, max; NaN when unknown) by the finite
+    values of ``column[start:]``."""
+    count = len(column) - start
+    if count == 1:  # the live case: one new point
+        low = high = column[start]
+        if not math.isfinite(low):
+            return
+    elif count <= _SMALL:
         finite = [v for v in column[start:] if math.isfinite(v)]
         if not finite:
-            return current
+            return
         low, high = min(finite), max(finite)
     else:
         fresh = np.frombuffer(column, dtype=np.float64)[start:]
         fresh = fresh[np.isfinite(fresh)]  # a copy: the buffer view is released here
         if fresh.size == 0:
-            return current
+            return
         low, high = float(fresh.min()), float(fresh.max())
-    if current is None:
-        return low, high
-    return min(current[0], low), max(current[1], high)
+    if math.isnan(ranges[offset]):
+        ranges[offset], ranges[offset + 1] = low, high
+    else:
+        ranges[offset] = min(ranges[offset], low)
+        ranges[offset + 1] = max(ranges[offset + 1], high)
 
 
 def _note_intervals(run: Run, batch: MetricBatch, arrival: float | None) -> None:
@@ -372,9 +381,11 @@ def _note_intervals(run: Run, batch: MetricBatch, arrival: float | None) -> None
         gaps = [arrival - run.last_arrival]
     else:
         return
-    for gap in gaps:
-        if gap >= 0:  # out-of-order timestamps say nothing about cadence
-            run.intervals.append(float(gap))
+    # out-of-order timestamps say nothing about cadence; a flat array, as a deque of float
+    # objects costs a kilobyte a run
+    run.intervals.extend(gap for gap in gaps if gap >= 0)
+    if len(run.intervals) > CADENCE_HISTORY:
+        del run.intervals[:-CADENCE_HISTORY]
     run.cadence = None
 
 
@@ -397,7 +408,7 @@ def drop_origin(run: Run, origin: str) -> dict[str, tuple[array, array]]:
         lasts = [kept[2] for kept in run.shares.values() if kept[2] is not None]
         run.first_update = min(firsts) if firsts else None
         run.last_update = max(lasts) if lasts else None
-    run.intervals.clear()
+    del run.intervals[:]
     run.last_record_time = None
     run.cadence = None
     _withdraw_ends(run, origin)

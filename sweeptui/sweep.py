@@ -86,6 +86,7 @@ class Sweep:
         with one_shot_load(meanwhile):  # readers may be read in child processes
             result = self.rescan()  # every reader is new here, so this reads everything
         result.issues.extend(self.detectors.finalize(time.time() if now is None else now))
+        self.detectors.release_ended(settled=True)
         return result
 
     def rescan(self, reread: bool = False) -> PollResult:
@@ -216,6 +217,7 @@ class Sweep:
             result.issues.extend(self.detectors.rejudge())
             self.store.settle_resets()
             result.issues.extend(self.detectors.hold_sweep_checks(False))
+            self.detectors.release_ended()
         return result
 
     def _read_all(

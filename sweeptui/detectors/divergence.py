@@ -79,7 +79,8 @@ class DivergenceDetector:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._states: dict[tuple[str, str], LossState] = {}
+        self._states: dict[str, dict[str, LossState]] = {}
+        """Per run, per loss: a run is forgotten in one step, whatever the sweep's size."""
         self._loss_names: dict[str, bool] = {}
         self._log_names: dict[str, bool] = {}
 
@@ -91,9 +92,12 @@ class DivergenceDetector:
         for name, series in batch.metrics.items():
             if not self._is_loss(name) or not len(series.values):
                 continue
-            state = self._states.get((run.id, name))
-            if state is None:  # not setdefault: that builds a state on every batch
-                state = self._states[run.id, name] = LossState()
+            losses = self._states.get(run.id)
+            if losses is None:  # not setdefault: that builds a dict on every batch
+                losses = self._states[run.id] = {}
+            state = losses.get(name)
+            if state is None:
+                state = losses[name] = LossState()
             if len(series.values) <= SMALL_BATCH:
                 hit = self._consume_small(name, state, series.steps, series.values, epochs)
             else:
@@ -117,17 +121,16 @@ class DivergenceDetector:
 
     def forget(self, run_id: str) -> None:
         """Drop a run's state once it has been flagged (nothing more to learn)."""
-        for key in [key for key in self._states if key[0] == run_id]:
-            del self._states[key]
+        self._states.pop(run_id, None)
 
     def state_of(self, run_id: str) -> dict[str, LossState]:
         """What the run carries, per loss (to continue it in another process)."""
-        return {name: state for (run, name), state in self._states.items() if run == run_id}
+        return dict(self._states.get(run_id, {}))
 
     def adopt(self, run_id: str, states: dict[str, LossState]) -> None:
         """Continue the run from ``states`` (see :meth:`state_of`)."""
-        for name, state in states.items():
-            self._states[run_id, name] = state
+        if states:
+            self._states.setdefault(run_id, {}).update(states)
 
     def _is_loss(self, name: str) -> bool:
         known = self._loss_names.get(name)

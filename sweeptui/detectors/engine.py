@@ -157,12 +157,38 @@ class DetectorEngine:
         self.lifecycle.forget(run.id)
         if run.status == "finished":
             self.store.retract_issues(run.id, SILENCE_ISSUES)
+        if run.end_claim is not None:  # its files said so: released now, not at the read's end
+            self._release(run.id, run)
         self.short_runs.invalidate(run.id)
         self.crash_loop.record_end(run)
         stamp = run.ended_at if run.ended_at is not None else run.last_update
         return self._record(
             [failure_issue(run), self.short_runs.check(run, stamp), self.crash_loop.check()]
         )
+
+    def release_ended(self, *, settled: bool = False) -> None:
+        """Drop the point detectors' state of runs whose files said they ended (with
+        ``settled``, of every run that ended: nothing more will be read).
+
+        A line trailing an end (a final test line) is then judged on its own; a sweep of
+        thousands of ended runs holds no detector state for them (a kilobyte a run).
+        """
+        runs = self.store.runs
+        for run_id in list(self._epochs):
+            run = runs.get(run_id)
+            if run is None:
+                self._release(run_id, None)
+            elif run.ended and (settled or run.end_claim is not None):
+                self._release(run_id, run)
+
+    def _release(self, run_id: str, run: Run | None) -> None:
+        """Let go of what judging an ended run's points and silence needed."""
+        self._epochs.pop(run_id, None)
+        self.divergence.forget(run_id)
+        self.overfitting.forget(run_id)
+        if run is not None and run.intervals:
+            # its cadence judges nothing now; a log reset that takes the end back clears them anyway
+            del run.intervals[:]
 
     def forget_run(self, run_id: str) -> None:
         """Drop everything kept about a run that left the store."""

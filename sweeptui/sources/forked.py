@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import islice
 from typing import Any
 
 MAX_WORKERS = 4
@@ -27,6 +29,10 @@ MAX_WORKERS = 4
 TASKS_PER_WORKER = 32
 """Parts are sent to the children in about this many batches per child: fewer batches
 cost less messaging, more keep the children evenly busy and results flowing early."""
+MAX_CHUNK = 128
+"""Items a child takes at once, at the most."""
+IN_FLIGHT = 2
+"""Chunks handed to the pool per child ahead of the parent."""
 
 _state = threading.local()
 _work: Callable[[Any], Any] | None = None
@@ -100,10 +106,18 @@ def forked_map(work: Callable[[Any], Any], items: Sequence[Any], workers: int) -
     pool = None
     try:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-        chunk = max(1, len(items) // (workers * TASKS_PER_WORKER))
-        results = pool.map(_run, items, chunksize=chunk)  # the children start reading
-        _run_meanwhile()
-        yield from results
+        size = min(MAX_CHUNK, max(1, len(items) // (workers * TASKS_PER_WORKER)))
+        chunks = iter([items[start : start + size] for start in range(0, len(items), size)])
+        # a few chunks in flight, not all: results the parent has not taken yet wait in
+        # its memory, and children that read faster than it applies would pile them up
+        flight = deque(pool.submit(_run_chunk, chunk) for chunk in islice(chunks, IN_FLIGHT * workers))
+        _run_meanwhile()  # the children start reading
+        while flight:
+            results = flight.popleft().result()
+            following = next(chunks, None)
+            if following is not None:
+                flight.append(pool.submit(_run_chunk, following))
+            yield from results
     except Exception:  # any pool failure: the caller reads the rest serially
         return
     finally:
@@ -112,10 +126,10 @@ def forked_map(work: Callable[[Any], Any], items: Sequence[Any], workers: int) -
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run(item: Any) -> Any:
-    """The child side: run the inherited function on one item."""
+def _run_chunk(items: Sequence[Any]) -> list[Any]:
+    """The child side: run the inherited function on each item of a chunk."""
     assert _work is not None, "forked_map children inherit the function through fork"
-    return _work(item)
+    return [_work(item) for item in items]
 
 
 __all__ = ["MAX_WORKERS", "forked_map", "one_shot_load", "worker_count"]

@@ -158,13 +158,15 @@ class MetricLog:
     (as a report read afterwards would), each complete record once.
     """
 
+    __slots__ = ("bad_lines", "consumed", "origin", "path", "run_id", "tail")
+
     def __init__(
         self, path: Path, settings: Settings, run_id: str, boundary: Boundary = UNBOUNDED
     ) -> None:
         self.path = path
-        self.origin = str(path)
         self.run_id = run_id
         self.tail = FileTail(path, settings, boundary=boundary)
+        self.origin = self.tail.file_name  # one string per followed file
         self.consumed = 0
         """Records of the current content read so far (a record's position, its step
         when it has none)."""
@@ -239,6 +241,8 @@ _BLANK: Any = object()
 
 class JsonlLog(MetricLog):
     """A JSON-lines log: one object per line."""
+
+    __slots__ = ()
 
     def __init__(
         self, path: Path, settings: Settings, run_id: str, boundary: Boundary = UNBOUNDED
@@ -403,6 +407,8 @@ class JsonlLog(MetricLog):
 class CsvLog(MetricLog):
     """A CSV log: a header row, then one row per record (empty cell = missing)."""
 
+    __slots__ = ("header", "metric_columns", "roles")
+
     def __init__(
         self, path: Path, settings: Settings, run_id: str, boundary: Boundary = UNBOUNDED
     ) -> None:
@@ -521,7 +527,8 @@ class Watched:
     def __init__(self, path: Path, boundary: Boundary = UNBOUNDED) -> None:
         self.path = path
         self.boundary = boundary
-        self.signature: tuple[int, int, int] | None = None
+        self.signature: int | None = None
+        """A hash of the accepted version's (size, mtime, inode): one number a file, not a tuple."""
         self.problem: str | None = None
 
     def changed(self) -> bool:
@@ -531,7 +538,7 @@ class Watched:
         except OSError:
             self.signature = None  # re-read it if it comes back
             return False
-        return (info.st_size, info.st_mtime_ns, info.st_ino) != self.signature
+        return hash((info.st_size, info.st_mtime_ns, info.st_ino)) != self.signature
 
     def accept(self) -> None:
         """Remember the current version as read."""
@@ -539,7 +546,7 @@ class Watched:
             info = os.stat(self.path)
         except OSError:
             return
-        self.signature = (info.st_size, info.st_mtime_ns, info.st_ino)
+        self.signature = hash((info.st_size, info.st_mtime_ns, info.st_ino))
 
     def read_bytes(self, limit: int | None = None) -> bytes | None:
         """The content (or its last ``limit`` bytes); None when unreadable or refused."""
@@ -578,6 +585,8 @@ class ErrorText:
 
     Only the last ``tail_bytes`` are read, whatever the file's size.
     """
+
+    __slots__ = ("_reported", "file", "strict", "verdict")
 
     def __init__(self, path: Path, boundary: Boundary = UNBOUNDED) -> None:
         self.file = Watched(path, boundary)
@@ -664,7 +673,8 @@ class RunDirReader(Reader):
         self.seen = False
         self.marker_done = False
         self.ended = False
-        self._warned: set[str] = set()
+        self._warned: set[str] | None = None
+        """Warnings given once (made on the first: an empty set costs 200 bytes a run)."""
 
     def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
         """Events for everything new in the directory since the previous read.
@@ -775,7 +785,9 @@ class RunDirReader(Reader):
         except OSError as exc:
             self._warn_once(events, str(self.base), f"cannot list run directory: {exc.strerror}")
             return None
-        self._warned.discard(str(self.base))
+        if self._warned:  # listed again: a later failure is news
+            listing = f"{self.base}:cannot list"
+            self._warned = {key for key in self._warned if not key.startswith(listing)}
         return names
 
     def _track(self, names: list[str]) -> None:
@@ -802,6 +814,8 @@ class RunDirReader(Reader):
 
     def _warn_once(self, events: list[Event], path: str, message: str) -> None:
         key = f"{path}:{message}"
+        if self._warned is None:
+            self._warned = set()
         if key not in self._warned:
             self._warned.add(key)
             events.append(SourceWarning(path, message))
@@ -843,7 +857,9 @@ class RunDirReader(Reader):
         if self.seen and not changed:
             return
         params: dict | None = None
-        if self.config_parts:
+        if len(self.config_parts) == 1:  # the usual case: that file's mapping, not a copy
+            [params] = self.config_parts.values()
+        elif self.config_parts:
             params = {}
             for name in CONFIG_NAMES:
                 params.update(self.config_parts.get(name, {}))
