@@ -4,7 +4,8 @@ A post-hoc load of a sweep of many run directories spends its time parsing logs 
 judging each run's metrics, and no run depends on another for either. During a
 one-shot load (:func:`sweeptui.sources.forked.one_shot_load`) :func:`read_in_children`
 hands the readers that read alone (:attr:`~sweeptui.sources.base.Reader.reads_alone`)
-to forked children. A child reads one reader in full, admits its events, and applies
+to forked children, when the machine has a core to spare (see
+:func:`~sweeptui.sources.forked.spare_core`). A child reads one reader in full, admits its events, and applies
 them to a store and detector engine of its own that hold just that run, the way the
 parent would; so the issues each metric batch raised there are the ones it would raise
 in the parent. The parent then takes the reader's state over, applies the events to
@@ -31,7 +32,7 @@ from sweeptui.lifecycle import Lifecycle
 from sweeptui.settings import Settings
 from sweeptui.sources.admit import admit
 from sweeptui.sources.base import Reader
-from sweeptui.sources.forked import forked_map, worker_count
+from sweeptui.sources.forked import forked_map, spare_core, worker_count
 from sweeptui.store import RunStore
 
 PARALLEL_MIN_READERS = 64
@@ -66,7 +67,7 @@ def read_in_children(
     A None read is one the child could not make (the parent reads it itself)."""
     eligible = [index for index, (reader, changed) in enumerate(readers)
                 if changed is None and reader.reads_alone]  # fmt: skip
-    if len(eligible) < PARALLEL_MIN_READERS:
+    if len(eligible) < PARALLEL_MIN_READERS or not spare_core():
         return
     workers = worker_count(len(eligible))
     if not workers:
