@@ -223,8 +223,9 @@ class Run:
     end_basis: str = END_MARKER
     end_evidence: str | None = None
     """What said the run ended, in a few words (``RunEnded.evidence``)."""
-    intervals: deque = field(default_factory=lambda: deque(maxlen=CADENCE_HISTORY))
-    """Recent intervals between updates (record times, or live arrivals without them)."""
+    intervals: array = field(default_factory=lambda: array("d"))
+    """The last :data:`CADENCE_HISTORY` intervals between updates (record times, or live
+    arrivals without them), as doubles: a deque of float objects cost a kilobyte more a run."""
     last_record_time: float | None = None
     """The time carried by the newest record that had one (cadence across batches)."""
     cadence: float | None = None
@@ -357,9 +358,10 @@ def _note_intervals(run: Run, batch: MetricBatch, arrival: float | None) -> None
         gaps = [arrival - run.last_arrival]
     else:
         return
-    for gap in gaps:
-        if gap >= 0:  # out-of-order timestamps say nothing about cadence
-            run.intervals.append(float(gap))
+    # out-of-order timestamps say nothing about cadence
+    run.intervals.extend([gap for gap in gaps if gap >= 0])
+    if len(run.intervals) > CADENCE_HISTORY:
+        del run.intervals[:-CADENCE_HISTORY]
     run.cadence = None
 
 
@@ -374,7 +376,7 @@ def drop_origin(run: Run, origin: str) -> None:
         run.epochs = None
     if run.origin_records is not None:
         run.records -= run.origin_records.pop(origin, 0)
-    run.intervals.clear()
+    del run.intervals[:]
     run.last_record_time = None
     run.cadence = None
 
