@@ -87,8 +87,11 @@ class MetricSeries:
     def extend(self, steps: Iterable[float], values: Iterable[float], origin: str | None = None) -> None:
         """Append points from ``origin``; ``steps`` and ``values`` must have the same length."""
         start = len(self._steps)
-        self._steps.extend(steps)
-        self._values.extend(values)
+        if start:
+            self._steps.extend(steps)
+            self._values.extend(values)
+        else:  # built at their size: extending an empty array over-allocates by ~6%
+            self._steps, self._values = array("d", steps), array("d", values)
         self._step_range = _widen(self._step_range, self._steps, start)
         self._value_range = _widen(self._value_range, self._values, start)
         if origin != self._origin and len(self._steps) > start:

@@ -543,7 +543,8 @@ def _windows(values: np.ndarray, width: int) -> np.ndarray:
 
 def _tail(recent: np.ndarray, values: np.ndarray, keep: int) -> array:
     """The last ``keep`` of ``recent`` followed by ``values``, as doubles."""
-    return array("d", _last(np.concatenate((_last(recent, keep), values)), keep).tobytes())
+    # from a list, the array is made at its size (one made from bytes is over-allocated)
+    return array("d", _last(np.concatenate((_last(recent, keep), values)), keep).tolist())
 
 
 def _last(values: np.ndarray, count: int) -> np.ndarray:

@@ -100,6 +100,11 @@ class FileTail:
         self._taken = 0
 
     @property
+    def file(self) -> str:
+        """The file's path as a string."""
+        return self._file
+
+    @property
     def pending(self) -> bytes:
         """The partial last line waiting for its newline."""
         return bytes(self._buffer)
