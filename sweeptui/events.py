@@ -30,6 +30,8 @@ class RunSeen:
     source: str
     params: dict | None = None
     started_at: float | None = None
+    origin: str | None = None
+    """The appended log ``started_at`` comes from, when a reset of it may withdraw it."""
 
 
 @dataclass(slots=True)
@@ -93,6 +95,9 @@ class RunEnded:
     evidence: str | None = None
     """What said so, in a few words for the run's status reason (``"DONE file"``,
     ``"Optuna state PRUNED"``, ``"Slurm state TIMEOUT"``); None: the status alone."""
+    origin: str | None = None
+    """The appended log that said so (an end line in a metric log, a journal), when a
+    :class:`FileReset` of it may withdraw the claim; None for evidence that stays."""
 
 
 @dataclass(slots=True)
@@ -100,14 +105,24 @@ class FileReset:
     """An appended log was replaced (a new file under its name) or truncated: the points
     it gave the run so far (its ``MetricBatch.origin``) no longer stand.
 
-    The store drops them and the detectors judge the run again; what the file holds
-    now follows in batches of that origin, read from its start. ``kind`` is
-    ``"replaced"`` or ``"truncated"``.
+    The store drops them, and any end the file claimed (``RunEnded.origin``), and the
+    detectors judge the run again; what the file holds now follows in events of that
+    origin, read from its start. ``kind`` is ``"replaced"`` or ``"truncated"``.
     """
 
     run_id: str
     path: str
     kind: str
+
+
+@dataclass(slots=True)
+class RunWithdrawn:
+    """A run shown earlier turned out not to be a run of the sweep (the parent of nested
+    trials, a run deleted in its tool): it leaves the store with its issues. ``reason``
+    says why, for the views' notes."""
+
+    run_id: str
+    reason: str
 
 
 @dataclass(slots=True)
@@ -118,4 +133,4 @@ class SourceWarning:
     message: str
 
 
-Event = RunSeen | MetricBatch | SummarySeen | RunEnded | FileReset | SourceWarning
+Event = RunSeen | MetricBatch | SummarySeen | RunEnded | FileReset | RunWithdrawn | SourceWarning

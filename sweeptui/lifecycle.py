@@ -144,6 +144,24 @@ def record_end(run: Run, event: RunEnded) -> None:
     run.verdict = explicit_verdict(run)
 
 
+END_STATE = (
+    "stopped_early", "error", "exit_code", "ended_at", "failure", "end_claim", "end_basis",
+    "end_evidence", "verdict",
+)  # fmt: skip
+"""The fields of a run that :func:`record_end` sets: its end evidence and its verdict."""
+
+
+def end_state(run: Run) -> tuple:
+    """The run's end evidence as it stands, to go back to with :func:`restore_end`."""
+    return tuple(getattr(run, name) for name in END_STATE)
+
+
+def restore_end(run: Run, state: tuple) -> None:
+    """Put back end evidence saved by :func:`end_state` (a claim withdrawn)."""
+    for name, value in zip(END_STATE, state, strict=True):
+        setattr(run, name, value)
+
+
 def explicit_verdict(run: Run) -> Verdict:
     """The verdict of a run whose files said it ended (``run.end_claim`` is set)."""
     status = run.end_claim or "finished"
@@ -380,6 +398,14 @@ class Lifecycle:
     def forget(self, run_id: str) -> None:
         """Drop what is kept about a run."""
         self._complete.discard(run_id)
+
+    def reconsider(self, run: Run) -> None:
+        """The evidence of ``run`` changed under it (a log reset): what was kept about it is
+        dropped and a run whose files claim an end has its verdict made again (its figures
+        moved); an open run is judged at the next :meth:`assess`."""
+        self.forget(run.id)
+        if run.end_claim is not None:
+            run.verdict = explicit_verdict(run)
 
     @staticmethod
     def _completion(run: Run, reference: SweepLength) -> tuple[str, str] | None:

@@ -136,9 +136,10 @@ class SweepSnapshot:
     """Seconds since the sweep's newest record, once that is over :data:`QUIET_AFTER`
     (a sweep gone quiet, or one read long after it ran); None otherwise."""
     resets: tuple[str, ...] = ()
-    """One line per recent file reset (a log replaced or truncated and read again), newest last."""
+    """One line per recent file reset that changed a run's points (a log replaced or
+    truncated and read again), newest last."""
     resets_seen: int = 0
-    """File resets ever applied: a view counting new ones by it misses none."""
+    """Such resets ever applied: a view counting new ones by it misses none."""
 
     @property
     def total(self) -> int:
@@ -216,6 +217,8 @@ class SnapshotBuilder:
             run = store.runs.get(run_id)
             if run is not None:
                 self._rows[run_id] = make_row(run, self.objective, self._varying)
+            else:  # withdrawn
+                self._rows.pop(run_id, None)
         if analyse:
             self.analysis = self.analyze(store, self.objective)
             problem = unknown_metric(store, self.metric) if self.metric else None

@@ -30,13 +30,14 @@ from sweeptui.events import (
     MetricBatch,
     RunEnded,
     RunSeen,
+    RunWithdrawn,
     Series,
     SourceWarning,
     SummarySeen,
 )
 from sweeptui.failures import Failure
 from sweeptui.issues import SWEEP_RUN_ID, Issue
-from sweeptui.lifecycle import END_MARKER, PENDING, Verdict, record_end
+from sweeptui.lifecycle import END_MARKER, PENDING, Verdict, end_state, record_end, restore_end
 
 STATUSES = ("running", "finished", "crashed", "killed", "failed")
 """Every run status. ``failed`` means the run died before its first metric."""
@@ -54,7 +55,7 @@ STEP_KEYS = (
 
 MAX_WARNINGS = 1000
 MAX_RESETS = 20
-"""File resets remembered for the live views (all are counted)."""
+"""The newest file resets that changed a run's points kept for the live views (all are counted)."""
 CADENCE_HISTORY = 32
 """Update intervals remembered per run (bounded memory, recent cadence)."""
 
@@ -132,18 +133,27 @@ class MetricSeries:
             self._cuts.append((start, origin))
         self._origin = origin
 
-    def drop(self, origin: str) -> int:
-        """Remove the points that came from ``origin``; returns how many there were."""
+    def drop(self, origin: str) -> tuple[array, array]:
+        """Remove the points that came from ``origin``; returns them (steps, values)."""
         stretches = self._stretches()
         kept = [(low, high, source) for low, high, source in stretches if source != origin]
         if len(kept) == len(stretches):
-            return 0
-        before = len(self._values)
+            return array("d"), array("d")
+        dropped = self.of(origin)
         steps, values = self._steps, self._values
         self._clear()
         for low, high, source in kept:
             self.extend(steps[low:high], values[low:high], source)
-        return before - len(self._values)
+        return dropped
+
+    def of(self, origin: str) -> tuple[array, array]:
+        """The points that came from ``origin`` (steps, values), in order."""
+        steps, values = array("d"), array("d")
+        for low, high, source in self._stretches():
+            if source == origin:
+                steps.extend(self._steps[low:high])
+                values.extend(self._values[low:high])
+        return steps, values
 
     def columns(self) -> tuple[array, array]:
         """Copies of the step and value columns, as ``array('d')``."""
@@ -260,8 +270,13 @@ class Run:
     cadence: float | None = None
     """Cached median of ``intervals``; None when unknown or to be recomputed."""
     issue_types: list[str] = field(default_factory=list)
-    origin_records: dict[str, int] | None = None
-    """Records each origin (a file that may be reset, see ``MetricBatch.origin``) gave."""
+    shares: dict[str | None, list] | None = None
+    """``[records, first time, last time]`` each origin (a file that may be reset, see
+    ``MetricBatch.origin``) gave, and under None what came from elsewhere; None until
+    a resettable file gave something."""
+    end_history: tuple[tuple, list[RunEnded]] | None = None
+    """Once a resettable file claimed an end (``RunEnded.origin``): the end evidence
+    before it and every end event since, so a reset can withdraw that file's claims."""
 
     @property
     def status(self) -> str:
@@ -394,20 +409,92 @@ def _note_intervals(run: Run, batch: MetricBatch, arrival: float | None) -> None
     run.cadence = None
 
 
-def drop_origin(run: Run, origin: str) -> None:
+def drop_origin(run: Run, origin: str) -> dict[str, tuple[array, array]]:
     """Take back what ``origin`` gave ``run``: its points, its records and the cadence they
-    showed (what the file holds now is read again and brings its own)."""
+    showed (what the file holds now is read again and brings its own). Returns the points
+    dropped, per metric."""
+    dropped: dict[str, tuple[array, array]] = {}
     for name in list(run.metrics):
         series = run.metrics[name]
-        if series.drop(origin) and not len(series):
+        points = dropped[name] = series.drop(origin)
+        if points[0] and not len(series):
             del run.metrics[name]  # a metric only the old content had
-    if run.epochs is not None and run.epochs.drop(origin) and not len(run.epochs):
+    if run.epochs is not None and run.epochs.drop(origin)[0] and not len(run.epochs):
         run.epochs = None
-    if run.origin_records is not None:
-        run.records -= run.origin_records.pop(origin, 0)
+    share = run.shares.pop(origin, None) if run.shares is not None else None
+    if share is not None:
+        run.records -= share[0]
+        firsts = [kept[1] for kept in run.shares.values() if kept[1] is not None]
+        lasts = [kept[2] for kept in run.shares.values() if kept[2] is not None]
+        run.first_update = min(firsts) if firsts else None
+        run.last_update = max(lasts) if lasts else None
     del run.intervals[:]
     run.last_record_time = None
     run.cadence = None
+    _withdraw_ends(run, origin)
+    return {name: points for name, points in dropped.items() if points[0]}
+
+
+def gives_again(run: Run, origin: str, dropped: dict[str, tuple[array, array]]) -> bool:
+    """Whether ``origin`` now gives ``run`` every point it gave before, in order, first (a
+    log rewritten whole with a record or a column added), so its reset changed nothing seen."""
+    for name, (steps, values) in dropped.items():
+        series = run.metrics.get(name)
+        if series is None:
+            return False
+        now_steps, now_values = series.of(origin)
+        count = len(steps)
+        if now_steps[:count].tobytes() != steps.tobytes() or now_values[:count].tobytes() != values.tobytes():
+            return False
+    return True
+
+
+def _share(run: Run, origin: str | None) -> list | None:
+    """What ``origin`` gave ``run`` so far, to add to; None while no resettable file gave
+    the run anything (nothing can be withdrawn, so nothing is kept: the usual case)."""
+    shares = run.shares
+    if shares is None:
+        if origin is None:
+            return None
+        shares = run.shares = {}
+        if run.records or run.first_update is not None or run.last_update is not None:
+            shares[None] = [run.records, run.first_update, run.last_update]  # from elsewhere
+    share = shares.get(origin)
+    if share is None:
+        share = shares[origin] = [0, None, None]
+    return share
+
+
+def _widen_share(share: list, first: float | None, last: float | None) -> None:
+    """Widen a share's time span to ``first`` and ``last`` (None: no time that end)."""
+    if first is not None and (share[1] is None or first < share[1]):
+        share[1] = first
+    if last is not None and (share[2] is None or last > share[2]):
+        share[2] = last
+
+
+def _keep_end(run: Run, event: RunEnded) -> None:
+    """Remember end events from the first that a resettable file gave (see ``end_history``)."""
+    if run.end_history is None:
+        if event.origin is None:
+            return  # nothing can withdraw it: no history kept (the usual case)
+        run.end_history = (end_state(run), [])
+    run.end_history[1].append(event)
+
+
+def _withdraw_ends(run: Run, origin: str) -> None:
+    """Withdraw the ends ``origin`` claimed: the evidence from before them, then the other
+    end events again, in order."""
+    if run.end_history is None:
+        return
+    before, events = run.end_history
+    kept = [event for event in events if event.origin != origin]
+    if len(kept) == len(events):
+        return
+    restore_end(run, before)
+    run.end_history = (before, kept) if kept else None
+    for event in kept:
+        record_end(run, event)
 
 
 def points_batch(run: Run) -> MetricBatch:
@@ -502,9 +589,12 @@ class RunStore:
         self.warnings: list[SourceWarning] = []
         self.warning_count = 0
         self.resets: deque[FileReset] = deque(maxlen=MAX_RESETS)
-        """The newest file resets: logs replaced or truncated, whose points were re-read."""
+        """The newest file resets that changed a run's points: logs replaced or truncated,
+        read again (see :meth:`settle_resets`)."""
         self.resets_seen = 0
-        """File resets ever applied (a count that never goes down)."""
+        """Such resets ever applied (a count that never goes down)."""
+        self._unsettled: list[tuple[FileReset, dict[str, tuple[array, array]]]] = []
+        """Resets applied in the read going on, with the points each dropped."""
         self.version = 0
         self._issue_keys: set[tuple[str, str]] = set()
         self._serials: list[int] = []
@@ -516,7 +606,8 @@ class RunStore:
 
     # -- events ---------------------------------------------------------------
     def apply(self, event: Event, now: float | None = None, live: bool = False) -> Run | None:
-        """Apply one event; returns the run it touched (None for warnings).
+        """Apply one event; returns the run it touched (None for warnings), or the run it
+        removed for a :class:`RunWithdrawn`.
 
         ``now`` is when it was read; ``live`` says it arrived while watching (after the
         first full read), so its arrival counts as a sign of life.
@@ -527,6 +618,8 @@ class RunStore:
             return None
         if isinstance(event, RunSeen):
             run = self._see(event)
+        elif isinstance(event, RunWithdrawn):
+            return self._withdraw(event.run_id)
         else:
             run = self.runs.get(event.run_id)
             if run is None:
@@ -537,11 +630,13 @@ class RunStore:
             elif isinstance(event, SummarySeen):
                 run.summary.update(event.values)
             elif isinstance(event, RunEnded):
+                share = _share(run, event.origin) if event.time is not None else None
+                if share is not None:  # before this end counts
+                    _widen_share(share, None, event.time)
+                _keep_end(run, event)
                 record_end(run, event)
             elif isinstance(event, FileReset):
-                drop_origin(run, event.path)
-                self.resets.append(event)
-                self.resets_seen += 1
+                self._unsettled.append((event, drop_origin(run, event.path)))
         self._changed.add(run.id)
         return run
 
@@ -557,8 +652,22 @@ class RunStore:
         if event.params is not None:
             run.params = flatten_params(event.params)
             run.expected = expected_length(run.params)
-        if event.started_at is not None and run.first_update is None:
-            run.first_update = event.started_at
+        if event.started_at is not None:
+            share = _share(run, event.origin)  # before this start counts
+            if share is not None:
+                _widen_share(share, event.started_at, None)
+            if run.first_update is None:
+                run.first_update = event.started_at
+        return run
+
+    def _withdraw(self, run_id: str) -> Run | None:
+        """Remove a run and its issues (it was not a run of the sweep); the run removed, if any."""
+        run = self.runs.pop(run_id, None)
+        if run is None:
+            return None
+        self.retract_issues(run_id, list(run.issue_types))
+        self._given_names.pop(run_id, None)
+        self._changed.add(run_id)  # incremental views drop its row
         return run
 
     def _add_metrics(self, run: Run, batch: MetricBatch, now: float | None, live: bool) -> None:
@@ -574,11 +683,10 @@ class RunStore:
             if run.epochs is None:
                 run.epochs = MetricSeries()
             run.epochs.extend(batch.epochs.steps, batch.epochs.values, origin)
+        share = _share(run, origin)  # before this batch counts
         run.records += batch.records
-        if origin is not None:
-            if run.origin_records is None:
-                run.origin_records = {}
-            run.origin_records[origin] = run.origin_records.get(origin, 0) + batch.records
+        if share is not None:
+            share[0] += batch.records
         _note_intervals(run, batch, now if live else None)
         stamp = batch.times[-1] if len(batch.times) else batch.mtime
         if stamp is not None:
@@ -587,10 +695,24 @@ class RunStore:
                 run.first_update = first
             if run.last_update is None or stamp > run.last_update:
                 run.last_update = stamp
+            if share is not None:
+                _widen_share(share, first, stamp)
         if now is not None:
             run.last_ingest = now
             if live:
                 run.last_arrival = now
+
+    def settle_resets(self) -> None:
+        """Once a read is applied, note each of its resets that changed what the run holds:
+        the file now gives other points than it gave. One that gives them all again, and
+        perhaps more (a log rewritten whole), changed nothing a view shows."""
+        for event, dropped in self._unsettled:
+            run = self.runs.get(event.run_id)
+            if run is None or not gives_again(run, event.path, dropped):
+                self.resets.append(event)
+                self.resets_seen += 1
+                self.version += 1
+        self._unsettled.clear()
 
     def _warn(self, warning: SourceWarning) -> None:
         self.warning_count += 1

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeptui.detectors.engine import DetectorEngine
-from sweeptui.events import Event, FileReset, MetricBatch, RunEnded, SourceWarning
+from sweeptui.events import Event, FileReset, MetricBatch, RunEnded, RunWithdrawn, SourceWarning
 from sweeptui.issues import Issue
 from sweeptui.lifecycle import Lifecycle
 from sweeptui.readalone import ReadAlone, read_in_children
@@ -214,6 +214,7 @@ class Sweep:
             self._read_all(readers, now, result)
         finally:
             result.issues.extend(self.detectors.rejudge())
+            self.store.settle_resets()
             result.issues.extend(self.detectors.hold_sweep_checks(False))
         return result
 
@@ -295,7 +296,9 @@ class Sweep:
                 result.warnings.append(event)
             return
         result.changed_runs.add(run.id)
-        if isinstance(event, MetricBatch):
+        if isinstance(event, RunWithdrawn):
+            self.detectors.forget_run(run.id)
+        elif isinstance(event, MetricBatch):
             if verdicts is None:
                 result.issues.extend(self.detectors.on_metrics(run, event))
             else:

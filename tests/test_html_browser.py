@@ -97,3 +97,20 @@ def test_a_thousand_run_sweep_draws_every_chart(browser, tmp_path: Path) -> None
     marks = _check_page(browser, page)
     assert all(count > 0 for count in marks.values()), marks
     assert marks["timeline"] >= 1000  # a bar per run
+
+
+def test_each_healthy_curve_is_its_own_line(browser, tmp_path: Path) -> None:
+    # the healthy runs share one trace; the gap after each curve must keep them apart
+    sweep = load_sweep(SAMPLES / "run_dirs_sweep")
+    report = build_report(sweep.store, choose_objective(sweep.store))
+    healthy = sum(1 for curve in report["curves"]["runs"] if curve["issue"] is None)
+    page_path = write_report(report, tmp_path / "report.html", "html")
+    context = browser.new_context(offline=True)
+    try:
+        page = context.new_page()
+        page.goto(page_path.as_uri(), wait_until="load")
+        lines = page.locator("#chart-curves .scatterlayer .trace").first.locator("path.js-line")
+        lines.first.wait_for()
+        assert healthy >= 5 and lines.count() == healthy
+    finally:
+        context.close()

@@ -13,7 +13,9 @@ import os
 import time
 from pathlib import Path
 
-from sweeptui.detectors.engine import POINT_ISSUES
+from sweeptui.events import FileReset, SourceWarning
+from sweeptui.settings import Settings
+from sweeptui.sources import run_dir
 from sweeptui.sources.run_dir import SPILL_RECORDS
 from sweeptui.store import MetricSeries
 from sweeptui.sweep import Sweep, load_sweep
@@ -75,11 +77,6 @@ def issues(sweep: Sweep, run: str) -> list[tuple]:
     return sorted((i.type, i.step, i.metric, i.message) for i in sweep.store.issues if i.run == run)
 
 
-def point_issues(sweep: Sweep, run: str) -> list[tuple]:
-    """The run's issues judged from its points alone."""
-    return [issue for issue in issues(sweep, run) if issue[0] in POINT_ISSUES]
-
-
 def resets_said(sweep: Sweep) -> list[str]:
     return [w.message for w in sweep.store.warnings if RESET_NOTE in w.message]
 
@@ -109,9 +106,10 @@ def test_a_jsonl_log_renamed_over_replaces_its_points(tmp_path: Path) -> None:
     assert sweep.store.runs["run_003"].records == 3
     assert issues(sweep, "run_003") == [] and result.issues == []  # no false divergence
     assert resets_said(sweep) == [f"replaced by a new file; {RESET_NOTE}"]
+    assert [reset.path for reset in sweep.store.resets] == [str(run / "metrics.jsonl")]
     sweep.poll()
     sweep.poll([run / "metrics.jsonl"])
-    assert len(resets_said(sweep)) == 1  # once per replacement, not per read
+    assert len(resets_said(sweep)) == 1 and sweep.store.resets_seen == 1  # once, not per read
     assert_report_agrees(sweep, tmp_path, "run_003")
 
 
@@ -217,6 +215,42 @@ def test_an_issue_the_new_content_still_shows_is_kept_not_raised_again(tmp_path:
     assert result.issues == [] and sweep.store.issues == [before]
     assert sweep.store.issues_added == added  # nothing withdrawn and found again
     assert len(points(sweep, "r")) == 14
+    assert resets_said(sweep) == [f"replaced by a new file; {RESET_NOTE}"]
+    assert sweep.store.resets_seen == 0  # it gives what it gave, and more: no news for a toast
+    assert_report_agrees(sweep, tmp_path, "r")
+
+
+def test_an_end_the_old_log_claimed_is_withdrawn_with_its_points(tmp_path: Path) -> None:
+    crashed = jsonl(OLD_LOSSES) + json.dumps({"status": "crashed", "error": "RuntimeError: boom"}) + "\n"
+    run = make_run(tmp_path, "r", "metrics.jsonl", crashed)
+    sweep = watching(tmp_path)
+    assert sweep.store.runs["r"].status == "crashed"
+    assert [i.type for i in sweep.store.issues] == ["crashed"]
+    rename_over(run / "metrics.jsonl", jsonl(FRESH_LOSSES))  # the job started over
+    stamp(run, ago=1.0)
+    sweep.poll()
+    sweep.tick(time.time())
+    assert sweep.store.runs["r"].status == "running"
+    assert sweep.store.issues == [] and sweep.store.runs["r"].failure is None
+    assert_report_agrees(sweep, tmp_path, "r")
+    finished = jsonl(FRESH_LOSSES) + json.dumps({"status": "finished"}) + "\n"
+    rename_over(run / "metrics.jsonl", finished)  # ...and this time it finished (short)
+    sweep.poll()
+    assert sweep.store.runs["r"].status == "finished"
+    assert_report_agrees(sweep, tmp_path, "r")
+
+
+def test_an_end_from_another_file_stands_when_the_log_is_reset(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "r", "metrics.jsonl", jsonl(OLD_LOSSES) + '{"status": "finished"}\n')
+    (run / "error.txt").write_text("Traceback (most recent call last):\nRuntimeError: CUDA out of memory.\n")
+    sweep = watching(tmp_path)
+    assert sweep.store.runs["r"].failure.kind == "oom"
+    rename_over(run / "metrics.jsonl", jsonl(FRESH_LOSSES))
+    sweep.poll()
+    live = sweep.store.runs["r"]
+    assert live.status == "crashed" and live.failure.kind == "oom"
+    (issue,) = sweep.store.issues
+    assert issue.type == "oom" and issue.step == 2.0  # where the run is now
     assert_report_agrees(sweep, tmp_path, "r")
 
 
@@ -251,14 +285,15 @@ def test_a_series_drops_the_points_of_one_origin_wherever_they_sit() -> None:
     series.extend([0.0], [9.0], "b")
     series.extend([2.0], [3.0], "a")
     series.extend([1.0, 2.0], [8.0, 7.0], "b")
-    assert series.drop("a") == 3
+    assert [column.tolist() for column in series.of("a")] == [[0.0, 1.0, 2.0], [5.0, 4.0, 3.0]]
+    assert [column.tolist() for column in series.drop("a")] == [[0.0, 1.0, 2.0], [5.0, 4.0, 3.0]]
     assert series.steps.tolist() == [0.0, 1.0, 2.0] and series.values.tolist() == [9.0, 8.0, 7.0]
     assert series.best("min") == 7.0 and series.step_range == (0.0, 2.0)
-    assert series.drop("a") == 0
+    assert len(series.drop("a")[0]) == 0
     series.extend([3.0], [1.0], "a")
-    assert series.drop("b") == 3
+    assert len(series.drop("b")[0]) == 3
     assert series.values.tolist() == [1.0] and series.best("max") == 1.0
-    assert series.drop("a") == 1 and len(series) == 0 and series.best("min") is None
+    assert len(series.drop("a")[0]) == 1 and len(series) == 0 and series.best("min") is None
 
 
 def test_an_optuna_journal_rewritten_shorter_replays_in_place_of_what_it_gave(tmp_path: Path) -> None:
@@ -280,8 +315,82 @@ def test_an_optuna_journal_rewritten_shorter_replays_in_place_of_what_it_gave(tm
         assert {name: points(sweep, run.id, name) for name in run.metrics} == {
             name: points(report, run.id, name) for name in twin.metrics
         }
-        assert point_issues(sweep, run.id) == point_issues(report, run.id)
+        assert run.status == twin.status and issues(sweep, run.id) == issues(report, run.id)
         after += sum(len(series) for series in run.metrics.values())
     assert 0 < after < before
     assert any(w.message.startswith("journal truncated; the points read from it before are dropped")
                for w in sweep.store.warnings)
+
+
+def test_a_requeued_slurm_job_s_truncated_log_replaces_its_points_and_its_end(tmp_path: Path) -> None:
+    folder = copy_fixture("slurm", tmp_path) / "array_sweep"
+    log = folder / "slurm-88231_4.out"
+    run_id = log.relative_to(tmp_path).as_posix()
+    sweep = watching(tmp_path)
+    assert sweep.store.runs[run_id].status == "killed" and sweep.store.runs[run_id].last_epoch == 6
+    lines = log.read_text().splitlines(keepends=True)
+    header = [line for line in lines if not line.startswith(("Epoch ", "slurmstepd"))]
+    epochs = [line for line in lines if line.startswith("Epoch ")]
+    log.write_text("".join(header + epochs[:3]))  # requeued: Slurm truncates the log, starts over
+    sweep.poll([log])
+    run = sweep.store.runs[run_id]
+    assert run.metrics["val_loss"].steps.tolist() == [1.0, 2.0, 3.0]
+    assert run.failure is None and not run.ended
+    assert "killed" not in run.issue_types
+    assert any(w.message == f"truncated; {RESET_NOTE}" for w in sweep.store.warnings)
+    assert_report_agrees(sweep, tmp_path, run_id)
+
+
+def test_a_results_array_rewritten_whole_is_no_reset(tmp_path: Path) -> None:
+    """A results array is rewritten whole after each experiment by design: it is re-read
+    whole, never taken for an appended log that was reset."""
+    path = tmp_path / "sweep_results_intermediate.json"
+    first = {"name": "a", "config": {"lr": 0.1}, "train_losses": [1.0, 0.9], "status": "running"}
+    path.write_text(json.dumps([first]))
+    sweep = watching(tmp_path)
+    rename_over(path, json.dumps([{**first, "train_losses": [1.0, 0.9, 0.8]},
+                                  {"name": "b", "train_losses": [2.0], "status": "running"}]))  # fmt: skip
+    sweep.poll()
+    assert points(sweep, "a", "train_loss") == [(1.0, 1.0), (2.0, 0.9), (3.0, 0.8)]  # epochs from 1
+    assert sweep.store.runs["a"].records == 3 and sweep.store.resets_seen == 0
+    assert resets_said(sweep) == []
+
+
+def test_a_lightning_csv_widened_by_a_column_is_read_again_without_news(tmp_path: Path) -> None:
+    run = tmp_path / "lightning_logs" / "version_0"
+    run.mkdir(parents=True)
+    (run / "hparams.yaml").write_text("lr: 0.01\nmax_epochs: 5\n")
+    log = run / "metrics.csv"
+    log.write_text("epoch,step,train_loss\n0,0,1.0\n0,1,0.9\n")
+    sweep = watching(tmp_path)
+    (run_id,) = sweep.store.runs
+    # the logger rewrites the file in place with the new header when val_loss first appears
+    log.write_text("epoch,step,train_loss,val_loss\n0,0,1.0,\n0,1,0.9,\n0,1,,0.95\n")
+    sweep.poll([log])
+    assert points(sweep, run_id, "train_loss") == [(0.0, 1.0), (1.0, 0.9)]
+    assert points(sweep, run_id, "val_loss") == [(1.0, 0.95)]
+    assert sweep.store.runs[run_id].records == 3
+    assert resets_said(sweep) == [f"truncated; {RESET_NOTE}"]
+    assert sweep.store.resets_seen == 0  # nothing shown changed: no toast
+    assert_report_agrees(sweep, tmp_path, run_id)
+
+
+def test_a_log_replaced_between_two_passes_of_one_read_keeps_nothing_of_the_old(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(run_dir, "READ_BYTES", 64)  # a read of a few lines per pass
+    path = tmp_path / "metrics.jsonl"
+    old = jsonl(OLD_LOSSES[:1]) + '{"status": "crashed"}\n' + jsonl(OLD_LOSSES[1:], first_step=1)
+    path.write_text(old)
+    log = run_dir.JsonlLog(path, Settings(), "r")
+    columns, events, ends = log.columns(), [], []
+    passes = log.passes(columns, events, ends)
+    next(passes)  # the first lines of the old content, its end line among them
+    assert ends and columns.records
+    rename_over(path, jsonl(FRESH_LOSSES))
+    for _ in passes:
+        pass
+    batch = columns.build("r")
+    assert ends == [] and [type(e) for e in events if not isinstance(e, SourceWarning)] == [FileReset]
+    assert batch.metrics["loss"].values.tolist() == FRESH_LOSSES and batch.records == 3
+    assert batch.origin == str(path)

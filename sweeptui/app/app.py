@@ -187,8 +187,10 @@ class SweepApp(App):
             self.bell()
 
     def _tell_resets(self, snapshot: SweepSnapshot) -> None:
-        """A toast for the logs replaced or truncated since the last snapshot (one for a
-        burst): a run's points changed under the user's eyes, and this says why."""
+        """A toast for the logs replaced or truncated since the last snapshot that changed
+        a run's points (one for a burst): they changed under the user's eyes, this says why.
+        A log rewritten whole with what it held and more (Lightning's CSV widened by a
+        column) changes nothing shown: its warning is counted, with no toast."""
         baseline = snapshot.resets_seen if self._resets_told is None else self._resets_told
         fresh_count = min(snapshot.resets_seen - baseline, len(snapshot.resets))
         self._resets_told = snapshot.resets_seen

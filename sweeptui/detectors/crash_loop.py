@@ -66,6 +66,13 @@ class CrashLoopDetector:
         bisect.insort(self._ended, entry)
         self._dirty = True
 
+    def forget(self, run_id: str) -> None:
+        """Leave ``run_id`` out: it left the store, or its end was withdrawn."""
+        entry = self._entries.pop(run_id, None)
+        if entry is not None:
+            del self._ended[bisect.bisect_left(self._ended, entry)]
+            self._dirty = True
+
     def check(self) -> Issue | None:
         """The crash-loop issue when the newest full window qualifies, else None."""
         if self.held or not self._dirty or self.store.has_issue(SWEEP_RUN_ID, ISSUE_TYPE):

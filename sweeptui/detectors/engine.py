@@ -5,8 +5,8 @@ API used by :class:`sweeptui.sweep.Sweep`:
 - ``on_metrics(run, batch)``: after the store appended a MetricBatch to ``run``.
 - ``on_end(run)``: after the store applied a RunEnded (status already updated).
 - ``on_reset(run)`` / ``rejudge()``: a file of the run was replaced or truncated and
-  the store dropped its points; once the read is applied the run is judged again on
-  every point it holds, and the point issues it no longer supports are withdrawn.
+  the store dropped its points (and any end it claimed); once the read is applied the
+  run is judged again on what it holds, and the issues that no longer stand are withdrawn.
 - ``on_tick(now)`` / ``finalize(now)``: time-based checks, the same in both views:
   :class:`sweeptui.lifecycle.Lifecycle` judges each run without an end marker at
   ``now``; a stall, a vanished run or a quiet completion becomes (or withdraws) an issue.
@@ -36,7 +36,10 @@ from sweeptui.settings import Settings
 from sweeptui.store import Run, RunStore, points_batch
 
 POINT_ISSUES = ("nan_or_inf_metric", "divergence", "overfitting_suspect")
-"""Issues judged from a run's metric points alone: what a reset judges again."""
+"""Issues judged from a run's metric points alone."""
+REJUDGED = (*POINT_ISSUES, "crashed", "oom", "killed", "short_run")
+"""What a reset judges again: the point issues, and those of the run's end (which name
+where the run was, and whose claim the reset file may have made)."""
 
 
 @dataclass(slots=True)
@@ -110,14 +113,12 @@ class DetectorEngine:
         """
         self._reset.add(run.id)
         self._forget_run(run.id)
-        self.lifecycle.forget(run.id)
-        self.short_runs.invalidate(run.id)
 
     def rejudge(self) -> list[Issue]:
         """Judge each reset run again on every point it holds now; returns the new issues.
 
-        A point issue the points still show is kept as it was (no second alert); one
-        they no longer show is withdrawn; one they show differently is replaced.
+        An issue the run still shows is kept as it was (no second alert); one it no
+        longer shows is withdrawn; one it shows differently is replaced.
         """
         found: list[Issue] = []
         for run_id in sorted(self._reset):
@@ -129,10 +130,20 @@ class DetectorEngine:
 
     def _rejudge_run(self, run: Run) -> list[Issue]:
         self._forget_run(run.id)
-        judged = {issue.type: issue for issue in self._judge(run, points_batch(run), everything=True)
-                  if issue is not None}  # fmt: skip
+        self.lifecycle.reconsider(run)
+        self.short_runs.invalidate(run.id)
+        if run.ended:
+            self.crash_loop.record_end(run)
+        else:  # its end was withdrawn
+            self.crash_loop.forget(run.id)
+        found = self._judge(run, points_batch(run), everything=True)
+        stamp = run.ended_at if run.ended_at is not None else run.last_update
+        found += [failure_issue(run), self.short_runs.check(run, stamp, again=True)]
+        judged = {issue.type: issue for issue in found if issue is not None}
         held = {issue.type: issue for issue in self.store.issues
-                if issue.run == run.id and issue.type in POINT_ISSUES}  # fmt: skip
+                if issue.run == run.id and issue.type in REJUDGED}  # fmt: skip
+        if "killed" in held and run.failure is None and run.verdict.vanished:
+            del held["killed"]  # killed by its silence: the lifecycle's to keep or withdraw
         stale = [kind for kind, issue in held.items() if not _same_finding(issue, judged.get(kind))]
         self.store.retract_issues(run.id, stale)
         for issue in judged.values():
@@ -152,6 +163,12 @@ class DetectorEngine:
         return self._record(
             [failure_issue(run), self.short_runs.check(run, stamp), self.crash_loop.check()]
         )
+
+    def forget_run(self, run_id: str) -> None:
+        """Drop everything kept about a run that left the store."""
+        self._reset.discard(run_id)
+        self._forget_run(run_id)
+        self.crash_loop.forget(run_id)
 
     def hold_sweep_checks(self, held: bool) -> list[Issue]:
         """Hold the sweep-level judgement while a read is applied; on release, judge it once."""
@@ -189,10 +206,12 @@ class DetectorEngine:
         return found
 
     def _forget_run(self, run_id: str) -> None:
-        """Drop every point detector's state for a run (judged again from its first point)."""
+        """Drop what the detectors learnt from a run's points (judged again from its first point)."""
         self.divergence.forget(run_id)
         self.overfitting.forget(run_id)
         self._epochs.pop(run_id, None)
+        self.lifecycle.forget(run_id)
+        self.short_runs.invalidate(run_id)
 
     def _time_checks(self, now: float) -> list[Issue]:
         found: list[Issue | None] = []

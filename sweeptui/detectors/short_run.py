@@ -39,9 +39,10 @@ class ShortRunDetector:
         """Forget a cached length (the run received more points after its end)."""
         self._lengths.pop(run_id, None)
 
-    def check(self, run: Run, time: float | None) -> Issue | None:
-        """The issue when ``run`` finished short, else None."""
-        return self._check(run, time, None)
+    def check(self, run: Run, time: float | None, again: bool = False) -> Issue | None:
+        """The issue when ``run`` finished short, else None; ``again`` judges a run already
+        flagged as well (its evidence changed)."""
+        return self._check(run, time, None, again)
 
     def check_all(self, time: float | None) -> list[Issue]:
         """Re-check finished runs not yet flagged, when the set of finished runs changed.
@@ -61,13 +62,17 @@ class ShortRunDetector:
         return found
 
     def _check(
-        self, run: Run, time: float | None, medians: dict[str, tuple[float, int]] | None
+        self,
+        run: Run,
+        time: float | None,
+        medians: dict[str, tuple[float, int]] | None,
+        again: bool = False,
     ) -> Issue | None:
         if run.status != "finished" or run.failure is not None:
             return None
         if run.stopped_early:  # pruned or stopped by a scheduler: short on purpose
             return None
-        if self.store.has_issue(run.id, ISSUE_TYPE):
+        if not again and self.store.has_issue(run.id, ISSUE_TYPE):
             return None
         message = self._from_config(run)
         if message is None:

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from sweeptui.numbers import p_value, percent, run_hours
-from sweeptui.report.mdtable import number, table
+from sweeptui.report.mdtable import code_block, number, table
 from sweeptui.textsafe import clean_text
 from sweeptui.textsafe import markdown_cell as cell
 
@@ -225,11 +225,10 @@ def next_sweep_section(report: dict[str, Any]) -> list[str]:
         lines.extend(f"- {cell(c['param'], 40)}: {cell(c['why'], 200)}" for c in data["changes"])
     else:
         lines.append("No evidence to narrow the search space: it is repeated as it was.")
-    lines.extend(["", "W&B sweep config (`sweeptui report --next-sweep FILE` writes it):", "", "```yaml"])
-    lines.append(_fenced(wandb_yaml(data["wandb"])).rstrip("\n"))
-    lines.extend(
-        ["```", "", "Optuna search space:", "", "```python", _fenced(data["optuna"]).rstrip("\n"), "```"]
-    )
+    lines.extend(["", "W&B sweep config (`sweeptui report --next-sweep FILE` writes it):", ""])
+    lines.extend(code_block(shown_yaml(data["wandb"]), "yaml"))
+    # repr() wrote every string of the snippet, escaping whatever is not printable
+    lines.extend(["", "Optuna search space:", "", *code_block(data["optuna"], "python")])
     return lines
 
 
@@ -238,9 +237,14 @@ def wandb_yaml(config: dict[str, Any]) -> str:
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
-def _fenced(text: str) -> str:
-    """Text that cannot close its code fence early or carry escape sequences."""
-    return clean_text(text).replace("```", "'''")
+def shown_yaml(config: dict[str, Any]) -> str:
+    """:func:`wandb_yaml` for a page: any character a terminal or a bidi algorithm would
+    act on (an escape sequence, a right-to-left override) is written as a YAML escape,
+    so the text shows safely and still loads back to the same values."""
+    text = wandb_yaml(config)
+    if clean_text(text) == text:
+        return text
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=False)
 
 
 def _raw(value: Any) -> str:

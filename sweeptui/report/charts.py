@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -54,18 +55,23 @@ def _empty(title: str, why: str) -> go.Figure:
     return _layout(fig, title, height=220)
 
 
-def _joined(curves: list[dict[str, Any]]) -> tuple[list, list, list]:
-    """Many curves as one trace: points joined, curves separated by gaps (``None``)."""
-    xs: list = []
-    ys: list = []
-    names: list = []
-    for curve in curves:
-        xs.extend(curve["steps"])
-        ys.extend(curve["values"])
-        names.extend([label(curve["id"])] * len(curve["steps"]))
-        xs.append(None)
-        ys.append(None)
-        names.append(None)
+def _joined(curves: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Many curves as one trace: points joined, curves separated by gaps (NaN).
+
+    Numpy arrays, not lists: plotly checks a list element by element (seconds for a
+    thousand curves) and writes a float array as compact binary.
+    """
+    lengths = [len(curve["steps"]) + 1 for curve in curves]
+    xs = np.empty(sum(lengths))
+    ys = np.empty(sum(lengths))
+    start = 0
+    for curve, length in zip(curves, lengths, strict=True):
+        end = start + length - 1
+        xs[start:end] = curve["steps"]
+        ys[start:end] = np.array(curve["values"], dtype=float)  # null (non-finite) -> NaN: a gap
+        xs[end] = ys[end] = np.nan
+        start = end + 1
+    names = np.repeat(np.array([label(curve["id"]) for curve in curves], dtype=object), lengths)
     return xs, ys, names
 
 

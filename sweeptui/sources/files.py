@@ -14,6 +14,11 @@ people share) or a file of gigabytes. Every source opens files through
   as W&B's ``latest-run``, are read as usual;
 * reads whole files only up to a size bound, and error logs only as a tail.
 
+SQLite databases (Optuna's and MLflow's stores) are opened here too: read-only
+connections that never create or change the file (:func:`connect_readonly`), the table
+names that tell whose store it is (:func:`sqlite_tables`) and what changes when a writer
+commits (:func:`sqlite_signature`).
+
 A refusal is a :class:`Refused` error (an ``OSError`` whose ``strerror`` is the
 reason), so a reader's existing ``except OSError`` turns it into its warning.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -29,6 +35,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 UTF8_BOM = b"\xef\xbb\xbf"
+SQLITE_MARK = b"SQLite format 3\x00"
+"""The first bytes of every SQLite database file."""
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+"""What Optuna's and MLflow's SQLite stores are called."""
+SQLITE_BUSY_SECONDS = 0.2
+"""How long one query waits for a writer's lock before the read is retried later."""
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(
     os, "O_CLOEXEC", 0
@@ -160,6 +172,45 @@ UNBOUNDED = Boundary(None)
 """Regular files only, no root: for callers that have no sweep root at hand."""
 
 
+def connect_readonly(path: Path | str) -> sqlite3.Connection:
+    """A read-only connection to an SQLite database: it never creates or changes the file,
+    and waits at most :data:`SQLITE_BUSY_SECONDS` for a writer's lock."""
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    return sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_SECONDS)
+
+
+@dataclass(frozen=True, slots=True)
+class SqliteTables:
+    """The tables of an SQLite database, or that a writer held it locked when asked."""
+
+    names: frozenset[str] = frozenset()
+    locked: bool = False
+
+
+def sqlite_tables(path: Path, boundary: Boundary | None = None) -> SqliteTables | None:
+    """The table names of the SQLite database at ``path``; None when it is not one (no
+    SQLite header, refused by ``boundary``, or unreadable)."""
+    try:
+        with (boundary or UNBOUNDED).open(path) as handle:
+            if handle.read(len(SQLITE_MARK)) != SQLITE_MARK:
+                return None
+    except OSError:
+        return None
+    try:
+        connection = connect_readonly(path)
+        try:
+            rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            return SqliteTables(frozenset(row[0] for row in rows))
+        finally:
+            connection.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return SqliteTables(locked=True)
+        return None
+    except sqlite3.Error:
+        return None
+
+
 def sqlite_signature(path: Path | str) -> tuple[int, ...] | None:
     """(size, mtime) of a SQLite database and of its write-ahead log when there is one:
     what changes when a writer commits. None when the database is gone."""
@@ -192,4 +243,7 @@ def _kind(mode: int) -> str:
     return "not a plain file"
 
 
-__all__ = ["UNBOUNDED", "UTF8_BOM", "Boundary", "Refused", "strip_bom"]
+__all__ = [
+    "SQLITE_BUSY_SECONDS", "SQLITE_MARK", "SQLITE_SUFFIXES", "UNBOUNDED", "UTF8_BOM", "Boundary",
+    "Refused", "SqliteTables", "connect_readonly", "sqlite_signature", "sqlite_tables", "strip_bom",
+]  # fmt: skip

@@ -11,7 +11,7 @@ holds both.
 Each ``version_N`` directory holds ``metrics.csv`` (sparse rows, one per ``log`` call,
 ``step`` and ``epoch`` columns; the logger rewrites the whole file in place when a new
 column appears) and ``hparams.yaml``. It is read by the generic run-directory reader,
-whose CSV tail and rewrite guard skip the rows already ingested after such a rewrite;
+whose CSV tail reads the file again after such a rewrite, in place of what it gave;
 this source adds the run name ``<name>/version_N`` and Lightning's own end line in a
 captured log (`` `Trainer.fit` stopped: ...``), which means the run finished. Error text
 and exit codes that a launcher leaves beside the logs (``stderr*``, ``*.log``,

@@ -39,8 +39,7 @@ from sweeptui.sources.mlflow_runs import (
     RunState,
     millis,
     param_value,
-    run_events,
-    trial_runs,
+    sweep_events,
 )
 from sweeptui.sources.tail import FileTail
 
@@ -121,9 +120,7 @@ class ExperimentReader(Reader):
             return events
         for name in self._run_names(changed, events):
             self._read_run(name, events)
-        include = self.settings.include_deleted
-        for run in trial_runs(self.states):
-            events.extend(run_events(run, self.storage, str(self.base), include))
+        events.extend(sweep_events(self.states, self.storage, str(self.base), self.settings.include_deleted))
         return events
 
     def _check_meta(self, events: list[Event]) -> bool:

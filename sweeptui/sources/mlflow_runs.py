@@ -13,9 +13,10 @@ asks :func:`run_events` for the events of what changed. Here the mapping lives:
   SCHEDULED stay running, judged by the lifecycle rules like any run (a run whose
   process was SIGKILLed stays RUNNING in MLflow forever);
 - a parent run whose nested children are the trials (Optuna's and Ray's MLflow
-  callbacks) is not a trial itself: it is left out once a child names it;
-- deleted runs (``lifecycle_stage: deleted``) are left out unless
-  :attr:`~sweeptui.settings.Settings.include_deleted`.
+  callbacks) is not a trial itself: it is left out once a child names it, and withdrawn
+  when it was shown before its first child appeared;
+- deleted runs (``lifecycle_stage: deleted``) are left out (withdrawn when deleted after
+  being shown) unless :attr:`~sweeptui.settings.Settings.include_deleted`.
 
 None of the readers imports MLflow.
 """
@@ -28,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweeptui.events import Event, MetricBatch, RunEnded, RunSeen, Series, SourceWarning
+from sweeptui.events import Event, MetricBatch, RunEnded, RunSeen, RunWithdrawn, Series, SourceWarning
 
 NAME = "mlflow"
 RUN_NAME_TAG = "mlflow.runName"
@@ -105,12 +106,12 @@ class RunState:
 
     def add_points(self, key: str, values: Sequence[float], steps: Sequence[float],
                    stamps_ms: Sequence[float]) -> None:
-        """Points of one metric, in step order (timestamps in milliseconds); C-level work only,
-        as a store of a thousand runs brings millions of points."""
+        """Points of one metric, in the order they were logged (timestamps in milliseconds);
+        C-level work only, as a store of a thousand runs brings millions of points."""
         old_steps, old_values = self.points.setdefault(key, ([], []))
         old_steps.extend(steps)
         old_values.extend(values)
-        # the newest timestamp of a step wins: points come in (step, timestamp) order
+        # the newest timestamp of a step wins: points come in the order they were logged
         self.stamps.update(zip(steps, stamps_ms, strict=True))
 
     def add_point(self, key: str, value: float, step: float, stamp_ms: float | None) -> None:
@@ -131,13 +132,9 @@ def millis(value: Any) -> float | None:
     return number / 1000.0 if math.isfinite(number) and number > 0 else None
 
 
-def run_events(run: RunState, storage: str, warn_path: str, include_deleted: bool) -> list[Event]:
+def run_events(run: RunState, storage: str, warn_path: str) -> list[Event]:
     """The events for what changed in ``run`` since the last call (drains its new points)."""
-    if run.deleted and not include_deleted:
-        run.points.clear()
-        run.stamps.clear()
-        return []
-    run_id = f"{storage}/{run.experiment_id}/{run.uuid}"
+    run_id = _run_id(run, storage)
     events: list[Event] = []
     meta = (run.display_name, run.params)
     if run.emitted is None or meta != run.emitted:
@@ -156,13 +153,12 @@ def _batch(run: RunState, run_id: str) -> MetricBatch:
     is the epoch column, as in any metric log."""
     metrics: dict[str, Series] = {}
     for key, (steps, values) in run.points.items():
-        if steps != sorted(steps):  # stable: logging order within a step
-            order = sorted(range(len(steps)), key=steps.__getitem__)
-            steps, values = [steps[i] for i in order], [values[i] for i in order]
+        # kept in the order they were logged, as every reader hands them over: a run resumed
+        # from a checkpoint logs lower steps again, and reads in any chunks agree
         metrics[key] = Series(array("d", steps), array("d", values))
         run.metric_count += len(steps)
     epochs = metrics.pop(EPOCH_KEY, None)
-    times = array("d", (run.stamps[step] / 1000.0 for step in sorted(run.stamps)))
+    times = array("d", (stamp / 1000.0 for stamp in sorted(run.stamps.values())))
     records = max(len(steps) for steps, _ in run.points.values())
     run.points = {}
     run.stamps = {}
@@ -182,13 +178,40 @@ def _end_events(run: RunState, run_id: str, warn_path: str) -> list[Event]:
     return events
 
 
-def trial_runs(runs: dict[str, RunState]) -> list[RunState]:
-    """The runs that are trials: every run but the parents of nested runs."""
+def sweep_events(runs: dict[str, RunState], storage: str, warn_path: str,
+                 include_deleted: bool) -> list[Event]:  # fmt: skip
+    """The events for what changed in every run that is a trial.
+
+    A parent of nested runs is not a trial, and a deleted run is not part of the sweep
+    (unless ``include_deleted``): either one shown earlier, before its first child
+    appeared or before it was deleted, is withdrawn.
+    """
     parents = {run.parent for run in runs.values() if run.parent}
-    return [run for run in runs.values() if run.uuid not in parents or run.emitted is not None]
+    events: list[Event] = []
+    for run in runs.values():
+        if run.uuid in parents:
+            _withdraw(run, storage, "the parent of nested runs (its children are the trials)", events)
+        elif run.deleted and not include_deleted:
+            _withdraw(run, storage, "deleted in MLflow", events)
+        else:
+            events.extend(run_events(run, storage, warn_path))
+    return events
+
+
+def _withdraw(run: RunState, storage: str, reason: str, events: list[Event]) -> None:
+    run.points.clear()
+    run.stamps.clear()
+    if run.emitted is not None:
+        events.append(RunWithdrawn(_run_id(run, storage), reason))
+        run.emitted = None
+        run.ended = False  # seen again if it comes back (a run restored from the trash)
+
+
+def _run_id(run: RunState, storage: str) -> str:
+    return f"{storage}/{run.experiment_id}/{run.uuid}"
 
 
 __all__ = [
     "ENDS", "FILE_STATUS", "NAME", "RunState", "millis", "param_value", "run_events",
-    "sql_metric", "trial_runs",
+    "sql_metric", "sweep_events",
 ]  # fmt: skip

@@ -8,7 +8,8 @@ with the standard library's HTTP client (no MLflow import). Each poll costs:
   runs still unfinished (``attributes.run_id IN (...)``) and the runs started since the
   newest start seen (less a margin for clocks that differ between machines);
 - ``GET /api/2.0/mlflow/metrics/get-history`` only for the metrics whose latest point
-  (in the search answer) moved since the last poll; the points already read are skipped.
+  (in the search answer) moved since the last poll, and once more for every metric of a
+  run that just ended; the points already read (the first ones in logging order) are skipped.
 
 The reader polls at most every ``interval`` seconds. When the server is slow or down
 it backs off (doubling the wait up to :data:`MAX_BACKOFF`), keeps everything read so
@@ -41,15 +42,15 @@ from sweeptui.events import Event, SourceWarning
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Reader
 from sweeptui.sources.mlflow_runs import (
+    ENDS,
     NAME,
     RUN_NAME_TAG,
     RunState,
     millis,
     param_value,
-    run_events,
     sql_metric,
+    sweep_events,
 )
-from sweeptui.sources.mlflow_runs import trial_runs as trials
 
 API = "/api/2.0/mlflow"
 DEFAULT_INTERVAL = 2.0
@@ -279,9 +280,7 @@ class ServerReader(Reader):
         else:
             self._recovered(events)
             self.next_poll = now + self.interval
-        include = self.settings.include_deleted
-        for run in trials(self.runs):
-            events.extend(run_events(run, self.storage, self.url, include))
+        events.extend(sweep_events(self.runs, self.storage, self.url, self.settings.include_deleted))
         return events
 
     def _failed(self, message: str, now: float, events: list[Event]) -> None:
@@ -347,7 +346,11 @@ class ServerReader(Reader):
         if run is None:
             run = self.runs[uuid] = RunState(uuid, str(info.get("experiment_id", "")))
         run.name = str(info.get("run_name") or run.name)
+        was_over = run.status in ENDS
         run.status = str(info.get("status") or "RUNNING")
+        # a point logged again at a lower step does not move MLflow's latest point: at the
+        # end, every history is read once more so that none is left behind
+        ending = run.status in ENDS and not was_over
         run.start, run.end = millis(info.get("start_time")), millis(info.get("end_time"))
         self.newest_start = max(self.newest_start, _number(info.get("start_time") or 0))
         run.deleted = info.get("lifecycle_stage") == "deleted"
@@ -358,14 +361,15 @@ class ServerReader(Reader):
         if not run.name:
             run.name = run.tags.get(RUN_NAME_TAG, "")
         for latest in data.get("metrics") or []:
-            self._follow(run, latest)
+            self._follow(run, latest, ending)
 
-    def _follow(self, run: RunState, latest: dict) -> None:
-        """Fetch a metric's history when its latest point moved; add the points not read."""
+    def _follow(self, run: RunState, latest: dict, ending: bool) -> None:
+        """Fetch a metric's history when its latest point moved (or the run just ended); add
+        the points not read."""
         key = str(latest.get("key"))
         mark = (_number(latest.get("step", 0)), _number(latest.get("timestamp", 0)))
         slot = (run.uuid, key)
-        if self.latest.get(slot) == mark:
+        if self.latest.get(slot) == mark and not ending:
             return
         history = self.client.metric_history(run.uuid, key)
         done = self.read_points.get(slot, 0)
@@ -378,8 +382,13 @@ class ServerReader(Reader):
 
 
 def _ordered(points: list[dict]) -> list[dict]:
-    """History points by (step, timestamp): how the SQL store returns them, for any store."""
-    return sorted(points, key=lambda p: (_number(p.get("step", 0)), _number(p.get("timestamp", 0))))
+    """History points in the order they were logged: by (timestamp, step).
+
+    The points read before are then always the first ones, whatever the steps: a run
+    resumed from a checkpoint logs lower steps again, and ordered by step (as the SQL
+    store answers) those new points would fall among the old ones.
+    """
+    return sorted(points, key=lambda p: (_number(p.get("timestamp", 0)), _number(p.get("step", 0))))
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

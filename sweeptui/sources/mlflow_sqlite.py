@@ -20,7 +20,7 @@ from pathlib import Path
 from sweeptui.events import Event, SourceWarning
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Reader
-from sweeptui.sources.files import sqlite_signature
+from sweeptui.sources.files import SQLITE_SUFFIXES, connect_readonly, sqlite_signature, sqlite_tables
 from sweeptui.sources.mlflow_runs import (
     NAME,
     RUN_NAME_TAG,
@@ -28,21 +28,11 @@ from sweeptui.sources.mlflow_runs import (
     RunState,
     millis,
     param_value,
-    run_events,
     sql_metric,
-    trial_runs,
+    sweep_events,
 )
 
-SQLITE_MARK = b"SQLite format 3\x00"
-SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-TABLES = frozenset({"experiments", "runs", "metrics", "params", "tags"})
-BUSY_SECONDS = 0.2
-"""How long one query waits for a writer's lock before the read is retried later."""
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """A read-only connection that never creates or changes the file."""
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
+TABLES = frozenset({"experiments", "runs", "metrics", "params", "tags", "latest_metrics"})
 
 
 class SqliteReader(Reader):
@@ -84,15 +74,13 @@ class SqliteReader(Reader):
             self._problem = None
         if complete:
             self.signature = signature
-        include = self.settings.include_deleted
-        for run in trial_runs(self.runs):
-            events.extend(run_events(run, self.storage, str(self.base), include))
+        events.extend(sweep_events(self.runs, self.storage, str(self.base), self.settings.include_deleted))
         return events
 
     # -- queries -----------------------------------------------------------------------
     def _query(self) -> bool:
         """Read what is new; False when rows are left for the next read."""
-        connection = connect(self.base)
+        connection = connect_readonly(self.base)
         try:
             self._read_runs(connection)
             self._read_pairs(connection, "params")
@@ -175,7 +163,7 @@ class SqliteReader(Reader):
                    low: int, high: int) -> None:  # fmt: skip
         rows = connection.execute(
             "SELECT value, step, timestamp, is_nan FROM metrics WHERE run_uuid = ? AND key = ? "
-            "AND rowid > ? AND rowid <= ? ORDER BY step",
+            "AND rowid > ? AND rowid <= ? ORDER BY timestamp, step",  # the order they were logged
             (uuid, key, low, high),
         ).fetchall()
         if not rows:
@@ -194,25 +182,12 @@ def is_mlflow_sqlite(path: Path) -> bool:
     """An SQLite file with MLflow's tracking tables (``runs``, ``metrics``, ``params``...)."""
     if path.suffix not in SQLITE_SUFFIXES:
         return False
-    try:
-        with open(path, "rb") as handle:
-            if handle.read(len(SQLITE_MARK)) != SQLITE_MARK:
-                return False
-    except OSError:
+    tables = sqlite_tables(path)
+    if tables is None:
         return False
-    try:
-        connection = connect(path)
-        try:
-            names = {row[0] for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            connection.close()
-    except sqlite3.OperationalError as exc:
-        # a writer holds the lock: claim it only if it is called like MLflow's store
-        return ("locked" in str(exc) or "busy" in str(exc)) and path.name == "mlflow.db"
-    except sqlite3.Error:
-        return False
-    return names >= TABLES and "latest_metrics" in names
+    if tables.locked:  # a writer holds the lock: claim it only if it is called like MLflow's store
+        return path.name == "mlflow.db"
+    return tables.names >= TABLES
 
 
 __all__ = ["SqliteReader", "is_mlflow_sqlite"]

@@ -46,15 +46,22 @@ from sweeptui.events import (
 )
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, boundary_of
-from sweeptui.sources.files import UNBOUNDED, Boundary, sqlite_signature
+from sweeptui.sources.files import (
+    SQLITE_SUFFIXES,
+    UNBOUNDED,
+    Boundary,
+    connect_readonly,
+    sqlite_signature,
+    sqlite_tables,
+)
 from sweeptui.sources.jsonio import parse_json, parse_time, to_float
 from sweeptui.sources.tail import FileTail
 
 NAME = "optuna"
 JOURNAL_MARK = b'{"op_code"'
-SQLITE_MARK = b"SQLite format 3\x00"
-SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 JOURNAL_SUFFIXES = (".log", ".jsonl", ".journal")
+OPTUNA_TABLES = frozenset({"studies", "trials", "trial_intermediate_values"})
+"""The tables that make an SQLite file an Optuna RDB storage."""
 
 STATE_NAMES = {0: "RUNNING", 1: "COMPLETE", 2: "PRUNED", 3: "FAIL", 4: "WAITING"}
 """Optuna's ``TrialState`` values as the journal stores them."""
@@ -123,7 +130,8 @@ def trial_events(
     if trial.emitted_params is None or trial.params != trial.emitted_params:
         trial.emitted_params = dict(trial.params)
         name = f"{trial.study.name}#{trial.number}"
-        events.append(RunSeen(run_id, name, storage, NAME, dict(trial.params), trial.started))
+        events.append(RunSeen(run_id, name, storage, NAME, dict(trial.params), trial.started,
+                              origin))  # fmt: skip
     if trial.new_steps:
         series = Series()
         series.steps.extend(trial.new_steps)
@@ -134,11 +142,11 @@ def trial_events(
         trial.new_steps, trial.new_values = [], []
     if not trial.ended and trial.state in ("COMPLETE", "PRUNED", "FAIL"):
         trial.ended = True
-        events.extend(_end_events(trial, run_id))
+        events.extend(_end_events(trial, run_id, origin))
     return events
 
 
-def _end_events(trial: TrialState, run_id: str) -> list[Event]:
+def _end_events(trial: TrialState, run_id: str, origin: str | None) -> list[Event]:
     summary: dict[str, float] = {}
     if trial.values:
         for name, value in zip(trial.study.value_names(len(trial.values)), trial.values,
@@ -149,10 +157,12 @@ def _end_events(trial: TrialState, run_id: str) -> list[Event]:
         summary["pruned"] = 1.0
     events: list[Event] = [SummarySeen(run_id, summary)] if summary else []
     if trial.state == "FAIL":
-        events.append(RunEnded(run_id, "crashed", "trial state FAIL", time=trial.completed))
+        events.append(RunEnded(run_id, "crashed", "trial state FAIL", time=trial.completed,
+                               origin=origin))  # fmt: skip
     else:
         pruned = trial.state == "PRUNED"
-        events.append(RunEnded(run_id, "finished", time=trial.completed, stopped_early=pruned))
+        events.append(RunEnded(run_id, "finished", time=trial.completed, stopped_early=pruned,
+                               origin=origin))  # fmt: skip
     return events
 
 
@@ -400,8 +410,7 @@ class SqliteReader(Reader):
         return events
 
     def _query(self) -> None:
-        uri = f"{self.base.resolve().as_uri()}?mode=ro"
-        connection = sqlite3.connect(uri, uri=True, timeout=0.2)
+        connection = connect_readonly(self.base)
         try:
             with connection:  # one read transaction: a consistent snapshot
                 studies = self._studies(connection)
@@ -520,21 +529,11 @@ def is_journal(path: Path, boundary: Boundary = UNBOUNDED) -> bool:
 
 def is_optuna_sqlite(path: Path, boundary: Boundary = UNBOUNDED) -> bool:
     """An SQLite file with Optuna's ``studies`` and ``trial_intermediate_values`` tables."""
-    if path.suffix not in SQLITE_SUFFIXES or _head(path, 16, boundary) != SQLITE_MARK:
+    if path.suffix not in SQLITE_SUFFIXES:
         return False
-    try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0.2)
-        try:
-            names = {row[0] for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            connection.close()
-    except sqlite3.OperationalError as exc:
-        # a writer holds the lock: claim it now, the reader warns and retries
-        return "locked" in str(exc) or "busy" in str(exc)
-    except sqlite3.Error:
-        return False
-    return {"studies", "trials", "trial_intermediate_values"} <= names
+    tables = sqlite_tables(path, boundary)
+    # a writer holding the lock: claimed now, the reader warns and retries
+    return tables is not None and (tables.locked or tables.names >= OPTUNA_TABLES)
 
 
 def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContext) -> Match | None:

@@ -576,7 +576,7 @@ class RayExperimentReader(Reader):
     def _read_trial_alone(self, name: str) -> tuple[list[Event], dict[str, Any]]:
         """In a child process: one trial's events and the trial's state after reading.
 
-        The state (tail offsets, rewrite guard, files accepted, end emitted) is every
+        The state (tail offsets, records read, files accepted, end emitted) is every
         attribute but the back reference to this reader; the parent takes it over so
         its next read continues where the child stopped.
         """

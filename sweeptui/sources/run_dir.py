@@ -52,7 +52,7 @@ from sweeptui.sources.jsonio import (
     values_equal,
 )
 from sweeptui.sources.slurmlogs import is_slurm_log, job_logs_for
-from sweeptui.sources.tail import FileTail, LineBlock, TailRead
+from sweeptui.sources.tail import FileTail, LineBlock, TailRead, reset_note
 from sweeptui.sources.yamlio import load_yaml, tags_note
 
 NAME = "run-dir"
@@ -193,7 +193,7 @@ class MetricLog:
             for message in chunk.warnings:
                 self.warn(events, message)
             if chunk.reset is not None:
-                self._start_over(chunk.reset, columns, events)
+                self._start_over(chunk.reset, columns, events, ends)
             if chunk.lines or chunk.blocks:
                 columns.mtime = chunk.mtime
                 self.ingest(chunk, columns, events, ends)
@@ -211,15 +211,16 @@ class MetricLog:
         if self.bad_lines == MAX_LINE_WARNINGS:
             self.warn(events, "further bad lines in this file are skipped without a warning")
 
-    def _start_over(self, kind: str, columns: Columns, events: list[Event]) -> None:
+    def _start_over(
+        self, kind: str, columns: Columns, events: list[Event], ends: list[RunEnded]
+    ) -> None:
         """The file was replaced or truncated: withdraw its points, read it from its start."""
         columns.discard()  # points of the old content not handed over yet
+        ends[:] = [ended for ended in ends if ended.origin != self.origin]  # nor its ends
         self.consumed = 0
         self.on_reset()
         events.append(FileReset(self.run_id, self.origin, kind))
-        said = "replaced by a new file" if kind == "replaced" else "truncated"
-        self.warn(events, f"{said}; the points read from it before are dropped and it is "
-                          "read again from its start")  # fmt: skip
+        self.warn(events, reset_note(kind))
 
     def on_reset(self) -> None:
         """Forget per-content state after truncation or replacement."""
@@ -396,6 +397,7 @@ class JsonlLog(MetricLog):
     def _maybe_end(self, record: dict, ends: list[RunEnded]) -> None:
         ended = _end_from(record, self.run_id, record_time(record))
         if ended is not None:
+            ended.origin = self.origin  # withdrawn if the log is reset
             ends.append(ended)
 
 
@@ -503,6 +505,7 @@ class CsvLog(MetricLog):
         record = {key: value for key, value in record.items() if value is not None}
         ended = _end_from(record, self.run_id, stamp)
         if ended is not None:
+            ended.origin = self.origin  # withdrawn if the log is reset
             ends.append(ended)
 
 

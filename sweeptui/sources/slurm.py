@@ -30,14 +30,14 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from sweeptui.events import Event, RunEnded, RunSeen, SourceWarning
+from sweeptui.events import Event, FileReset, RunEnded, RunSeen, SourceWarning
 from sweeptui.failures import has_traceback
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
 from sweeptui.sources.jsonio import to_float
 from sweeptui.sources.run_dir import KILL_LINE, Columns, ErrorText, is_run_dir
 from sweeptui.sources.slurmlogs import SLURM_LOG, job_of
-from sweeptui.sources.tail import FileTail
+from sweeptui.sources.tail import FileTail, reset_note
 
 NAME = "slurm"
 READ_BYTES = 16 * 1024 * 1024
@@ -76,6 +76,8 @@ class SlurmJobReader(Reader):
         """Once lines carry steps, a line without one (a closing summary) is no record."""
         self.seen = False
         self.ended = False
+        self.err_ended = False
+        """Ended by its ``.err``: that stands when the log itself is reset."""
         self.last_line = ""
 
     def owns(self, path: Path) -> bool:
@@ -85,13 +87,15 @@ class SlurmJobReader(Reader):
     def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
         """New metric lines, params printed by the script, and the job's end."""
         events: list[Event] = []
-        columns = Columns()
+        columns = Columns(str(self.base))
         params_changed = False
         more = True
         while more:
             chunk = self.tail.read_lines(READ_BYTES)
             more = chunk.more
             events.extend(SourceWarning(str(self.base), message) for message in chunk.warnings)
+            if chunk.reset is not None:
+                self._start_over(chunk.reset, columns, events)
             if chunk.lines:
                 columns.mtime = chunk.mtime
             for raw in chunk.lines:
@@ -108,6 +112,17 @@ class SlurmJobReader(Reader):
             events.append(batch)
         events.extend(self._end())
         return events
+
+    def _start_over(self, kind: str, columns: Columns, events: list[Event]) -> None:
+        """The log was truncated (a requeued job: Slurm opens it for truncation by default)
+        or replaced: what it gave is withdrawn, the log read again from its start."""
+        origin = str(self.base)
+        columns.discard()
+        self.position, self.stepped, self.last_line = 0, False, ""
+        self.ended = self.err_ended
+        self.errors[0].verdict = None  # its failure is judged again on what it holds now
+        events.append(FileReset(self.run_id, origin, kind))
+        events.append(SourceWarning(origin, reset_note(kind)))
 
     def _line(self, raw: bytes, columns: Columns) -> bool:
         """Take one line; True when it gave params."""
@@ -144,14 +159,20 @@ class SlurmJobReader(Reader):
 
     def _end(self) -> list[Event]:
         events: list[Event] = []
+        origin = str(self.base)
         for error in self.errors:
             ended = error.check(self.run_id, self.settings.error_tail_bytes)
             if ended is not None:
                 self.ended = True
+                if error is self.errors[0]:
+                    ended.origin = origin  # withdrawn if the log is reset
+                else:
+                    self.err_ended = True
                 events.append(ended)
         if not self.ended and _DONE_LINE.search(self.last_line) and not _failing(self.last_line):
             self.ended = True
-            events.append(RunEnded(self.run_id, "finished", evidence=f"last line of {self.base.name}"))
+            events.append(RunEnded(self.run_id, "finished", evidence=f"last line of {self.base.name}",
+                                   origin=origin))  # fmt: skip
         return events
 
 

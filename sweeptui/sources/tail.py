@@ -307,9 +307,16 @@ class FileTail:
         self._skipping = True
 
 
+def reset_note(kind: str) -> str:
+    """The warning for a log that was reset (``TailRead.reset``) and is read again in place
+    of what it gave."""
+    said = "replaced by a new file" if kind == "replaced" else "truncated"
+    return f"{said}; the points read from it before are dropped and it is read again from its start"
+
+
 def _newlines(data: bytes) -> int:
     """Newline bytes in ``data`` (numpy counts them several times faster than bytes.count)."""
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
 
 
-__all__ = ["CHUNK_BYTES", "FileTail", "LineBlock", "TailRead"]
+__all__ = ["CHUNK_BYTES", "FileTail", "LineBlock", "TailRead", "reset_note"]

@@ -73,3 +73,27 @@ async def test_a_replaced_log_shows_its_new_content_without_a_false_divergence(t
     report = load_sweep(tmp_path)
     assert report.store.runs["run_003"].metrics["train_loss"].values.tolist() == FRESH
     assert report.store.issues == []
+
+
+async def test_a_log_truncated_and_rewritten_shows_what_its_new_content_raises(tmp_path: Path) -> None:
+    write_run(tmp_path, "run_007", {"lr": 0.3, "epochs": 20}, FALLING, start=time.time() - 20)
+    ingest = IngestThread(Sweep(tmp_path), lambda item: None, timing=FAST)
+    app = SweepApp(ingest)
+    toasts: list[Notification] = []
+
+    def record(message) -> None:
+        if isinstance(message, Notify):
+            toasts.append(message.notification)
+
+    async with app.run_test(size=(140, 40), notifications=True, message_hook=record) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.total == 1, what="the run")
+        log = tmp_path / "run_007" / "metrics.jsonl"
+        with log.open("r+") as handle:  # the same file, cut and written again
+            handle.truncate(0)
+            handle.write(fresh_log(time.time()).replace('"train_loss": 2.2', '"train_loss": NaN'))
+        await wait_for(pilot, lambda: "nan_or_inf_metric" in feed_text(app), what="the new NaN")
+        await wait_for(pilot, lambda: any(t.title == "log re-read" for t in toasts), what="the toast")
+        assert cell(app, "run_007", "step") == "ep 2"
+        assert "divergence" not in feed_text(app)
+        (toast,) = [t for t in toasts if t.title == "log re-read"]
+        assert toast.message.startswith("run_007/metrics.jsonl truncated: its earlier points dropped")

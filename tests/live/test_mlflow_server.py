@@ -174,6 +174,46 @@ def test_a_sweep_is_followed_while_it_is_logged_and_reported(server: Server) -> 
     assert "nan_or_inf_metric" in report.stdout and "MLflow run status FAILED" in report.stdout
 
 
+def test_points_logged_again_at_lower_steps_are_each_read_once(server: Server) -> None:
+    # A run resumed from its step-3 checkpoint logs steps 3 and 4 again, then goes on: a
+    # history ordered by step would put the new points among the old ones already read.
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=server.url)
+    experiment = client.create_experiment("resumed-sweep")
+    run = client.create_run(experiment, run_name="resumed").info.run_id
+    base = int(time.time() * 1000) - 60_000
+    logged: list[float] = []
+
+    def log(step: int, value: float, second: int) -> None:
+        client.log_metric(run, "val_loss", value, timestamp=base + second * 1000, step=step)
+        logged.append(value)
+
+    for step in range(5):
+        log(step, 1.0 / (step + 1), step)
+    sweep = open_sweep(server.url, experiment="resumed-sweep", interval=0.1)
+
+    def points() -> list[float]:
+        found = by_name(sweep).get("resumed")
+        series = None if found is None else found.metrics.get("val_loss")
+        return [] if series is None else list(series.values)
+
+    poll_until(sweep, lambda: len(points()) == 5)
+    for second, (step, value) in enumerate([(3, 0.31), (4, 0.26), (5, 0.21)], start=10):
+        log(step, value, second)
+    poll_until(sweep, lambda: len(points()) >= 8, timeout=30)
+    assert points() == logged
+    assert list(by_name(sweep)["resumed"].metrics["val_loss"].steps) == [0, 1, 2, 3, 4, 3, 4, 5]
+    # the last point, at a lower step, leaves MLflow's latest point where it was; then the run ends
+    log(4, 0.2, 13)
+    client.set_terminated(run, "FINISHED")
+    poll_until(sweep, lambda: by_name(sweep)["resumed"].ended, timeout=30)
+    assert points() == logged
+    report = open_sweep(server.url, experiment="resumed-sweep")
+    report.load()
+    assert list(by_name(report)["resumed"].metrics["val_loss"].values) == logged  # read at once, the same
+
+
 def header_text(app: SweepApp) -> str:
     return str(app.screen_stack[0].query_one(SweepHeader).render())
 
