@@ -62,7 +62,7 @@ def spare_core() -> bool:
     :data:`MIN_IDLE_CORES` idle on average); True when that cannot be told (too short a
     time, or no ``/proc/stat``)."""
     began, now = getattr(_state, "began", None), _cpu_ticks()
-    if began is None or now is None or now[1] - began[1] < MIN_PROBE_TICKS:
+    if began is None or now is None or now[1] - began[1] < max(MIN_PROBE_TICKS, 1):
         return True
     idle = (now[0] - began[0]) / (now[1] - began[1]) * (os.cpu_count() or 1)
     return idle >= MIN_IDLE_CORES
