@@ -29,6 +29,7 @@ def loaded(root: Path, parallel: bool, monkeypatch) -> tuple[Sweep, list]:
     the sweep and the issues its load returned."""
     monkeypatch.setattr(readalone, "PARALLEL_MIN_READERS", 2 if parallel else 10**9)
     monkeypatch.setattr(forked, "MIN_IDLE_CORES", 0.0)  # however busy the machine is
+    monkeypatch.setattr(readalone, "PARALLEL_MIN_BYTES", 0)  # however short the logs
     sweep = Sweep(root)
     before = children_cpu()
     issues = sweep.load(now=NOW).issues

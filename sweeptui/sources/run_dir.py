@@ -680,6 +680,15 @@ class RunDirReader(Reader):
         self.ended = False
         self._warned: set[str] = set()
 
+    def size_hint(self) -> int | None:
+        """The bytes of the directory's metric logs (None when it cannot be listed)."""
+        try:
+            with os.scandir(self.base) as entries:
+                return sum(entry.stat().st_size for entry in entries
+                           if is_metric_log(entry.name) and entry.is_file())  # fmt: skip
+        except OSError:
+            return None
+
     def read(self, changed: Collection[Path | str] | None = None) -> list[Event]:
         """Events for everything new in the directory since the previous read.
 
