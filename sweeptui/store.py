@@ -60,6 +60,9 @@ CADENCE_HISTORY = 32
 """Update intervals remembered per run (bounded memory, recent cadence)."""
 
 
+_NO_RANGES = (math.nan,) * 4
+
+
 class MetricSeries:
     """One metric of one run: parallel step and value columns, appended to.
 
@@ -77,9 +80,10 @@ class MetricSeries:
     def _clear(self) -> None:
         self._steps = array("d")
         self._values = array("d")
-        # finite (min, max) of the steps, then of the values (NaN: none yet), kept as points
-        # arrive so progress is O(1); one flat array, as two tuples of floats cost twice as much
-        self._ranges = array("d", UNKNOWN_RANGES)
+        # finite (min, max) of the steps, then of the values, kept as points arrive so
+        # progress is O(1); NaN while there is none. Four doubles, not two tuples of
+        # float objects: ~100 bytes less a series, 20,000 runs hold ~100,000 of them.
+        self._ranges = array("d", _NO_RANGES)
         self._origin: str | None = None
         """The origin of the newest points (of all of them while ``_cuts`` is None)."""
         self._cuts: list[tuple[int, str | None]] | None = None
@@ -88,12 +92,37 @@ class MetricSeries:
     def extend(self, steps: Iterable[float], values: Iterable[float], origin: str | None = None) -> None:
         """Append points from ``origin``; ``steps`` and ``values`` must have the same length."""
         start = len(self._steps)
-        self._steps.extend(steps)
-        self._values.extend(values)
-        _widen(self._ranges, STEPS, self._steps, start)
-        _widen(self._ranges, VALUES, self._values, start)
+        if start:
+            self._steps.extend(steps)
+            self._values.extend(values)
+        else:  # built at their size: extending an empty array over-allocates by ~6%
+            self._steps, self._values = array("d", steps), array("d", values)
+        self._step_range = _widen(self._step_range, self._steps, start)
+        self._value_range = _widen(self._value_range, self._values, start)
         if origin != self._origin and len(self._steps) > start:
             self._cut(start, origin)
+
+    @property
+    def _step_range(self) -> tuple[float, float] | None:
+        return self._range(0)
+
+    @_step_range.setter
+    def _step_range(self, found: tuple[float, float] | None) -> None:
+        if found is not None:
+            self._ranges[0], self._ranges[1] = found
+
+    @property
+    def _value_range(self) -> tuple[float, float] | None:
+        return self._range(2)
+
+    @_value_range.setter
+    def _value_range(self, found: tuple[float, float] | None) -> None:
+        if found is not None:
+            self._ranges[2], self._ranges[3] = found
+
+    def _range(self, at: int) -> tuple[float, float] | None:
+        low = self._ranges[at]
+        return None if low != low else (low, self._ranges[at + 1])
 
     def _cut(self, start: int, origin: str | None) -> None:
         if start == 0:
@@ -139,15 +168,15 @@ class MetricSeries:
 
     def steps_counted(self) -> float:
         """The largest finite step, counted from 1 (+1 when the steps start at 0); 0 if none."""
-        return _count_from_one(self._span(STEPS))
+        return _count_from_one(self._step_range)
 
     def values_counted(self) -> float:
         """The same for the values (an epoch column: epochs done, counted from 1)."""
-        return _count_from_one(self._span(VALUES))
+        return _count_from_one(self._value_range)
 
     def advances(self) -> bool:
         """Whether the finite values take more than one value (an epoch column that moves)."""
-        return self._ranges[VALUES + 1] > self._ranges[VALUES]  # False while NaN
+        return self._value_range is not None and self._value_range[1] > self._value_range[0]
 
     def __len__(self) -> int:
         return len(self._values)
@@ -175,18 +204,13 @@ class MetricSeries:
     @property
     def step_range(self) -> tuple[float, float] | None:
         """The smallest and largest finite step (O(1)), or None when there is none."""
-        return self._span(STEPS)
+        return self._step_range
 
     def best(self, goal: str) -> float | None:
         """The lowest (goal ``min``) or highest finite value, or None when there is none (O(1))."""
-        span = self._span(VALUES)
-        if span is None:
+        if self._value_range is None:
             return None
-        return span[0] if goal == "min" else span[1]
-
-    def _span(self, offset: int) -> tuple[float, float] | None:
-        low = self._ranges[offset]
-        return None if math.isnan(low) else (low, self._ranges[offset + 1])
+        return self._value_range[0] if goal == "min" else self._value_range[1]
 
     def tail(self, count: int) -> np.ndarray:
         """The last ``count`` values (for sparklines)."""
@@ -239,7 +263,8 @@ class Run:
     end_evidence: str | None = None
     """What said the run ended, in a few words (``RunEnded.evidence``)."""
     intervals: array = field(default_factory=lambda: array("d"))
-    """Recent intervals between updates (record times, or live arrivals without them)."""
+    """The last :data:`CADENCE_HISTORY` intervals between updates (record times, or live
+    arrivals without them), as doubles: a deque of float objects cost a kilobyte more a run."""
     last_record_time: float | None = None
     """The time carried by the newest record that had one (cadence across batches)."""
     cadence: float | None = None
@@ -337,35 +362,31 @@ _SMALL = 16
 """Below this many new points, plain Python beats a numpy call."""
 
 
-STEPS, VALUES = 0, 2
-"""Where each column's (min, max) sits in a series' ranges."""
-UNKNOWN_RANGES = (math.nan,) * 4
-
-
-def _widen(ranges: array, offset: int, column: array, start: int) -> None:
-    """Widen ``ranges[offset:offset + 2]`` (min, max; NaN when unknown) by the finite
-    values of ``column[start:]``."""
-    count = len(column) - start
-    if count == 1:  # the live case: one new point
-        low = high = column[start]
-        if not math.isfinite(low):
-            return
-    elif count <= _SMALL:
+def _widen(
+    current: tuple[float, float] | None, column: array, start: int
+) -> tuple[float, float] | None:
+    """``current`` widened by the finite values of ``column[start:]``."""
+    if len(column) - start == 1:  # the live case: one new point
+        value = column[start]
+        if not math.isfinite(value):
+            return current
+        if current is None:
+            return value, value
+        return (value if value < current[0] else current[0]), (value if value > current[1] else current[1])
+    if len(column) - start <= _SMALL:
         finite = [v for v in column[start:] if math.isfinite(v)]
         if not finite:
-            return
+            return current
         low, high = min(finite), max(finite)
     else:
         fresh = np.frombuffer(column, dtype=np.float64)[start:]
         fresh = fresh[np.isfinite(fresh)]  # a copy: the buffer view is released here
         if fresh.size == 0:
-            return
+            return current
         low, high = float(fresh.min()), float(fresh.max())
-    if math.isnan(ranges[offset]):
-        ranges[offset], ranges[offset + 1] = low, high
-    else:
-        ranges[offset] = min(ranges[offset], low)
-        ranges[offset + 1] = max(ranges[offset + 1], high)
+    if current is None:
+        return low, high
+    return min(current[0], low), max(current[1], high)
 
 
 def _note_intervals(run: Run, batch: MetricBatch, arrival: float | None) -> None:
@@ -381,9 +402,8 @@ def _note_intervals(run: Run, batch: MetricBatch, arrival: float | None) -> None
         gaps = [arrival - run.last_arrival]
     else:
         return
-    # out-of-order timestamps say nothing about cadence; a flat array, as a deque of float
-    # objects costs a kilobyte a run
-    run.intervals.extend(gap for gap in gaps if gap >= 0)
+    # out-of-order timestamps say nothing about cadence
+    run.intervals.extend([gap for gap in gaps if gap >= 0])
     if len(run.intervals) > CADENCE_HISTORY:
         del run.intervals[:-CADENCE_HISTORY]
     run.cadence = None

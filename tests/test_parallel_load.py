@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sweeptui import readalone
+from sweeptui.sources import forked
 from sweeptui.sweep import Sweep
 from tests.test_ray_parallel_load import NOW, children_cpu, store_state
 from tests.tool_fixtures import FIXTURES, copy_fixture
@@ -27,6 +28,8 @@ def loaded(root: Path, parallel: bool, monkeypatch) -> tuple[Sweep, list]:
     """``root`` loaded at :data:`NOW`, with run directories read in children or not;
     the sweep and the issues its load returned."""
     monkeypatch.setattr(readalone, "PARALLEL_MIN_READERS", 2 if parallel else 10**9)
+    monkeypatch.setattr(forked, "MIN_IDLE_CORES", 0.0)  # however busy the machine is
+    monkeypatch.setattr(readalone, "PARALLEL_MIN_BYTES", 0)  # however short the logs
     sweep = Sweep(root)
     before = children_cpu()
     issues = sweep.load(now=NOW).issues
@@ -47,8 +50,6 @@ def assert_same_load(root: Path, monkeypatch) -> Sweep:
 
 @pytest.fixture(autouse=True)
 def _forking_possible() -> None:
-    from sweeptui.sources import forked
-
     with forked.one_shot_load():
         if forked.worker_count(2) == 0:
             pytest.skip("no second core or no fork here: a load stays serial")

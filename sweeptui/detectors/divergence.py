@@ -274,7 +274,7 @@ class DivergenceDetector:
         base_index = np.arange(values.size) - rise_len
         base = np.where(
             base_index >= 0,
-            values[np.clip(base_index, 0, None)],
+            values[np.maximum(base_index, 0)],
             np.where(base_index == -1, state.last, state.rise_base),
         )
         # Growth is read off the lower of the last two values, so that a single spike

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from sweeptui.detectors.base import (
     SMALL_BATCH,
@@ -176,7 +176,7 @@ class OverfitDetector:
             means = sums / counts
         known = np.where(counts > 0, np.arange(slots), -1)
         latest = np.maximum.accumulate(known)
-        return np.where(latest >= 0, means[np.clip(latest, 0, None)], state.train_level)
+        return np.where(latest >= 0, means[np.maximum(latest, 0)], state.train_level)
 
     def _judge(
         self,
@@ -202,7 +202,7 @@ class OverfitDetector:
         positions = np.arange(values.size)
         latest_min = np.maximum.accumulate(np.where(level < seeded[:-1], positions, -1))
         train_at_min = np.where(
-            latest_min >= 0, train[np.clip(latest_min, 0, None)], state.train_at_min
+            latest_min >= 0, train[np.maximum(latest_min, 0)], state.train_at_min
         )
         with np.errstate(invalid="ignore", divide="ignore"):
             risen = (level_min > 0) & (level > level_min * (1 + s.overfit_min_rise))
@@ -491,7 +491,7 @@ def _smoothed(recent: np.ndarray, values: np.ndarray, window: int) -> np.ndarray
     out = np.full(values.size, np.nan)
     if joined.size < window:
         return out
-    rows = np.sort(sliding_window_view(joined, window), axis=1)
+    rows = np.sort(_windows(joined, window), axis=1)
     total = rows[:, 0].copy()
     for column in range(1, keep):  # column by column: the same sum whatever the batching
         total += rows[:, column]
@@ -520,7 +520,7 @@ def _noise(recent: np.ndarray, jumps: np.ndarray, points: int) -> np.ndarray:
     mean of the last ``points`` third differences (0 while none is defined)."""
     carried = _last(recent, points - 1)
     padding = np.full(points - 1 - carried.size, np.nan)
-    rows = sliding_window_view(np.concatenate((padding, carried, jumps)), points)
+    rows = _windows(np.concatenate((padding, carried, jumps)), points)
     total = np.zeros(jumps.size)
     count = np.zeros(jumps.size)
     for column in range(points):  # column by column: the same sum whatever the batching
@@ -532,9 +532,19 @@ def _noise(recent: np.ndarray, jumps: np.ndarray, points: int) -> np.ndarray:
     return mean / THIRD_DIFFERENCE_SCALE
 
 
+def _windows(values: np.ndarray, width: int) -> np.ndarray:
+    """Every run of ``width`` consecutive values, one per row: a read-only view (numpy's
+    ``sliding_window_view`` of a 1-D array, without its argument checks, which cost
+    more than the rest of a small batch's windows)."""
+    step = values.strides[0]
+    rows = max(values.size - width + 1, 0)
+    return as_strided(values, shape=(rows, width), strides=(step, step), writeable=False)
+
+
 def _tail(recent: np.ndarray, values: np.ndarray, keep: int) -> array:
     """The last ``keep`` of ``recent`` followed by ``values``, as doubles."""
-    return array("d", _last(np.concatenate((_last(recent, keep), values)), keep).tobytes())
+    # from a list, the array is made at its size (one made from bytes is over-allocated)
+    return array("d", _last(np.concatenate((_last(recent, keep), values)), keep).tolist())
 
 
 def _last(values: np.ndarray, count: int) -> np.ndarray:

@@ -259,7 +259,8 @@ def _clean(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        # a finite plain float is kept as it is without a call (the curves hold ~10^5)
+        return [v if type(v) is float and v - v == 0.0 else _clean(v) for v in value]
     return value
 
 

@@ -87,6 +87,11 @@ class Reader(ABC):
         rescans make (:meth:`sweeptui.sweep.Sweep.rescan` with ``reread``).
         """
 
+    def size_hint(self) -> int | None:
+        """Bytes a full read would parse, roughly (None: unknown); asked of a few readers
+        to tell whether reading in child processes pays."""
+        return None
+
     def state(self) -> dict[str, Any]:
         """What reading changed in this reader: every attribute but :data:`FIXED_ATTRIBUTES`."""
         return {key: value for key, value in vars(self).items() if key not in FIXED_ATTRIBUTES}

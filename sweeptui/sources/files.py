@@ -69,9 +69,12 @@ class Boundary:
     max_bytes: int = 512 * 1024 * 1024
     _real_root: str = field(init=False, repr=False, compare=False, default="")
 
+    _root_text: str = field(init=False, repr=False, compare=False, default="")
+
     def __post_init__(self) -> None:
         if self.root is not None:
             object.__setattr__(self, "_real_root", os.path.realpath(self.root))
+            object.__setattr__(self, "_root_text", os.fspath(self.root).rstrip(os.sep) or os.sep)
 
     @staticmethod
     @lru_cache(maxsize=64)
@@ -90,7 +93,7 @@ class Boundary:
 
     def check_inside(self, path: Path | str) -> None:
         """Raise :class:`Refused` when ``path`` resolves outside the root and links are not followed."""
-        if self.root is None or self.follow_links:
+        if self.root is None or self.follow_links or self._plainly_inside(os.fspath(path)):
             return
         real = os.path.realpath(path)
         top = self._real_root
@@ -98,6 +101,25 @@ class Boundary:
             raise Refused(
                 path, f"a link to {real}, outside the sweep root; not followed (--follow-links follows it)"
             )
+
+    def _plainly_inside(self, path: str) -> bool:
+        """Whether ``path`` is written as the root followed by names (no ``.`` or ``..``)
+        none of which is a symlink: it then resolves inside the root, found with one
+        ``lstat`` per name below the root rather than a full ``realpath``."""
+        top = self._root_text
+        if not path.startswith(top) or path[len(top) : len(top) + 1] != os.sep or top == os.sep:
+            return False
+        current = top
+        for name in path[len(top) + 1 :].split(os.sep):
+            if name in ("", ".", ".."):
+                return False
+            current = f"{current}{os.sep}{name}"
+            try:
+                if stat.S_ISLNK(os.lstat(current).st_mode):
+                    return False
+            except OSError:
+                return False
+        return True
 
     def outside(self, path: Path | str) -> str | None:
         """The refusal reason when ``path`` resolves outside the root, else None."""

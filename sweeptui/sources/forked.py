@@ -34,6 +34,13 @@ MAX_CHUNK = 128
 IN_FLIGHT = 2
 """Chunks handed to the pool per child ahead of the parent."""
 
+MIN_IDLE_CORES = 0.6
+"""Idle cores the machine must have shown since the load began for children to be worth
+it: they add about a quarter to the CPU time, which only a core otherwise idle gives back
+(on a machine busy with other work they make the load slower)."""
+MIN_PROBE_TICKS = 10
+"""Clock ticks of CPU time (all cores) below which the idle share is not judged."""
+
 _state = threading.local()
 _work: Callable[[Any], Any] | None = None
 """The function the children run; set before forking so they inherit it."""
@@ -47,12 +54,34 @@ def one_shot_load(meanwhile: Callable[[], object] | None = None) -> Iterator[Non
     the sweep): run once, in this process, while the first children read, so that the
     two cores both work. It is not run when no child is started.
     """
-    previous = getattr(_state, "allowed", False), getattr(_state, "meanwhile", None)
-    _state.allowed, _state.meanwhile = True, meanwhile
+    previous = (getattr(_state, "allowed", False), getattr(_state, "meanwhile", None),
+                getattr(_state, "began", None))  # fmt: skip
+    _state.allowed, _state.meanwhile, _state.began = True, meanwhile, _cpu_ticks()
     try:
         yield
     finally:
-        _state.allowed, _state.meanwhile = previous
+        _state.allowed, _state.meanwhile, _state.began = previous
+
+
+def spare_core() -> bool:
+    """Whether the machine had a core to spare since the one-shot load began (at least
+    :data:`MIN_IDLE_CORES` idle on average); True when that cannot be told (too short a
+    time, or no ``/proc/stat``)."""
+    began, now = getattr(_state, "began", None), _cpu_ticks()
+    if began is None or now is None or now[1] - began[1] < max(MIN_PROBE_TICKS, 1):
+        return True
+    idle = (now[0] - began[0]) / (now[1] - began[1]) * (os.cpu_count() or 1)
+    return idle >= MIN_IDLE_CORES
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(idle, total) clock ticks of every core since boot (Linux), or None."""
+    try:
+        with open("/proc/stat", "rb") as handle:
+            ticks = [int(field) for field in handle.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return ticks[3] + ticks[4], sum(ticks)  # idle and waiting for I/O
 
 
 def _run_meanwhile() -> None:
@@ -132,4 +161,4 @@ def _run_chunk(items: Sequence[Any]) -> list[Any]:
     return [_work(item) for item in items]
 
 
-__all__ = ["MAX_WORKERS", "forked_map", "one_shot_load", "worker_count"]
+__all__ = ["MAX_WORKERS", "forked_map", "one_shot_load", "spare_core", "worker_count"]

@@ -85,11 +85,6 @@ class FileTail:
                  "boundary", "chunk_bytes", "identity", "lines_done", "max_line", "offset", "path",
                  "split")  # fmt: skip
 
-    @property
-    def file_name(self) -> str:
-        """The file's path as a string."""
-        return self._file
-
     def __init__(
         self, path: Path, settings: Settings, chunk_bytes: int = CHUNK_BYTES, split: bool = True,
         boundary: Boundary = UNBOUNDED,
@@ -109,6 +104,11 @@ class FileTail:
         self._vanished = False
         self._problem: str | None = None
         self._taken = 0
+
+    @property
+    def file(self) -> str:
+        """The file's path as a string."""
+        return self._file
 
     @property
     def pending(self) -> bytes:
