@@ -56,8 +56,8 @@ def test_a_fifo_in_a_run_directory_is_refused_and_the_sweep_still_read(tmp_path:
     bad = write_run(tmp_path, "bad")
     (bad / name).unlink(missing_ok=True)
     os.mkfifo(bad / name)
-    code, data, _ = report(tmp_path)  # used to block forever on the FIFO
-    assert code == 0
+    code, data, stderr = report(tmp_path)  # used to block forever on the FIFO
+    assert code == 0, stderr
     assert {run["id"] for run in data["runs"]} == {"good", "bad"}
     assert any("FIFO" in m for m in warning_for(data, f"bad/{name}"))
     assert next(r for r in data["runs"] if r["id"] == "bad")["steps"] == 3
