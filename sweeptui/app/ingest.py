@@ -94,6 +94,9 @@ class IngestThread(threading.Thread):
         self.stopping = threading.Event()
         self.notes: list[str] = []
         self._requests: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
+        self._asked = threading.Event()
+        """Set by a request: a key press is answered now, not after the pause that coalesces
+        bursts of file changes."""
         self._due: dict[str, float] = {}
         """When each periodic job (tick, rescan, analysis) is next due."""
         self._published = 0.0
@@ -104,6 +107,7 @@ class IngestThread(threading.Thread):
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the thread to finish its cycle and wait for it."""
         self.stopping.set()
+        self._asked.set()
         self.dirty.wakeup.set()
         if self.is_alive():
             self.join(timeout)
@@ -126,6 +130,7 @@ class IngestThread(threading.Thread):
 
     def _request(self, kind: str, payload: object) -> None:
         self._requests.put((kind, payload))
+        self._asked.set()
         self.dirty.wakeup.set()
 
     # -- the loop ------------------------------------------------------------------
@@ -136,8 +141,8 @@ class IngestThread(threading.Thread):
             if self.stopping.is_set():
                 break
             self._guarded(self._cycle)
-            # Coalesce bursts: at most one snapshot per min_interval.
-            self.stopping.wait(self.timing.min_interval)
+            # Coalesce bursts: at most one snapshot per min_interval (a request cuts it short).
+            self._asked.wait(self.timing.min_interval)
         if self.watcher is not None:
             self.watcher.stop()
 
@@ -160,13 +165,14 @@ class IngestThread(threading.Thread):
 
     def _cycle(self) -> None:
         now = self.clock()
+        refresh = self._serve_requests()  # first: someone is waiting for the answer
         changed = self._apply_changes(now)
         if self._is_due("tick", now):
             changed |= bool(self._submit_issues(self.sweep.tick(now)))
             self._check_watcher()
         if self._is_due("rescan", now):
             changed |= self._rescan(reread=True)
-        refresh = self._serve_requests()
+        refresh |= self._serve_requests()
         analyse = self._is_due("analysis", now) and self._analysis_stale()
         heartbeat = now - self._published >= self.timing.heartbeat
         if changed or refresh or analyse or heartbeat:
@@ -202,6 +208,7 @@ class IngestThread(threading.Thread):
         self.notes.extend(self.watcher.notes[before:])
 
     def _serve_requests(self) -> bool:
+        self._asked.clear()  # before draining: a request that comes meanwhile sets it again
         refresh = False
         while True:
             try:
