@@ -60,6 +60,8 @@ CADENCE_HISTORY = 32
 """Update intervals remembered per run (bounded memory, recent cadence)."""
 
 
+STEPS, VALUES = 0, 2
+"""Where each column's (min, max) sits in a series' ``_ranges``."""
 _NO_RANGES = (math.nan,) * 4
 
 
@@ -97,28 +99,16 @@ class MetricSeries:
             self._values.extend(values)
         else:  # built at their size: extending an empty array over-allocates by ~6%
             self._steps, self._values = array("d", steps), array("d", values)
-        self._step_range = _widen(self._step_range, self._steps, start)
-        self._value_range = _widen(self._value_range, self._values, start)
+        self._widen_range(STEPS, self._steps, start)
+        self._widen_range(VALUES, self._values, start)
         if origin != self._origin and len(self._steps) > start:
             self._cut(start, origin)
 
-    @property
-    def _step_range(self) -> tuple[float, float] | None:
-        return self._range(0)
-
-    @_step_range.setter
-    def _step_range(self, found: tuple[float, float] | None) -> None:
+    def _widen_range(self, at: int, column: array, start: int) -> None:
+        """Widen the (min, max) kept at ``at`` by the finite values of ``column[start:]``."""
+        found = _widen(self._range(at), column, start)
         if found is not None:
-            self._ranges[0], self._ranges[1] = found
-
-    @property
-    def _value_range(self) -> tuple[float, float] | None:
-        return self._range(2)
-
-    @_value_range.setter
-    def _value_range(self, found: tuple[float, float] | None) -> None:
-        if found is not None:
-            self._ranges[2], self._ranges[3] = found
+            self._ranges[at], self._ranges[at + 1] = found
 
     def _range(self, at: int) -> tuple[float, float] | None:
         low = self._ranges[at]
@@ -168,15 +158,15 @@ class MetricSeries:
 
     def steps_counted(self) -> float:
         """The largest finite step, counted from 1 (+1 when the steps start at 0); 0 if none."""
-        return _count_from_one(self._step_range)
+        return _count_from_one(self._range(STEPS))
 
     def values_counted(self) -> float:
         """The same for the values (an epoch column: epochs done, counted from 1)."""
-        return _count_from_one(self._value_range)
+        return _count_from_one(self._range(VALUES))
 
     def advances(self) -> bool:
         """Whether the finite values take more than one value (an epoch column that moves)."""
-        return self._value_range is not None and self._value_range[1] > self._value_range[0]
+        return self._ranges[VALUES + 1] > self._ranges[VALUES]  # False while NaN (none yet)
 
     def __len__(self) -> int:
         return len(self._values)
@@ -204,13 +194,14 @@ class MetricSeries:
     @property
     def step_range(self) -> tuple[float, float] | None:
         """The smallest and largest finite step (O(1)), or None when there is none."""
-        return self._step_range
+        return self._range(STEPS)
 
     def best(self, goal: str) -> float | None:
         """The lowest (goal ``min``) or highest finite value, or None when there is none (O(1))."""
-        if self._value_range is None:
+        found = self._range(VALUES)
+        if found is None:
             return None
-        return self._value_range[0] if goal == "min" else self._value_range[1]
+        return found[0] if goal == "min" else found[1]
 
     def tail(self, count: int) -> np.ndarray:
         """The last ``count`` values (for sparklines)."""

@@ -144,34 +144,27 @@ class TrackingClient:
 
     def search_runs(self, experiment_ids: list[str], filter_text: str, deleted: bool) -> list[dict]:
         """Every run matching ``filter_text``, page by page."""
-        runs: list[dict] = []
-        token: str | None = None
-        while True:
-            body: dict[str, Any] = {
-                "experiment_ids": experiment_ids, "filter": filter_text, "max_results": PAGE_RUNS,
-                "run_view_type": "ALL" if deleted else "ACTIVE_ONLY",
-            }  # fmt: skip
-            if token:
-                body["page_token"] = token
-            answer = self.call("POST", "runs/search", body)
-            runs.extend(run for run in answer.get("runs") or [] if isinstance(run, dict))
-            token = answer.get("next_page_token")
-            if not token:
-                return runs
+        body: dict[str, Any] = {
+            "experiment_ids": experiment_ids, "filter": filter_text, "max_results": PAGE_RUNS,
+            "run_view_type": "ALL" if deleted else "ACTIVE_ONLY",
+        }  # fmt: skip
+        return self._pages("POST", "runs/search", body, "runs")
 
     def metric_history(self, run_id: str, key: str) -> list[dict]:
         """Every point of one metric of one run, page by page."""
-        points: list[dict] = []
+        query = {"run_id": run_id, "metric_key": key, "max_results": PAGE_POINTS}
+        return self._pages("GET", "metrics/get-history", query, "metrics")
+
+    def _pages(self, method: str, path: str, request: dict[str, Any], items: str) -> list[dict]:
+        """The ``items`` of every page of one request, following ``next_page_token``."""
+        found: list[dict] = []
         token: str | None = None
         while True:
-            query = {"run_id": run_id, "metric_key": key, "max_results": PAGE_POINTS}
-            if token:
-                query["page_token"] = token
-            answer = self.call("GET", "metrics/get-history", query)
-            points.extend(point for point in answer.get("metrics") or [] if isinstance(point, dict))
+            answer = self.call(method, path, {**request, "page_token": token} if token else request)
+            found.extend(item for item in answer.get(items) or [] if isinstance(item, dict))
             token = answer.get("next_page_token")
             if not token:
-                return points
+                return found
 
 
 def _auth_header() -> dict[str, str]:
