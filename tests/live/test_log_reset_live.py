@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from live.helpers import wait_for, write_run
@@ -30,6 +31,18 @@ def fresh_log(start: float) -> str:
     return "".join(json.dumps(record) + "\n" for record in records)
 
 
+def app_with_toasts(root: Path) -> tuple[SweepApp, list[Notification], Callable[[object], None]]:
+    """The app on ``root``, the toasts it shows and the message hook that records them."""
+    app = SweepApp(IngestThread(Sweep(root), lambda item: None, timing=FAST))
+    toasts: list[Notification] = []
+
+    def record(message: object) -> None:
+        if isinstance(message, Notify):
+            toasts.append(message.notification)
+
+    return app, toasts, record
+
+
 def feed_text(app: SweepApp) -> str:
     return str(app.screen_stack[0].query_one(IssueFeed).render())
 
@@ -41,14 +54,7 @@ def cell(app: SweepApp, run_id: str, column: str) -> str:
 async def test_a_replaced_log_shows_its_new_content_without_a_false_divergence(tmp_path: Path) -> None:
     write_run(tmp_path, "run_003", {"lr": 0.1, "epochs": 20}, FALLING, start=time.time() - 20)
     write_run(tmp_path, "run_004", {"lr": 0.01, "epochs": 20}, FALLING, start=time.time() - 20)
-    ingest = IngestThread(Sweep(tmp_path), lambda item: None, timing=FAST)
-    app = SweepApp(ingest)
-    toasts: list[Notification] = []
-
-    def record(message) -> None:
-        if isinstance(message, Notify):
-            toasts.append(message.notification)
-
+    app, toasts, record = app_with_toasts(tmp_path)
     async with app.run_test(size=(140, 40), notifications=True, message_hook=record) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.total == 2, what="the runs")
         assert cell(app, "run_003", "step") == "ep 9"
@@ -68,7 +74,7 @@ async def test_a_replaced_log_shows_its_new_content_without_a_false_divergence(t
                                  "dropped, read again from its start")  # fmt: skip
         said = "metrics.jsonl: replaced by a new file; the points read from it before are dropped"
         assert any(said in line for line in app.snapshot.warnings)  # with the reading warnings
-        live = ingest.sweep.store.runs["run_003"].metrics["train_loss"].values.tolist()
+        live = app.ingest.sweep.store.runs["run_003"].metrics["train_loss"].values.tolist()
     assert live == FRESH
     report = load_sweep(tmp_path)
     assert report.store.runs["run_003"].metrics["train_loss"].values.tolist() == FRESH
@@ -77,14 +83,7 @@ async def test_a_replaced_log_shows_its_new_content_without_a_false_divergence(t
 
 async def test_a_log_truncated_and_rewritten_shows_what_its_new_content_raises(tmp_path: Path) -> None:
     write_run(tmp_path, "run_007", {"lr": 0.3, "epochs": 20}, FALLING, start=time.time() - 20)
-    ingest = IngestThread(Sweep(tmp_path), lambda item: None, timing=FAST)
-    app = SweepApp(ingest)
-    toasts: list[Notification] = []
-
-    def record(message) -> None:
-        if isinstance(message, Notify):
-            toasts.append(message.notification)
-
+    app, toasts, record = app_with_toasts(tmp_path)
     async with app.run_test(size=(140, 40), notifications=True, message_hook=record) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.total == 1, what="the run")
         log = tmp_path / "run_007" / "metrics.jsonl"
