@@ -158,7 +158,7 @@ class DetectorEngine:
         if run.status == "finished":
             self.store.retract_issues(run.id, SILENCE_ISSUES)
         if run.end_claim is not None:  # its files said so: released now, not at the read's end
-            self._release(run.id, run)
+            self._release(run)
         self.short_runs.invalidate(run.id)
         self.crash_loop.record_end(run)
         stamp = run.ended_at if run.ended_at is not None else run.last_update
@@ -174,19 +174,15 @@ class DetectorEngine:
         thousands of ended runs holds no detector state for them (a kilobyte a run).
         """
         runs = self.store.runs
-        for run_id in list(self._epochs):
+        for run_id in list(self._epochs):  # a withdrawn run was forgotten when it left
             run = runs.get(run_id)
-            if run is None:
-                self._release(run_id, None)
-            elif run.ended and (settled or run.end_claim is not None):
-                self._release(run_id, run)
+            if run is not None and run.ended and (settled or run.end_claim is not None):
+                self._release(run)
 
-    def _release(self, run_id: str, run: Run | None) -> None:
+    def _release(self, run: Run) -> None:
         """Let go of what judging an ended run's points and silence needed."""
-        self._epochs.pop(run_id, None)
-        self.divergence.forget(run_id)
-        self.overfitting.forget(run_id)
-        if run is not None and run.intervals:
+        self._forget_points(run.id)
+        if run.intervals:
             # its cadence judges nothing now; a log reset that takes the end back clears them anyway
             del run.intervals[:]
 
@@ -231,11 +227,15 @@ class DetectorEngine:
         epochs.advance()
         return found
 
-    def _forget_run(self, run_id: str) -> None:
-        """Drop what the detectors learnt from a run's points (judged again from its first point)."""
+    def _forget_points(self, run_id: str) -> None:
+        """Drop the point detectors' state of a run."""
         self.divergence.forget(run_id)
         self.overfitting.forget(run_id)
         self._epochs.pop(run_id, None)
+
+    def _forget_run(self, run_id: str) -> None:
+        """Drop what the detectors learnt from a run (judged again from its first point)."""
+        self._forget_points(run_id)
         self.lifecycle.forget(run_id)
         self.short_runs.invalidate(run_id)
 
