@@ -111,6 +111,8 @@ def streak_lengths(flags: np.ndarray, carried: int) -> np.ndarray:
     ``carried`` is the length of the run that ended the previous batch, so a streak
     spanning batches is counted whole (batch-size independence).
     """
+    if not flags.any():  # the usual answer on a healthy run: no arrays to build
+        return np.zeros(flags.size, dtype=np.int_)
     positions = np.arange(1, flags.size + 1)
     last_break = np.maximum.accumulate(np.where(flags, 0, positions))
     lengths = positions - last_break

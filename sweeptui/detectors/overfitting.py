@@ -160,6 +160,8 @@ class OverfitDetector:
         state: FitState, train_steps: np.ndarray, train_values: np.ndarray, val_steps: np.ndarray
     ) -> np.ndarray:
         """Mean training loss per validation interval, carried forward where none was logged."""
+        if _same_steps(train_steps, val_steps):
+            return _levels_at_same_steps(state, train_values)
         slots = val_steps.size
         bucket = np.searchsorted(val_steps, train_steps, side="left")
         inside = bucket < slots
@@ -195,22 +197,18 @@ class OverfitDetector:
         recent_jumps = np.array(state.recent_jumps, dtype=np.float64)
         level = _smoothed(recent_values, values, window)
         train = _smoothed(recent_train, levels, window)
-        jumps = _third_differences(recent_values, values)
 
-        seeded = np.fmin.accumulate(np.concatenate(([state.level_min], level)))
-        level_min = seeded[1:]
-        positions = np.arange(values.size)
-        latest_min = np.maximum.accumulate(np.where(level < seeded[:-1], positions, -1))
-        train_at_min = np.where(
-            latest_min >= 0, train[np.maximum(latest_min, 0)], state.train_at_min
-        )
-        with np.errstate(invalid="ignore", divide="ignore"):
+        prior_min = np.fmin.accumulate(np.concatenate(([state.level_min], level)))
+        level_min = prior_min[1:]
+        new_min = level < prior_min[:-1]
+        with np.errstate(invalid="ignore"):
             risen = (level_min > 0) & (level > level_min * (1 + s.overfit_min_rise))
-            drop = (train_at_min - train) / np.abs(train_at_min)
+        jumps = None
         if risen.any():
             # The noise term can only raise the threshold above overfit_min_rise, so it
             # is worth computing only when some level cleared that floor (rarely, on a
             # healthy curve: this keeps the common batch cheap).
+            jumps = _third_differences(recent_values, values)
             noise = _noise(recent_jumps, jumps, max(1, s.overfit_noise_points))
             threshold = np.maximum(s.overfit_min_rise, s.overfit_noise_factor * noise)
             with np.errstate(invalid="ignore"):
@@ -220,29 +218,40 @@ class OverfitDetector:
         clear_streak = streak_lengths(low.clearly_above(values, s.overfit_clear_rise), state.clear_above)
         patience = max(1, s.overfit_patience)
         persistent = (streak >= patience) | (clear_streak >= patience)
-        holds = persistent & (drop >= s.overfit_train_drop)
 
         issue = None
-        if holds.any():
-            index = int(np.argmax(holds))
-            step = float(steps[index])
-            issue = self._issue(
-                run,
-                state,
-                # quote the smoothed level when it carried the verdict, else the raw point
-                Onset(step, epochs.epoch_at(step), float(
-                    level[index] if streak[index] >= patience else values[index]
-                )),
-                float(drop[index]),
-                low.at(index),
-                seen_at,
-            )
+        if persistent.any():
+            # the training drop can only decide where a rise persisted: rarely, so the
+            # training level at each point's minimum is looked up only then
+            train_at_min = _at_latest(new_min, train, state.train_at_min)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                drop = (train_at_min - train) / np.abs(train_at_min)
+            holds = persistent & (drop >= s.overfit_train_drop)
+            if holds.any():
+                index = int(np.argmax(holds))
+                step = float(steps[index])
+                issue = self._issue(
+                    run,
+                    state,
+                    # quote the smoothed level when it carried the verdict, else the raw point
+                    Onset(step, epochs.epoch_at(step), float(
+                        level[index] if streak[index] >= patience else values[index]
+                    )),
+                    float(drop[index]),
+                    low.at(index),
+                    seen_at,
+                )
+        latest_min = _last_true(new_min)
+        if latest_min >= 0:
+            state.train_at_min = float(train[latest_min])
         low.carry()
+        keep_jumps = max(0, s.overfit_noise_points - 1)
+        if jumps is None:
+            jumps = _newest_third_differences(recent_values, values, keep_jumps)
         state.recent_values = _tail(recent_values, values, max(window - 1, DIFFERENCE_ORDER))
         state.recent_train = _tail(recent_train, levels, window - 1)
-        state.recent_jumps = _tail(recent_jumps, jumps, max(0, s.overfit_noise_points - 1))
+        state.recent_jumps = _tail(recent_jumps, jumps, keep_jumps)
         state.level_min = float(level_min[-1])
-        state.train_at_min = float(train_at_min[-1])
         state.above = int(streak[-1])
         state.clear_above = int(clear_streak[-1])
         state.train_level = float(levels[-1])
@@ -342,17 +351,18 @@ class _RunningLow:
         self._state, self._steps, self._epochs = state, steps, epochs
         seeded = np.minimum.accumulate(np.concatenate(([state.lowest], values)))
         self._lowest = seeded[1:]
-        positions = np.arange(values.size)
-        self._latest = np.maximum.accumulate(np.where(values < seeded[:-1], positions, -1))
+        self._before = seeded[:-1]
+        """Per point: the lowest point before it."""
+        self._new_low = values < self._before
 
     def clearly_above(self, values: np.ndarray, rise: float) -> np.ndarray:
         """Per point: above the lowest point before it by more than ``rise`` (relative)."""
-        before = np.concatenate(([self._state.lowest], self._lowest[:-1]))
+        before = self._before
         return (before > 0) & (values > before * (1 + rise))
 
     def at(self, index: int) -> tuple[float, float, float | None]:
         """(value, step, epoch) of the lowest point up to ``index`` of the batch."""
-        latest = int(self._latest[index])
+        latest = _last_true(self._new_low[: index + 1])
         if latest < 0:
             state = self._state
             return state.lowest, state.lowest_step, state.lowest_epoch
@@ -482,6 +492,27 @@ def _small_levels(
     return levels
 
 
+def _same_steps(train_steps: np.ndarray, val_steps: np.ndarray) -> bool:
+    """Both losses logged at the same, strictly increasing steps (the usual per-epoch
+    log): then each training point is its validation interval on its own."""
+    return (
+        train_steps.size == val_steps.size
+        and np.count_nonzero(train_steps == val_steps) == val_steps.size
+        and np.count_nonzero(val_steps[1:] > val_steps[:-1]) == val_steps.size - 1
+    )
+
+
+def _levels_at_same_steps(state: FitState, train_values: np.ndarray) -> np.ndarray:
+    """:meth:`OverfitDetector._levels` when :func:`_same_steps` holds, without binning:
+    the same sums (a bin's sum starts from 0.0, so ``+ 0.0``), and the first interval
+    continues the training points carried from before."""
+    levels = train_values + 0.0
+    first = _running_sum(state.train_sum, [float(train_values[0])])
+    levels[0] = first / float(state.train_count + 1)
+    state.train_sum, state.train_count = 0.0, 0
+    return levels
+
+
 def _smoothed(recent: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
     """Per new value: the mean of the last ``window`` values without the highest one
     (the value itself for a window of one); NaN until ``window`` values exist."""
@@ -491,13 +522,33 @@ def _smoothed(recent: np.ndarray, values: np.ndarray, window: int) -> np.ndarray
     out = np.full(values.size, np.nan)
     if joined.size < window:
         return out
-    rows = np.sort(_windows(joined, window), axis=1)
-    total = rows[:, 0].copy()
-    for column in range(1, keep):  # column by column: the same sum whatever the batching
-        total += rows[:, column]
+    total = _lowest_sums(joined, window, keep)
     first = max(window - 1, carried.size)  # first joined index that is a new value
     out[first - carried.size :] = total[first - (window - 1) :] / keep
     return out
+
+
+def _lowest_sums(joined: np.ndarray, window: int, keep: int) -> np.ndarray:
+    """Per run of ``window`` values of ``joined``: its ``keep`` lowest values summed in
+    ascending order (NaN sorting last), so the sum is the same whatever the batching."""
+    if window == 3 and _distinct_when_equal(joined):
+        # The lowest two of three are the minimum and the median; finding them takes a
+        # few passes where sorting a row per point took most of a long batch's time.
+        first, second, third = joined[:-2], joined[1:-1], joined[2:]
+        lower, upper = np.minimum(first, second), np.maximum(first, second)
+        return np.minimum(lower, third) + np.maximum(lower, np.minimum(upper, third))
+    rows = np.sort(_windows(joined, window), axis=1)
+    total = rows[:, 0].copy()
+    for column in range(1, keep):  # column by column: the order a point-by-point feed adds
+        total += rows[:, column]
+    return total
+
+
+def _distinct_when_equal(values: np.ndarray) -> bool:
+    """No NaN and no zero: then values that compare equal are the same bits, so picking
+    the minimum and median gives exactly the numbers a sort puts first (a sort's order
+    of 0.0 and -0.0, and its NaN placement, are not those of ``minimum``/``maximum``)."""
+    return bool(values.all()) and not np.isnan(values).any()
 
 
 def _third_differences(recent: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -505,14 +556,26 @@ def _third_differences(recent: np.ndarray, values: np.ndarray) -> np.ndarray:
     carried = _last(recent, DIFFERENCE_ORDER)
     joined = np.concatenate((carried, values))
     out = np.full(values.size, np.nan)
-    index = np.arange(max(DIFFERENCE_ORDER, carried.size), joined.size)
-    if index.size:
-        x = joined
-        change = x[index] - 3 * x[index - 1] + 3 * x[index - 2] - x[index - 3]
+    first = max(DIFFERENCE_ORDER, carried.size)  # the first joined index with three before it
+    end = joined.size
+    if end > first:
+        x0, x1 = joined[first:end], joined[first - 1 : end - 1]
+        x2, x3 = joined[first - 2 : end - 2], joined[first - 3 : end - 3]
+        change = x0 - 3 * x1 + 3 * x2 - x3
         with np.errstate(invalid="ignore", divide="ignore"):
-            relative = np.abs(change) / np.abs(x[index - 1])
-        out[index - carried.size] = np.where(np.isfinite(relative), relative, np.nan)
+            relative = np.abs(change) / np.abs(x1)
+        out[first - carried.size :] = np.where(np.isfinite(relative), relative, np.nan)
     return out
+
+
+def _newest_third_differences(recent: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
+    """The last ``count`` of :func:`_third_differences` (all of them when the batch is too
+    short to find them within itself): what the noise window carries to the next batch."""
+    if count == 0:
+        return _EMPTY
+    if values.size < count + DIFFERENCE_ORDER:
+        return _third_differences(recent, values)
+    return _third_differences(values[-count - DIFFERENCE_ORDER : -count], values[-count:])
 
 
 def _noise(recent: np.ndarray, jumps: np.ndarray, points: int) -> np.ndarray:
@@ -552,6 +615,19 @@ def _last(values: np.ndarray, count: int) -> np.ndarray:
     return values[max(0, values.size - count) :] if count > 0 else _EMPTY
 
 
+def _last_true(mask: np.ndarray) -> int:
+    """Index of the last ``True`` of ``mask``, or -1."""
+    hits = np.flatnonzero(mask)
+    return int(hits[-1]) if hits.size else -1
+
+
+def _at_latest(mask: np.ndarray, values: np.ndarray, carried: float) -> np.ndarray:
+    """Per point: ``values`` at the latest point at or before it where ``mask`` holds;
+    ``carried`` before the first."""
+    latest = np.maximum.accumulate(np.where(mask, np.arange(mask.size), -1))
+    return np.where(latest >= 0, values[np.maximum(latest, 0)], carried)
+
+
 def _small_points(
     batch: MetricBatch, name: str | None, sorted_steps: bool
 ) -> tuple[list[float], list[float]] | None:
@@ -576,11 +652,15 @@ def _small_points(
 
 
 def _finite(batch: MetricBatch, name: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Finite (steps, values) of one metric in the batch, as copies (safe to keep)."""
+    """Finite (steps, values) of one metric in the batch: views of the batch's columns
+    when every value is finite (the usual case: use them within the call, never keep
+    them), else copies of the finite points."""
     series = batch.metrics.get(name) if name is not None else None
     if series is None or not len(series.values):
         empty = np.empty(0)
         return empty, empty
     steps, values = view(series.steps), view(series.values)
     keep = np.isfinite(values)
+    if np.count_nonzero(keep) == values.size:
+        return steps, values
     return steps[keep], values[keep]
