@@ -190,72 +190,106 @@ class OverfitDetector:
         epochs: EpochLookup,
         seen_at: float | None,
     ) -> Issue | None:
-        s = self.settings
-        window = max(1, s.overfit_window)
+        window = max(1, self.settings.overfit_window)
         recent_values = np.array(state.recent_values, dtype=np.float64)
         recent_train = np.array(state.recent_train, dtype=np.float64)
-        recent_jumps = np.array(state.recent_jumps, dtype=np.float64)
         level = _smoothed(recent_values, values, window)
-        train = _smoothed(recent_train, levels, window)
-
         prior_min = np.fmin.accumulate(np.concatenate(([state.level_min], level)))
-        level_min = prior_min[1:]
-        new_min = level < prior_min[:-1]
+        points = _Points(steps, values, level, level < prior_min[:-1])
+        risen, jumps = self._risen(state, recent_values, points, prior_min[1:])
+        low = _RunningLow(state, steps, values, epochs)
+        clear = low.clearly_above(values, self.settings.overfit_clear_rise)
+        issue = None
+        if np.count_nonzero(risen) or np.count_nonzero(clear):
+            train = _smoothed(recent_train, levels, window)
+            issue = self._persisted(run, state, points, train, (risen, clear), low, seen_at)
+        else:  # nothing rose (the usual batch): no streak, and no training drop to judge
+            state.above = state.clear_above = 0
+        latest_min = _last_true(points.new_min)
+        if latest_min >= 0:
+            state.train_at_min = _level_at(recent_train, levels, latest_min, window)
+        low.carry()
+        self._carry_recent(state, recent_values, recent_train, values, levels, jumps)
+        state.level_min = float(prior_min[-1])
+        return issue
+
+    def _risen(
+        self, state: FitState, recent_values: np.ndarray, points: _Points, level_min: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per point: the level has risen past the floor and past the run's noise; with
+        the batch's third differences when the noise had to be estimated."""
+        s = self.settings
+        level = points.level
         with np.errstate(invalid="ignore"):
             risen = (level_min > 0) & (level > level_min * (1 + s.overfit_min_rise))
-        jumps = None
-        if risen.any():
-            # The noise term can only raise the threshold above overfit_min_rise, so it
-            # is worth computing only when some level cleared that floor (rarely, on a
-            # healthy curve: this keeps the common batch cheap).
-            jumps = _third_differences(recent_values, values)
-            noise = _noise(recent_jumps, jumps, max(1, s.overfit_noise_points))
-            threshold = np.maximum(s.overfit_min_rise, s.overfit_noise_factor * noise)
-            with np.errstate(invalid="ignore"):
-                risen &= level > level_min * (1 + threshold)
-        streak = streak_lengths(risen, state.above)
-        low = _RunningLow(state, steps, values, epochs)
-        clear_streak = streak_lengths(low.clearly_above(values, s.overfit_clear_rise), state.clear_above)
-        patience = max(1, s.overfit_patience)
-        persistent = (streak >= patience) | (clear_streak >= patience)
+        if not np.count_nonzero(risen):
+            return risen, None
+        # The noise term can only raise the threshold above overfit_min_rise, so it
+        # is worth computing only when some level cleared that floor (rarely, on a
+        # healthy curve: this keeps the common batch cheap).
+        jumps = _third_differences(recent_values, points.values)
+        recent_jumps = np.array(state.recent_jumps, dtype=np.float64)
+        noise = _noise(recent_jumps, jumps, max(1, s.overfit_noise_points))
+        threshold = np.maximum(s.overfit_min_rise, s.overfit_noise_factor * noise)
+        with np.errstate(invalid="ignore"):
+            risen &= level > level_min * (1 + threshold)
+        return risen, jumps
 
-        issue = None
-        if persistent.any():
-            # the training drop can only decide where a rise persisted: rarely, so the
-            # training level at each point's minimum is looked up only then
-            train_at_min = _at_latest(new_min, train, state.train_at_min)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                drop = (train_at_min - train) / np.abs(train_at_min)
-            holds = persistent & (drop >= s.overfit_train_drop)
-            if holds.any():
-                index = int(np.argmax(holds))
-                step = float(steps[index])
-                issue = self._issue(
-                    run,
-                    state,
-                    # quote the smoothed level when it carried the verdict, else the raw point
-                    Onset(step, epochs.epoch_at(step), float(
-                        level[index] if streak[index] >= patience else values[index]
-                    )),
-                    float(drop[index]),
-                    low.at(index),
-                    seen_at,
-                )
-        latest_min = _last_true(new_min)
-        if latest_min >= 0:
-            state.train_at_min = float(train[latest_min])
-        low.carry()
+    def _persisted(
+        self,
+        run: Run,
+        state: FitState,
+        points: _Points,
+        train: np.ndarray,
+        rises: tuple[np.ndarray, np.ndarray],
+        low: _RunningLow,
+        seen_at: float | None,
+    ) -> Issue | None:
+        """Count the streaks of risen and of clearly-above points (``rises``); the issue
+        at the first point where one has persisted while the training level fell."""
+        s = self.settings
+        patience = max(1, s.overfit_patience)
+        streak = streak_lengths(rises[0], state.above)
+        clear_streak = streak_lengths(rises[1], state.clear_above)
+        persistent = (streak >= patience) | (clear_streak >= patience)
+        # the carried minimum's training level is still needed below: update it after
+        train_at_min = state.train_at_min
+        state.above, state.clear_above = int(streak[-1]), int(clear_streak[-1])
+        if not np.count_nonzero(persistent):
+            return None
+        train_at_min = _at_latest(points.new_min, train, train_at_min)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            drop = (train_at_min - train) / np.abs(train_at_min)
+        holds = persistent & (drop >= s.overfit_train_drop)
+        if not np.count_nonzero(holds):
+            return None
+        index = int(np.argmax(holds))
+        step = float(points.steps[index])
+        # quote the smoothed level when it carried the verdict, else the raw point
+        quoted = points.level[index] if streak[index] >= patience else points.values[index]
+        onset = Onset(step, low.epoch_at(step), float(quoted))
+        return self._issue(run, state, onset, float(drop[index]), low.at(index), seen_at)
+
+    def _carry_recent(
+        self,
+        state: FitState,
+        recent_values: np.ndarray,
+        recent_train: np.ndarray,
+        values: np.ndarray,
+        levels: np.ndarray,
+        jumps: np.ndarray | None,
+    ) -> None:
+        """Keep the last few values, training levels and third differences."""
+        s = self.settings
         keep_jumps = max(0, s.overfit_noise_points - 1)
         if jumps is None:
             jumps = _newest_third_differences(recent_values, values, keep_jumps)
+        window = max(1, s.overfit_window)
         state.recent_values = _tail(recent_values, values, max(window - 1, DIFFERENCE_ORDER))
         state.recent_train = _tail(recent_train, levels, window - 1)
+        recent_jumps = np.array(state.recent_jumps, dtype=np.float64)
         state.recent_jumps = _tail(recent_jumps, jumps, keep_jumps)
-        state.level_min = float(level_min[-1])
-        state.above = int(streak[-1])
-        state.clear_above = int(clear_streak[-1])
         state.train_level = float(levels[-1])
-        return issue
 
     def _judge_small(
         self,
@@ -360,6 +394,10 @@ class _RunningLow:
         before = self._before
         return (before > 0) & (values > before * (1 + rise))
 
+    def epoch_at(self, step: float) -> float | None:
+        """The epoch of ``step`` (see :class:`~sweeptui.detectors.base.EpochLookup`)."""
+        return self._epochs.epoch_at(step)
+
     def at(self, index: int) -> tuple[float, float, float | None]:
         """(value, step, epoch) of the lowest point up to ``index`` of the batch."""
         latest = _last_true(self._new_low[: index + 1])
@@ -374,6 +412,16 @@ class _RunningLow:
         self._state.lowest, self._state.lowest_step, self._state.lowest_epoch = self.at(
             self._lowest.size - 1
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Points:
+    """The validation points of one batch, their levels, and where a level set a new low."""
+
+    steps: np.ndarray
+    values: np.ndarray
+    level: np.ndarray
+    new_min: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -568,6 +616,13 @@ def _third_differences(recent: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _level_at(recent: np.ndarray, values: np.ndarray, index: int, window: int) -> float:
+    """``_smoothed(recent, values, window)[index]``, from the few values its window holds."""
+    start = max(0, index - window + 1)
+    carried = recent if start == 0 else _EMPTY
+    return float(_smoothed(carried, values[start : index + 1], window)[-1])
+
+
 def _newest_third_differences(recent: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
     """The last ``count`` of :func:`_third_differences` (all of them when the batch is too
     short to find them within itself): what the noise window carries to the next batch."""
@@ -606,8 +661,12 @@ def _windows(values: np.ndarray, width: int) -> np.ndarray:
 
 def _tail(recent: np.ndarray, values: np.ndarray, keep: int) -> array:
     """The last ``keep`` of ``recent`` followed by ``values``, as doubles."""
+    if keep <= 0:
+        return array("d")
+    if values.size < keep:
+        values = np.concatenate((_last(recent, keep), values))
     # from a list, the array is made at its size (one made from bytes is over-allocated)
-    return array("d", _last(np.concatenate((_last(recent, keep), values)), keep).tolist())
+    return array("d", values[-keep:].tolist())
 
 
 def _last(values: np.ndarray, count: int) -> np.ndarray:
