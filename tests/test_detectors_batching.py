@@ -184,3 +184,16 @@ def test_default_window_levels_match_the_scalar_path_bit_for_bit() -> None:
     vector = of._smoothed(np.empty(0), with_zeros, 3)
     scalar = [of._window_level(with_zeros.tolist(), i, 3) for i in range(300)]
     np.testing.assert_array_equal(vector, np.array(scalar))
+
+
+def test_streak_ends_agree_with_the_per_point_lengths() -> None:
+    # The divergence rise rule reads the longest and the last streak from the breaks
+    # alone; they must be those of the per-point lengths, whatever is carried in.
+    from sweeptui.detectors.base import streak_ends, streak_lengths
+
+    rng = np.random.default_rng(5)
+    for _ in range(400):
+        flags = rng.random(int(rng.integers(1, 40))) < rng.choice([0.0, 0.3, 0.8, 1.0])
+        carried = int(rng.choice([0, 0, 1, 4, 9]))
+        lengths = streak_lengths(flags, carried)
+        assert streak_ends(flags, carried) == (int(lengths.max()), int(lengths[-1]))

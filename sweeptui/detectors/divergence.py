@@ -31,6 +31,7 @@ from sweeptui.detectors.base import (
     SMALL_BATCH,
     EpochLookup,
     number,
+    streak_ends,
     streak_lengths,
     view,
     where,
@@ -286,13 +287,15 @@ class DivergenceDetector:
         """Rise rule: consecutive increases and the value just before the first one."""
         s = self.settings
         previous = np.concatenate(([state.last], values[:-1]))
-        rise_len = streak_lengths(values > previous, state.rises)  # NaN 'last' never rises
-        scan.rise_len = rise_len
-        long_enough = rise_len >= max(2, s.divergence_rise_points)
-        if not np.count_nonzero(long_enough):
+        rises = values > previous  # a NaN 'last' never rises
+        needed = max(2, s.divergence_rise_points)
+        longest, scan.rises = streak_ends(rises, state.rises)
+        if longest < needed:
             # no rise is long enough to judge: only the last point's base is carried
-            scan.end_base = _rise_base(state, values, values.size - 1 - int(rise_len[-1]))
+            scan.end_base = _rise_base(state, values, values.size - 1 - scan.rises)
             return
+        rise_len = scan.rise_len = streak_lengths(rises, state.rises)
+        long_enough = rise_len >= needed
         base_index = np.arange(values.size) - rise_len
         base = np.where(
             base_index >= 0,
@@ -346,13 +349,14 @@ class _Scan:
 
     lowest: float
     """The batch's lowest value."""
-    rise_len: np.ndarray | None = None
-    """Per point: consecutive increases ending there (set by every scan)."""
+    rises: int = 0
     end_base: float = math.nan
-    """The rise base at the batch's last point (what the run carries)."""
+    """The consecutive increases ending at the batch's last point, and the value before
+    the first of them (what the run carries)."""
     prior_min: np.ndarray | None = None
     above_len: np.ndarray | None = None
     confirmed: np.ndarray | None = None
+    rise_len: np.ndarray | None = None
     base: np.ndarray | None = None
     grown: np.ndarray | None = None
 
@@ -382,7 +386,7 @@ def _carry(
     state.count += int(values.size)
     state.minimum = min(state.minimum, scan.lowest)
     state.last = float(values[-1])
-    state.rises = int(scan.rise_len[-1])
+    state.rises = scan.rises
     state.rise_base = scan.end_base
 
 
