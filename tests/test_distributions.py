@@ -101,8 +101,9 @@ def test_hypergeometric_pmf_and_tail_over_random_tables(largest):
 
 
 def test_hypergeometric_tail_is_exact_outside_the_support():
-    total, good, drawn = np.array([50, 50, 20_000, 7, 10, 10, 10]), np.array([20, 0, 9_000, 7, 4, 10, 4]), np.array(
-        [30, 12, 15_000, 3, 0, 6, 10])  # fmt: skip
+    total = np.array([50, 50, 20_000, 7, 10, 10, 10])
+    good = np.array([20, 0, 9_000, 7, 4, 10, 4])  # none, all and some of the total
+    drawn = np.array([30, 12, 15_000, 3, 0, 6, 10])  # none, all and some of it
     low, high = np.maximum(0, drawn - (total - good)), np.minimum(good, drawn)
     for k, sf in ((low - 5, 1.0), (low - 1, 1.0), (high, 0.0), (high + 1, 0.0), (high + 100, 0.0)):
         assert np.array_equal(hypergeom_sf(k, total, good, drawn), np.full(total.size, sf))
@@ -139,8 +140,8 @@ def test_fisher_tests_over_small_and_large_tables():
                 for a, n, c, m in zip(hits, size, rest_hits, rest, strict=True)]  # fmt: skip
     assert_close(fisher_greater(hits, size, rest_hits, rest), expected)
     events = hits + rest_hits
-    most = np.minimum(size, events)
-    assert_close(fisher_min_p(size, size + rest, events), stats.hypergeom.pmf(most, size + rest, events, size))
+    expected = stats.hypergeom.pmf(np.minimum(size, events), size + rest, events, size)
+    assert_close(fisher_min_p(size, size + rest, events), expected)
 
 
 def test_spearman_over_sizes_and_strengths():

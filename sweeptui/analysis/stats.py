@@ -1,9 +1,9 @@
 """Small statistical helpers: Holm and Tarone-Holm corrections, vectorised one-sided Fisher
 tests, Spearman's rank correlation and the Kruskal-Wallis test.
 
-The tests give the values ``scipy.stats`` gives, computed from our own distribution
-functions (``sweeptui.analysis.distributions``: importing scipy costs more than the whole
-analysis of a large sweep).
+The tests give the values ``scipy.stats`` gives, computed from the distribution functions
+of ``sweeptui.analysis.distributions`` (ours: importing scipy would cost a quarter of a cold
+report).
 """
 
 from __future__ import annotations
