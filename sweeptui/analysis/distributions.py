@@ -34,7 +34,7 @@ def chi2_sf(x: float, dof: float) -> float:
     """P(X > x) for X chi-square with ``dof`` degrees of freedom (``scipy.stats.chi2.sf``)."""
     if math.isnan(x) or not dof > 0:
         return math.nan
-    return gamma_q(dof / 2.0, x / 2.0)
+    return _gamma_q(dof / 2.0, x / 2.0)
 
 
 def t_cdf(t: float, dof: float) -> float:
@@ -52,19 +52,19 @@ def t_cdf(t: float, dof: float) -> float:
         return 0.0 if t < 0 else 1.0
     a, b = dof / 2.0, 0.5
     log_t2 = 2.0 * math.log(abs(t))
-    if log_t2 > math.log(dof):  # r = dof / t^2 < 1: x = r / (1 + r), 1 - x = 1 / (1 + r)
-        r = math.exp(math.log(dof) - log_t2)
+    if abs(t) > math.sqrt(dof):  # r = dof / t^2 < 1: x = r / (1 + r), 1 - x = 1 / (1 + r)
+        r = dof / abs(t) / abs(t)  # (t^2 itself may overflow)
         log_x, log_y = math.log(dof) - log_t2 - math.log1p(r), -math.log1p(r)
         x, y = r / (1.0 + r), 1.0 / (1.0 + r)
     else:  # s = t^2 / dof <= 1: x = 1 / (1 + s), 1 - x = s / (1 + s)
-        s = math.exp(log_t2 - math.log(dof))
+        s = t / dof * t
         log_x, log_y = -math.log1p(s), log_t2 - math.log(dof) - math.log1p(s)
         x, y = 1.0 / (1.0 + s), s / (1.0 + s)
     tail = 0.5 * _beta_ratio(a, b, x, y, log_x, log_y)
     return tail if t < 0 else 1.0 - tail
 
 
-def gamma_q(a: float, x: float) -> float:
+def _gamma_q(a: float, x: float) -> float:
     """The regularized upper incomplete gamma function Q(a, x) = Gamma(a, x) / Gamma(a).
 
     Below ``a + 1`` the power series gives P = 1 - Q, which is then at most ~0.9
@@ -98,13 +98,6 @@ def _gamma_fraction_terms(a: float, x: float) -> Iterator[tuple[float, float]]:
     yield 1.0, x + 1.0 - a
     for j in range(1, _MAX_STEPS):
         yield -j * (j - a), x + 2.0 * j + 1.0 - a
-
-
-def beta_ratio(x: float, a: float, b: float) -> float:
-    """The regularized incomplete beta function I_x(a, b), for 0 <= x <= 1."""
-    if x <= 0 or x >= 1:
-        return 0.0 if x <= 0 else 1.0
-    return _beta_ratio(a, b, x, 1.0 - x, math.log(x), math.log1p(-x))
 
 
 def _beta_ratio(a: float, b: float, x: float, y: float, log_x: float, log_y: float) -> float:
@@ -275,7 +268,8 @@ def _step_ratios(
 def _log_factorials_to(top: int) -> np.ndarray:
     """log(i!) for i = 0..top at least (each from ``math.lgamma``, so each to a rounding)."""
     global _log_factorials
-    if _log_factorials.size <= top:
-        size = max(top + 1, 2 * _log_factorials.size, 1024)
-        _log_factorials = np.array([math.lgamma(i + 1.0) for i in range(size)])
-    return _log_factorials
+    table = _log_factorials  # this call's own table: another thread may swap the shared one
+    if table.size <= top:
+        size = max(top + 1, 2 * table.size, 1024)
+        table = _log_factorials = np.array([math.lgamma(i + 1.0) for i in range(size)])
+    return table
