@@ -617,10 +617,13 @@ def _third_differences(recent: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _level_at(recent: np.ndarray, values: np.ndarray, index: int, window: int) -> float:
-    """``_smoothed(recent, values, window)[index]``, from the few values its window holds."""
-    start = max(0, index - window + 1)
-    carried = recent if start == 0 else _EMPTY
-    return float(_smoothed(carried, values[start : index + 1], window)[-1])
+    """``_smoothed(recent, values, window)[index]`` by the scalar rule, from the few
+    values its window holds (numpy's per-call cost would outweigh them many times)."""
+    start = index - window + 1
+    history = values[max(0, start) : index + 1].tolist()
+    if start < 0:
+        history = _last(recent, -start).tolist() + history
+    return _window_level(history, len(history) - 1, window)
 
 
 def _newest_third_differences(recent: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
@@ -676,7 +679,7 @@ def _last(values: np.ndarray, count: int) -> np.ndarray:
 
 def _last_true(mask: np.ndarray) -> int:
     """Index of the last ``True`` of ``mask``, or -1."""
-    hits = np.flatnonzero(mask)
+    hits = mask.nonzero()[0]
     return int(hits[-1]) if hits.size else -1
 
 
