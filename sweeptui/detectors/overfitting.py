@@ -359,9 +359,12 @@ class OverfitDetector:
     ) -> Issue:
         low_value, low_step, low_epoch = lowest
         at_low = where(None, low_epoch) if low_epoch is not None else where(low_step, None)
-        rise = (onset.level - low_value) / abs(low_value)
+        if low_value:
+            risen = f"rose {(onset.level - low_value) / abs(low_value):.0%} above its minimum"
+        else:  # no rise relative to a minimum of zero: say where the loss got to
+            risen = f"rose to {number(onset.level)} from its minimum"
         message = (
-            f"{state.val_name} rose {rise:.0%} above its minimum {number(low_value)} "
+            f"{state.val_name} {risen} {number(low_value)} "
             f"at {at_low} while {state.train_name} fell {drop:.0%}; "
             f"flagged at {where(onset.step, onset.epoch)}"
         )
