@@ -29,7 +29,10 @@ window sum is taken in the same order however the points were split.
 A batch with a few points (the live case, one validation point per batch) is judged
 point by point with Python floats (:meth:`OverfitDetector._judge_small`), a larger one
 with numpy (:meth:`OverfitDetector._judge`). Both take every sum in the same order and
-keep the same state, so verdicts and messages agree to the last bit.
+keep the same state, so verdicts and messages agree to the last bit. The numpy path
+estimates the noise only when some level cleared ``overfit_min_rise``, and counts streaks
+and training drops only when some point rose: on a healthy run's whole log it smooths the
+validation loss and carries the state, little more.
 """
 
 from __future__ import annotations
