@@ -255,12 +255,10 @@ class OverfitDetector:
         streak = streak_lengths(rises[0], state.above)
         clear_streak = streak_lengths(rises[1], state.clear_above)
         persistent = (streak >= patience) | (clear_streak >= patience)
-        # the carried minimum's training level is still needed below: update it after
-        train_at_min = state.train_at_min
         state.above, state.clear_above = int(streak[-1]), int(clear_streak[-1])
         if not np.count_nonzero(persistent):
             return None
-        train_at_min = _at_latest(points.new_min, train, train_at_min)
+        train_at_min = _at_latest(points.new_min, train, state.train_at_min)
         with np.errstate(invalid="ignore", divide="ignore"):
             drop = (train_at_min - train) / np.abs(train_at_min)
         holds = persistent & (drop >= s.overfit_train_drop)
@@ -609,17 +607,19 @@ def _third_differences(recent: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per new value: |x[t] - 3x[t-1] + 3x[t-2] - x[t-3]| / |x[t-1]|; NaN where undefined."""
     carried = _last(recent, DIFFERENCE_ORDER)
     joined = np.concatenate((carried, values))
-    out = np.full(values.size, np.nan)
     first = max(DIFFERENCE_ORDER, carried.size)  # the first joined index with three before it
-    end = joined.size
-    if end > first:
-        x0, x1 = joined[first:end], joined[first - 1 : end - 1]
-        x2, x3 = joined[first - 2 : end - 2], joined[first - 3 : end - 3]
-        change = x0 - 3 * x1 + 3 * x2 - x3
-        with np.errstate(invalid="ignore", divide="ignore"):
-            relative = np.abs(change) / np.abs(x1)
-        out[first - carried.size :] = np.where(np.isfinite(relative), relative, np.nan)
-    return out
+    defined = _relative_differences(joined[first - DIFFERENCE_ORDER :])
+    missing = values.size - defined.size
+    return np.concatenate((np.full(missing, np.nan), defined)) if missing else defined
+
+
+def _relative_differences(x: np.ndarray) -> np.ndarray:
+    """:func:`_third_differences` of ``x[3:]``, each from the three values before it."""
+    x0, x1, x2, x3 = x[3:], x[2:-1], x[1:-2], x[:-3]
+    change = x0 - 3 * x1 + 3 * x2 - x3
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = np.abs(change) / np.abs(x1)
+    return np.where(np.isfinite(relative), relative, np.nan)
 
 
 def _level_at(recent: np.ndarray, values: np.ndarray, index: int, window: int) -> float:
@@ -639,7 +639,7 @@ def _newest_third_differences(recent: np.ndarray, values: np.ndarray, count: int
         return _EMPTY
     if values.size < count + DIFFERENCE_ORDER:
         return _third_differences(recent, values)
-    return _third_differences(values[-count - DIFFERENCE_ORDER : -count], values[-count:])
+    return _relative_differences(values[-count - DIFFERENCE_ORDER :])
 
 
 def _noise(recent: np.ndarray, jumps: np.ndarray, points: int) -> np.ndarray:
