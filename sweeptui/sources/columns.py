@@ -117,12 +117,16 @@ class Columns:
         """One MetricBatch of everything gathered, or None when nothing was."""
         if not self.records and not self.metrics:
             return None
-        metrics = {name: Series(*self._settled(name, lists)) for name, lists in self.metrics.items()}
+        shared = _SharedSteps()
+        metrics = {}
+        for name, lists in self.metrics.items():
+            steps, values = self._settled(name, lists)
+            metrics[name] = Series(shared(steps), values)
         epoch_steps, epoch_values = self._epoch_arrays
         self._epoch_arrays = epoch_steps, epoch_values = (
             _moved(self.epoch_steps, epoch_steps), _moved(self.epoch_values, epoch_values)
         )
-        epochs = Series(epoch_steps, epoch_values) if epoch_steps else None
+        epochs = Series(shared(epoch_steps), epoch_values) if epoch_steps else None
         self._time_array = _moved(self.times, self._time_array)
         return MetricBatch(
             run_id, metrics, self.records, self._time_array, self.mtime, epochs, self.origin
@@ -143,6 +147,23 @@ class Columns:
         _settle(pending[0], target[0])
         _settle(pending[1], target[1])
         return target
+
+
+class _SharedSteps:
+    """One array object for equal step columns of a batch.
+
+    The metrics of a training loop's records share their steps; a batch that holds
+    them once pickles (a child process's read, sent to its parent) at about half the
+    size. Readers of a batch copy its arrays, never extend them.
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[bytes, array] = {}
+
+    def __call__(self, steps: array) -> array:
+        return self._seen.setdefault(steps.tobytes(), steps)
 
 
 def _settle(pending: list, target: array) -> None:
@@ -229,8 +250,11 @@ class _NotUniform(Exception):
     """The span needs the record-by-record path."""
 
 
-def add_uniform(span: list, position: int, columns: Columns) -> bool:
+def add_uniform(span: list, position: int, columns: Columns, bools: bool = True) -> bool:
     """Add ``span`` (records at positions ``position``...) column by column.
+
+    ``bools=False`` promises that no record holds a bool (the caller saw no ``true`` or
+    ``false`` in the text they were parsed from), which spares looking for one.
 
     Gives exactly the points :func:`add_record` would give record by record, or
     returns False without touching ``columns`` when the span needs that path: not
@@ -239,7 +263,7 @@ def add_uniform(span: list, position: int, columns: Columns) -> bool:
     as ``"nan"``, bools, lists...).
     """
     try:
-        planned = _plan(span, position)
+        planned = _plan(span, position, bools)
     except (_NotUniform, KeyError, TypeError, OverflowError):
         return False
     steps, epochs, stamps, metrics = planned
@@ -257,7 +281,7 @@ def add_uniform(span: list, position: int, columns: Columns) -> bool:
     return True
 
 
-def _plan(span: list, position: int) -> tuple:
+def _plan(span: list, position: int, bools: bool) -> tuple:
     """Every column of the span, converted; raises when the span is not uniform."""
     first = span[0]
     if type(first) is not dict or "status" in first or "event" in first:
@@ -265,10 +289,10 @@ def _plan(span: list, position: int) -> tuple:
     if set(map(len, span)) != {len(first)}:  # with every key found below: one key set
         raise _NotUniform
     keys = tuple(first)
-    epochs = _numbers(span, "epoch") if "epoch" in first else None
-    steps = _steps(span, first, epochs, position)
+    epochs = _numbers(span, "epoch", bools) if "epoch" in first else None
+    steps = _steps(span, first, epochs, position, bools)
     time_key = next((name for name in TIME_KEYS if name in first), None)
-    stamps = _times(span, time_key) if time_key is not None else None
+    stamps = _times(span, time_key, bools) if time_key is not None else None
     read = ("step", "epoch", time_key)
     metrics = []
     for key in keys:
@@ -276,28 +300,31 @@ def _plan(span: list, position: int) -> tuple:
             if key not in read and not all(key in record for record in span):
                 raise _NotUniform  # a key no column reads must still be in every record
             continue
-        metrics.append(_metric(span, key))
+        metrics.append(_metric(span, key, bools))
     return steps, epochs, stamps, [found for found in metrics if found is not None]
 
 
-def _numbers(span: list, key: str) -> array:
-    converted = plain_doubles([record[key] for record in span])
+def _numbers(span: list, key: str, bools: bool) -> array:
+    converted = plain_doubles(list(map(itemgetter(key), span)), bools)
     if converted is None:
         raise _NotUniform
     return converted
 
 
-def plain_doubles(values: list) -> array | None:
+def plain_doubles(values: list, bools: bool = True) -> array | None:
     """``values`` as doubles when every one is an int or a float; else None.
 
     ``array('d')`` rejects nulls, strings, lists and dicts itself but takes bools as
     0 and 1, so the types are looked at only where a 0 or 1 could hide a bool (all of
-    them when there are many). An integer beyond float range raises OverflowError.
+    them when there are many), and not at all when ``bools`` is False (the caller
+    knows there is none). An integer beyond float range raises OverflowError.
     """
     try:
         converted = array("d", values)
     except TypeError:
         return None
+    if not bools:
+        return converted
     points = np.frombuffer(converted, dtype=np.float64)
     zero_or_one = (points == 0.0) | (points == 1.0)
     if not zero_or_one.any():
@@ -310,9 +337,9 @@ def plain_doubles(values: list) -> array | None:
     return converted
 
 
-def _steps(span: list, first: dict, epochs: array | None, position: int) -> array:
+def _steps(span: list, first: dict, epochs: array | None, position: int, bools: bool) -> array:
     if "step" in first:
-        steps = _numbers(span, "step")
+        steps = _numbers(span, "step", bools)
     elif epochs is not None:
         steps = epochs
     else:
@@ -322,21 +349,21 @@ def _steps(span: list, first: dict, epochs: array | None, position: int) -> arra
     return steps
 
 
-def _times(span: list, key: str) -> array:
-    stamps = _numbers(span, key)
+def _times(span: list, key: str, bools: bool) -> array:
+    stamps = _numbers(span, key, bools)
     # Finite seconds only: milliseconds, NaN and the like go through parse_time.
     if not (np.abs(np.frombuffer(stamps, dtype=np.float64)) <= MILLISECONDS_THRESHOLD).all():
         raise _NotUniform
     return stamps
 
 
-def _metric(span: list, key: str) -> tuple[int, str, list | None, array] | None:
+def _metric(span: list, key: str, bools: bool) -> tuple[int, str, list | None, array] | None:
     """``(first index holding a number, key, indices kept or None for all, values)``.
 
     None when the key holds only nulls (no point, no column, as record by record).
     """
-    values = [record[key] for record in span]
-    converted = plain_doubles(values)
+    values = list(map(itemgetter(key), span))
+    converted = plain_doubles(values, bools)
     if converted is not None:
         return 0, key, None, converted
     if not set(map(type, values)) <= NUMBERS_OR_NULL:

@@ -265,7 +265,9 @@ class JsonlLog(MetricLog):
         index = 0
         for block in chunk.blocks:
             records = self._parse_block(block, index, chunk, events)
-            self._add(records, index, chunk, columns, events, ends)
+            # no bool can hide among the numbers of a block without these words
+            bools = b"true" in block.data or b"false" in block.data
+            self._add(records, index, chunk, columns, events, ends, bools)
             index += block.lines
 
     def _parse_block(
@@ -327,18 +329,20 @@ class JsonlLog(MetricLog):
         columns: Columns,
         events: list[Event],
         ends: list[RunEnded],
+        bools: bool = True,
     ) -> None:
-        """Add one slice of parsed records: in bulk where they allow it, else one by one."""
+        """Add one slice of parsed records: in bulk where they allow it, else one by one
+        (``bools``: see :func:`~sweeptui.sources.columns.add_uniform`)."""
         # a read of a few lines (the live case) is cheaper record by record
         if len(records) < MIN_SPAN:  # too few for a uniform span: no segments
             for index in range(len(records)):
                 self._add_one(records[index], start + index, chunk, columns, events, ends)
             return
-        if add_uniform(records, self.consumed, columns):
+        if add_uniform(records, self.consumed, columns, bools):
             self.consumed += len(records)  # the usual case: one key set, plain numbers
             return
         for low, high, uniform in segments(records, 0):
-            if uniform and add_uniform(records[low:high], self.consumed, columns):
+            if uniform and add_uniform(records[low:high], self.consumed, columns, bools):
                 self.consumed += high - low
                 continue
             for index in range(low, high):
