@@ -8,6 +8,7 @@ found issues of that severity, 2 usage error (bad option, missing directory).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -51,10 +52,8 @@ def run() -> NoReturn:
     """
     code = main()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (``| head``)
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe (``| head``): nothing left to say
-            pass
     os._exit(code)
 
 
