@@ -23,11 +23,6 @@ NOT_METRICS = frozenset(("step", "epoch", "status", "event", "exit_code", *TIME_
 MIN_SPAN = 8
 """Spans shorter than this are cheaper record by record than column by column."""
 
-MAX_SUSPECTS = 32
-"""Zeros and ones :func:`plain_doubles` checks one by one for a hidden bool; past
-this many it checks the type of every value at once."""
-
-NUMBERS = frozenset((int, float))
 NUMBERS_OR_NULL = frozenset((int, float, type(None)))
 
 
@@ -250,11 +245,8 @@ class _NotUniform(Exception):
     """The span needs the record-by-record path."""
 
 
-def add_uniform(span: list, position: int, columns: Columns, bools: bool = True) -> bool:
+def add_uniform(span: list, position: int, columns: Columns) -> bool:
     """Add ``span`` (records at positions ``position``...) column by column.
-
-    ``bools=False`` promises that no record holds a bool (the caller saw no ``true`` or
-    ``false`` in the text they were parsed from), which spares looking for one.
 
     Gives exactly the points :func:`add_record` would give record by record, or
     returns False without touching ``columns`` when the span needs that path: not
@@ -263,7 +255,7 @@ def add_uniform(span: list, position: int, columns: Columns, bools: bool = True)
     as ``"nan"``, bools, lists...).
     """
     try:
-        planned = _plan(span, position, bools)
+        planned = _plan(span, position)
     except (_NotUniform, KeyError, TypeError, OverflowError):
         return False
     steps, epochs, stamps, metrics = planned
@@ -281,7 +273,7 @@ def add_uniform(span: list, position: int, columns: Columns, bools: bool = True)
     return True
 
 
-def _plan(span: list, position: int, bools: bool) -> tuple:
+def _plan(span: list, position: int) -> tuple:
     """Every column of the span, converted; raises when the span is not uniform."""
     first = span[0]
     if type(first) is not dict or "status" in first or "event" in first:
@@ -289,10 +281,10 @@ def _plan(span: list, position: int, bools: bool) -> tuple:
     if set(map(len, span)) != {len(first)}:  # with every key found below: one key set
         raise _NotUniform
     keys = tuple(first)
-    epochs = _numbers(span, "epoch", bools) if "epoch" in first else None
-    steps = _steps(span, first, epochs, position, bools)
+    epochs = _numbers(span, "epoch") if "epoch" in first else None
+    steps = _steps(span, first, epochs, position)
     time_key = next((name for name in TIME_KEYS if name in first), None)
-    stamps = _times(span, time_key, bools) if time_key is not None else None
+    stamps = _times(span, time_key) if time_key is not None else None
     read = ("step", "epoch", time_key)
     metrics = []
     for key in keys:
@@ -300,46 +292,39 @@ def _plan(span: list, position: int, bools: bool) -> tuple:
             if key not in read and not all(key in record for record in span):
                 raise _NotUniform  # a key no column reads must still be in every record
             continue
-        metrics.append(_metric(span, key, bools))
+        metrics.append(_metric(span, key))
     return steps, epochs, stamps, [found for found in metrics if found is not None]
 
 
-def _numbers(span: list, key: str, bools: bool) -> array:
-    converted = plain_doubles(list(map(itemgetter(key), span)), bools)
+def _numbers(span: list, key: str) -> array:
+    converted = plain_doubles(list(map(itemgetter(key), span)))
     if converted is None:
         raise _NotUniform
     return converted
 
 
-def plain_doubles(values: list, bools: bool = True) -> array | None:
+def plain_doubles(values: list) -> array | None:
     """``values`` as doubles when every one is an int or a float; else None.
 
     ``array('d')`` rejects nulls, strings, lists and dicts itself but takes bools as
-    0 and 1, so the types are looked at only where a 0 or 1 could hide a bool (all of
-    them when there are many), and not at all when ``bools`` is False (the caller
-    knows there is none). An integer beyond float range raises OverflowError.
+    0 and 1, so the types are looked at only where a 0 or 1 could hide a bool. An
+    integer beyond float range raises OverflowError.
     """
     try:
         converted = array("d", values)
     except TypeError:
         return None
-    if not bools:
-        return converted
     points = np.frombuffer(converted, dtype=np.float64)
-    zero_or_one = (points == 0.0) | (points == 1.0)
-    if not zero_or_one.any():
+    suspects = np.flatnonzero((points == 0.0) | (points == 1.0)).tolist()
+    if not suspects:
         return converted
-    suspects = np.flatnonzero(zero_or_one)
-    if suspects.size > MAX_SUSPECTS:
-        return converted if set(map(type, values)) <= NUMBERS else None
-    if any(type(values[index]) is bool for index in suspects.tolist()):
-        return None
-    return converted
+    held = itemgetter(*suspects)(values) if len(suspects) > 1 else (values[suspects[0]],)
+    return None if bool in set(map(type, held)) else converted
 
 
-def _steps(span: list, first: dict, epochs: array | None, position: int, bools: bool) -> array:
+def _steps(span: list, first: dict, epochs: array | None, position: int) -> array:
     if "step" in first:
-        steps = _numbers(span, "step", bools)
+        steps = _numbers(span, "step")
     elif epochs is not None:
         steps = epochs
     else:
@@ -349,21 +334,21 @@ def _steps(span: list, first: dict, epochs: array | None, position: int, bools: 
     return steps
 
 
-def _times(span: list, key: str, bools: bool) -> array:
-    stamps = _numbers(span, key, bools)
+def _times(span: list, key: str) -> array:
+    stamps = _numbers(span, key)
     # Finite seconds only: milliseconds, NaN and the like go through parse_time.
     if not (np.abs(np.frombuffer(stamps, dtype=np.float64)) <= MILLISECONDS_THRESHOLD).all():
         raise _NotUniform
     return stamps
 
 
-def _metric(span: list, key: str, bools: bool) -> tuple[int, str, list | None, array] | None:
+def _metric(span: list, key: str) -> tuple[int, str, list | None, array] | None:
     """``(first index holding a number, key, indices kept or None for all, values)``.
 
     None when the key holds only nulls (no point, no column, as record by record).
     """
     values = list(map(itemgetter(key), span))
-    converted = plain_doubles(values, bools)
+    converted = plain_doubles(values)
     if converted is not None:
         return 0, key, None, converted
     if not set(map(type, values)) <= NUMBERS_OR_NULL:

@@ -265,9 +265,7 @@ class JsonlLog(MetricLog):
         index = 0
         for block in chunk.blocks:
             records = self._parse_block(block, index, chunk, events)
-            # no bool can hide among the numbers of a block without these words
-            bools = b"true" in block.data or b"false" in block.data
-            self._add(records, index, chunk, columns, events, ends, bools)
+            self._add(records, index, chunk, columns, events, ends)
             index += block.lines
 
     def _parse_block(
@@ -329,20 +327,18 @@ class JsonlLog(MetricLog):
         columns: Columns,
         events: list[Event],
         ends: list[RunEnded],
-        bools: bool = True,
     ) -> None:
-        """Add one slice of parsed records: in bulk where they allow it, else one by one
-        (``bools``: see :func:`~sweeptui.sources.columns.add_uniform`)."""
+        """Add one slice of parsed records: in bulk where they allow it, else one by one."""
         # a read of a few lines (the live case) is cheaper record by record
         if len(records) < MIN_SPAN:  # too few for a uniform span: no segments
             for index in range(len(records)):
                 self._add_one(records[index], start + index, chunk, columns, events, ends)
             return
-        if add_uniform(records, self.consumed, columns, bools):
+        if add_uniform(records, self.consumed, columns):
             self.consumed += len(records)  # the usual case: one key set, plain numbers
             return
         for low, high, uniform in segments(records, 0):
-            if uniform and add_uniform(records[low:high], self.consumed, columns, bools):
+            if uniform and add_uniform(records[low:high], self.consumed, columns):
                 self.consumed += high - low
                 continue
             for index in range(low, high):
