@@ -514,17 +514,9 @@ def _json_or_none(value: Any) -> Any:
 
 
 # -- the matcher ---------------------------------------------------------------------------------
-def _head(path: Path, size: int, boundary: Boundary) -> bytes:
-    try:
-        with boundary.open(path) as handle:
-            return handle.read(size)
-    except OSError:
-        return b""
-
-
 def is_journal(path: Path, boundary: Boundary = UNBOUNDED) -> bool:
     """A file whose first line is an Optuna journal operation."""
-    return path.suffix in JOURNAL_SUFFIXES and _head(path, len(JOURNAL_MARK), boundary) == JOURNAL_MARK
+    return path.suffix in JOURNAL_SUFFIXES and boundary.peek(path, len(JOURNAL_MARK)) == JOURNAL_MARK
 
 
 def is_optuna_sqlite(path: Path, boundary: Boundary = UNBOUNDED) -> bool:
