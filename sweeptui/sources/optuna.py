@@ -528,12 +528,17 @@ def is_optuna_sqlite(path: Path, boundary: Boundary = UNBOUNDED) -> bool:
     return tables is not None and (tables.locked or tables.names >= OPTUNA_TABLES)
 
 
+_CANDIDATE_ENDINGS = (*JOURNAL_SUFFIXES, *SQLITE_SUFFIXES)
+
+
 def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContext) -> Match | None:
     """Claim journal files and Optuna SQLite files; the rest of the directory stays open."""
     readers: list[Reader] = []
     claimed: set[str] = set()
     boundary = boundary_of(ctx.root, ctx.settings)
     for name in files:
+        if not name.endswith(_CANDIDATE_ENDINGS):  # most files: no path built, nothing opened
+            continue
         path = directory / name
         if is_journal(path, boundary):
             readers.append(JournalReader(ctx.root, path, ctx.settings))
