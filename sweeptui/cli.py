@@ -286,6 +286,8 @@ def _moment(text: str | None) -> float | None:
 
 def _server_problem(sweep) -> None:
     """A tracking server that did not answer, or lacks the experiment, is a usage error."""
+    if not sweep.remote:
+        return
     from sweeptui.sources.mlflow_server import ServerReader
 
     for reader in sweep.readers:
@@ -425,7 +427,9 @@ def _fail_on(report: dict, threshold: str | None) -> int:
 
 def _target(text: str) -> Path | str:
     """A directory as a Path; a tracking server's URL stays a string."""
-    return text if text.startswith(("http://", "https://")) else Path(text)
+    from sweeptui.sources.base import is_server_url
+
+    return text if is_server_url(text) else Path(text)
 
 
 def _existing_target(target: Path | str) -> Path | str:
