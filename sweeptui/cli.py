@@ -319,7 +319,7 @@ def run_report(args: argparse.Namespace) -> int:
         check_output_path(args.output)
     if args.next_sweep is not None:
         check_output_path(args.next_sweep, "--next-sweep")
-    # the analysis modules (pandas, scipy) are imported while child processes read
+    # the analysis modules (pandas) are imported while child processes read
     sweep, objective = load_from_args(args, meanwhile=_import_report)
     from sweeptui.report import build_report, format_for, render, write_report
 
