@@ -166,3 +166,34 @@ def test_scalar_window_sums_match_numpy_bit_for_bit() -> None:
         vector = of._noise(np.empty(0), values, points)
         scalar = [of._window_noise(values[: i + 1].tolist(), points) for i in range(values.size)]
         np.testing.assert_array_equal(vector, np.array(scalar))
+
+
+def test_default_window_levels_match_the_scalar_path_bit_for_bit() -> None:
+    # The default window of 3 takes the minimum plus the median of each window rather
+    # than sorting it: ties, negatives and magnitudes far apart must give the same bits.
+    from sweeptui.detectors import overfitting as of
+
+    rng = np.random.default_rng(12)
+    spread = np.exp(rng.uniform(-7, 7, 300)) * rng.choice([-1.0, 1.0], 300)
+    ties = rng.choice([1.0, 2.0, -1.0, 1e-300, 3.5], 300)
+    for values in (spread, ties, np.round(spread, 1) + 0.25):
+        vector = of._smoothed(np.empty(0), values, 3)
+        scalar = np.array([of._window_level(values.tolist(), i, 3) for i in range(values.size)])
+        assert vector.tobytes() == scalar.tobytes()
+    with_zeros = np.where(rng.random(300) < 0.2, rng.choice([0.0, -0.0], 300), spread)
+    vector = of._smoothed(np.empty(0), with_zeros, 3)
+    scalar = [of._window_level(with_zeros.tolist(), i, 3) for i in range(300)]
+    np.testing.assert_array_equal(vector, np.array(scalar))
+
+
+def test_streak_ends_agree_with_the_per_point_lengths() -> None:
+    # The divergence rise rule reads the longest and the last streak from the breaks
+    # alone; they must be those of the per-point lengths, whatever is carried in.
+    from sweeptui.detectors.base import streak_ends, streak_lengths
+
+    rng = np.random.default_rng(5)
+    for _ in range(400):
+        flags = rng.random(int(rng.integers(1, 40))) < rng.choice([0.0, 0.3, 0.8, 1.0])
+        carried = int(rng.choice([0, 0, 1, 4, 9]))
+        lengths = streak_lengths(flags, carried)
+        assert streak_ends(flags, carried) == (int(lengths.max()), int(lengths[-1]))

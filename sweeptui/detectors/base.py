@@ -61,8 +61,10 @@ class EpochLookup:
             return
         steps = np.array(batch.epochs.steps, dtype=np.float64)
         epochs = np.array(batch.epochs.values, dtype=np.float64)
-        order = np.argsort(steps, kind="stable")
-        self._steps, self._epochs = steps[order], epochs[order]
+        if np.count_nonzero(steps[1:] >= steps[:-1]) < steps.size - 1:  # out of order, or NaN
+            order = np.argsort(steps, kind="stable")
+            steps, epochs = steps[order], epochs[order]
+        self._steps, self._epochs = steps, epochs
 
     def _take_small(self, pairs) -> bool:
         """Keep a few records as sorted lists; False (use numpy) when a step is NaN,
@@ -111,6 +113,8 @@ def streak_lengths(flags: np.ndarray, carried: int) -> np.ndarray:
     ``carried`` is the length of the run that ended the previous batch, so a streak
     spanning batches is counted whole (batch-size independence).
     """
+    if not flags.any():  # the usual answer on a healthy run: no arrays to build
+        return np.zeros(flags.size, dtype=np.int_)
     positions = np.arange(1, flags.size + 1)
     last_break = np.maximum.accumulate(np.where(flags, 0, positions))
     lengths = positions - last_break
@@ -118,7 +122,21 @@ def streak_lengths(flags: np.ndarray, carried: int) -> np.ndarray:
     return lengths
 
 
+def streak_ends(flags: np.ndarray, carried: int) -> tuple[int, int]:
+    """``(longest, last)``: the largest and the last of :func:`streak_lengths` (``flags``
+    not empty), found from the positions of the ``False`` alone."""
+    breaks = (~flags).nonzero()[0]
+    if not breaks.size:
+        return carried + flags.size, carried + flags.size
+    first = int(breaks[0])
+    longest = first + carried if first else 0
+    if breaks.size > 1:
+        longest = max(longest, int(np.maximum.reduce(breaks[1:] - breaks[:-1])) - 1)
+    last = flags.size - 1 - int(breaks[-1])
+    return max(longest, last), last
+
+
 __all__ = [
     "SMALL_BATCH", "EpochLookup", "EpochTracker", "batch_time", "duration", "number",
-    "run_length", "streak_lengths", "view", "where",
+    "run_length", "streak_ends", "streak_lengths", "view", "where",
 ]  # fmt: skip

@@ -31,6 +31,7 @@ from sweeptui.detectors.base import (
     SMALL_BATCH,
     EpochLookup,
     number,
+    streak_ends,
     streak_lengths,
     view,
     where,
@@ -242,7 +243,7 @@ class DivergenceDetector:
         epochs: EpochLookup,
     ) -> _Hit | None:
         finite = np.isfinite(values)
-        if not finite.all():
+        if np.count_nonzero(finite) < values.size:
             steps, values = steps[finite], values[finite]
         log_scale = self._is_log_scale(name)
         if log_scale:
@@ -258,8 +259,19 @@ class DivergenceDetector:
         return hit
 
     def _scan(self, state: LossState, values: np.ndarray) -> _Scan:
+        scan = _Scan(float(np.minimum.reduce(values)))
+        self._scan_factor(state, values, scan)
+        self._scan_rises(state, values, scan)
+        return scan
+
+    def _scan_factor(self, state: LossState, values: np.ndarray, scan: _Scan) -> None:
+        """Factor rule: each point against the minimum of the points before it."""
         s = self.settings
-        # Factor rule: each point against the minimum of the points before it.
+        floor = min(state.minimum, scan.lowest)
+        if floor > 0 and float(np.maximum.reduce(values)) <= s.divergence_factor * floor:
+            # Every minimum before a point is at least ``floor``: no point of a batch
+            # under factor x floor can pass (the usual batch; nothing more to compute).
+            return
         prior_min = np.fmin.accumulate(np.concatenate(([state.minimum], values)))[:-1]
         prior_count = state.count + np.arange(values.size)
         above = (
@@ -267,10 +279,23 @@ class DivergenceDetector:
             & (prior_min > 0)
             & (values > s.divergence_factor * prior_min)
         )
-        above_len = streak_lengths(above, state.above)
-        # Rise rule: consecutive increases and the value just before the first one.
+        scan.prior_min = prior_min
+        scan.above_len = streak_lengths(above, state.above)
+        scan.confirmed = scan.above_len >= max(1, s.divergence_confirm_points)
+
+    def _scan_rises(self, state: LossState, values: np.ndarray, scan: _Scan) -> None:
+        """Rise rule: consecutive increases and the value just before the first one."""
+        s = self.settings
         previous = np.concatenate(([state.last], values[:-1]))
-        rise_len = streak_lengths(values > previous, state.rises)  # NaN 'last' never rises
+        rises = values > previous  # a NaN 'last' never rises
+        needed = max(2, s.divergence_rise_points)
+        longest, scan.rises = streak_ends(rises, state.rises)
+        if longest < needed:
+            # no rise is long enough to judge: only the last point's base is carried
+            scan.end_base = _rise_base(state, values, values.size - 1 - scan.rises)
+            return
+        rise_len = scan.rise_len = streak_lengths(rises, state.rises)
+        long_enough = rise_len >= needed
         base_index = np.arange(values.size) - rise_len
         base = np.where(
             base_index >= 0,
@@ -280,10 +305,9 @@ class DivergenceDetector:
         # Growth is read off the lower of the last two values, so that a single spike
         # ending an ordinary run of small rises is not mistaken for an explosion.
         lower = np.fmin(values, previous)
-        grown = (rise_len >= max(2, s.divergence_rise_points)) & (base > 0)
+        grown = long_enough & (base > 0)
         grown &= lower >= s.divergence_rise_growth * np.where(base > 0, base, np.inf)
-        confirmed = above_len >= max(1, s.divergence_confirm_points)
-        return _Scan(prior_min, above_len, confirmed, rise_len, base, grown)
+        scan.base, scan.grown, scan.end_base = base, grown, float(base[-1])
 
     def _first_hit(
         self,
@@ -295,11 +319,15 @@ class DivergenceDetector:
         log_scale: bool,
         epochs: EpochLookup,
     ) -> _Hit | None:
-        candidates = [int(np.argmax(mask)) for mask in (scan.confirmed, scan.grown) if mask.any()]
+        candidates = [
+            int(np.argmax(mask))
+            for mask in (scan.confirmed, scan.grown)
+            if mask is not None and np.count_nonzero(mask)
+        ]
         if not candidates:
             return None
         index = min(candidates)
-        if scan.confirmed[index]:
+        if scan.confirmed is not None and scan.confirmed[index]:
             start = index - int(scan.above_len[index]) + 1
             if start >= 0:
                 onset = (steps[start], epochs.epoch_at(float(steps[start])))
@@ -316,21 +344,36 @@ class DivergenceDetector:
 
 @dataclass(slots=True)
 class _Scan:
-    """Per-point results of judging one batch of a loss."""
+    """Per-point results of judging one batch of a loss. A rule's arrays stay None
+    where a cheap exact test showed that no point of the batch can meet it."""
 
-    prior_min: np.ndarray
-    above_len: np.ndarray
-    confirmed: np.ndarray
-    rise_len: np.ndarray
-    base: np.ndarray
-    grown: np.ndarray
+    lowest: float
+    """The batch's lowest value."""
+    rises: int = 0
+    end_base: float = math.nan
+    """The consecutive increases ending at the batch's last point, and the value before
+    the first of them (what the run carries)."""
+    prior_min: np.ndarray | None = None
+    above_len: np.ndarray | None = None
+    confirmed: np.ndarray | None = None
+    rise_len: np.ndarray | None = None
+    base: np.ndarray | None = None
+    grown: np.ndarray | None = None
+
+
+def _rise_base(state: LossState, values: np.ndarray, index: int) -> float:
+    """The value at ``index`` of the batch, or before it the carried one (the last
+    value for -1, the carried rise's base before that)."""
+    if index >= 0:
+        return float(values[index])
+    return state.last if index == -1 else state.rise_base
 
 
 def _carry(
     state: LossState, steps: np.ndarray, values: np.ndarray, scan: _Scan, epochs: EpochLookup
 ) -> None:
     """Fold the batch into the running state (minimum, streaks and where they began)."""
-    tail = int(scan.above_len[-1])
+    tail = int(scan.above_len[-1]) if scan.above_len is not None else 0
     if 0 < tail <= values.size:  # the streak began inside this batch
         start = values.size - tail
         state.above_step = float(steps[start])
@@ -341,10 +384,10 @@ def _carry(
         _end_above(state)
     state.above = tail
     state.count += int(values.size)
-    state.minimum = min(state.minimum, float(values.min()))
+    state.minimum = min(state.minimum, scan.lowest)
     state.last = float(values[-1])
-    state.rises = int(scan.rise_len[-1])
-    state.rise_base = float(scan.base[-1])
+    state.rises = scan.rises
+    state.rise_base = scan.end_base
 
 
 def _end_above(state: LossState) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 _SEPARATORS = re.compile(r"[/\-.\s]+")
 
@@ -44,6 +45,7 @@ TRAINING_LOSS_NAMES: tuple[str, ...] = (
 """Normalised names read as a training loss; a bare ``loss`` comes last."""
 
 
+@lru_cache(maxsize=4096)  # every run of a sweep asks about the same few names
 def normalise(name: str) -> str:
     """Lower case with separators folded to ``_``: ``Val/Loss`` -> ``val_loss``."""
     return _SEPARATORS.sub("_", name.strip().lower()).strip("_")

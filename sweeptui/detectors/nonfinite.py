@@ -53,5 +53,7 @@ def _first_nonfinite(values) -> int:
             if not math.isfinite(value):
                 return index
         return -1
-    bad = np.flatnonzero(~np.isfinite(view(values)))
-    return int(bad[0]) if bad.size else -1
+    finite = np.isfinite(view(values))
+    if np.count_nonzero(finite) == finite.size:
+        return -1
+    return int(np.argmin(finite))  # the first False

@@ -160,6 +160,8 @@ class OverfitDetector:
         state: FitState, train_steps: np.ndarray, train_values: np.ndarray, val_steps: np.ndarray
     ) -> np.ndarray:
         """Mean training loss per validation interval, carried forward where none was logged."""
+        if _same_steps(train_steps, val_steps):
+            return _levels_at_same_steps(state, train_values)
         slots = val_steps.size
         bucket = np.searchsorted(val_steps, train_steps, side="left")
         inside = bucket < slots
@@ -188,65 +190,106 @@ class OverfitDetector:
         epochs: EpochLookup,
         seen_at: float | None,
     ) -> Issue | None:
-        s = self.settings
-        window = max(1, s.overfit_window)
+        window = max(1, self.settings.overfit_window)
         recent_values = np.array(state.recent_values, dtype=np.float64)
         recent_train = np.array(state.recent_train, dtype=np.float64)
-        recent_jumps = np.array(state.recent_jumps, dtype=np.float64)
         level = _smoothed(recent_values, values, window)
-        train = _smoothed(recent_train, levels, window)
-        jumps = _third_differences(recent_values, values)
-
-        seeded = np.fmin.accumulate(np.concatenate(([state.level_min], level)))
-        level_min = seeded[1:]
-        positions = np.arange(values.size)
-        latest_min = np.maximum.accumulate(np.where(level < seeded[:-1], positions, -1))
-        train_at_min = np.where(
-            latest_min >= 0, train[np.maximum(latest_min, 0)], state.train_at_min
-        )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            risen = (level_min > 0) & (level > level_min * (1 + s.overfit_min_rise))
-            drop = (train_at_min - train) / np.abs(train_at_min)
-        if risen.any():
-            # The noise term can only raise the threshold above overfit_min_rise, so it
-            # is worth computing only when some level cleared that floor (rarely, on a
-            # healthy curve: this keeps the common batch cheap).
-            noise = _noise(recent_jumps, jumps, max(1, s.overfit_noise_points))
-            threshold = np.maximum(s.overfit_min_rise, s.overfit_noise_factor * noise)
-            with np.errstate(invalid="ignore"):
-                risen &= level > level_min * (1 + threshold)
-        streak = streak_lengths(risen, state.above)
+        prior_min = np.fmin.accumulate(np.concatenate(([state.level_min], level)))
+        points = _Points(steps, values, level, level < prior_min[:-1])
+        risen, jumps = self._risen(state, recent_values, points, prior_min[1:])
         low = _RunningLow(state, steps, values, epochs)
-        clear_streak = streak_lengths(low.clearly_above(values, s.overfit_clear_rise), state.clear_above)
-        patience = max(1, s.overfit_patience)
-        persistent = (streak >= patience) | (clear_streak >= patience)
-        holds = persistent & (drop >= s.overfit_train_drop)
-
+        clear = low.clearly_above(values, self.settings.overfit_clear_rise)
         issue = None
-        if holds.any():
-            index = int(np.argmax(holds))
-            step = float(steps[index])
-            issue = self._issue(
-                run,
-                state,
-                # quote the smoothed level when it carried the verdict, else the raw point
-                Onset(step, epochs.epoch_at(step), float(
-                    level[index] if streak[index] >= patience else values[index]
-                )),
-                float(drop[index]),
-                low.at(index),
-                seen_at,
-            )
+        if np.count_nonzero(risen) or np.count_nonzero(clear):
+            train = _smoothed(recent_train, levels, window)
+            issue = self._persisted(run, state, points, train, (risen, clear), low, seen_at)
+        else:  # nothing rose (the usual batch): no streak, and no training drop to judge
+            state.above = state.clear_above = 0
+        latest_min = _last_true(points.new_min)
+        if latest_min >= 0:
+            state.train_at_min = _level_at(recent_train, levels, latest_min, window)
         low.carry()
+        self._carry_recent(state, recent_values, recent_train, values, levels, jumps)
+        state.level_min = float(prior_min[-1])
+        return issue
+
+    def _risen(
+        self, state: FitState, recent_values: np.ndarray, points: _Points, level_min: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per point: the level has risen past the floor and past the run's noise; with
+        the batch's third differences when the noise had to be estimated."""
+        s = self.settings
+        level = points.level
+        with np.errstate(invalid="ignore"):
+            risen = (level_min > 0) & (level > level_min * (1 + s.overfit_min_rise))
+        if not np.count_nonzero(risen):
+            return risen, None
+        # The noise term can only raise the threshold above overfit_min_rise, so it
+        # is worth computing only when some level cleared that floor (rarely, on a
+        # healthy curve: this keeps the common batch cheap).
+        jumps = _third_differences(recent_values, points.values)
+        recent_jumps = np.array(state.recent_jumps, dtype=np.float64)
+        noise = _noise(recent_jumps, jumps, max(1, s.overfit_noise_points))
+        threshold = np.maximum(s.overfit_min_rise, s.overfit_noise_factor * noise)
+        with np.errstate(invalid="ignore"):
+            risen &= level > level_min * (1 + threshold)
+        return risen, jumps
+
+    def _persisted(
+        self,
+        run: Run,
+        state: FitState,
+        points: _Points,
+        train: np.ndarray,
+        rises: tuple[np.ndarray, np.ndarray],
+        low: _RunningLow,
+        seen_at: float | None,
+    ) -> Issue | None:
+        """Count the streaks of risen and of clearly-above points (``rises``); the issue
+        at the first point where one has persisted while the training level fell."""
+        s = self.settings
+        patience = max(1, s.overfit_patience)
+        streak = streak_lengths(rises[0], state.above)
+        clear_streak = streak_lengths(rises[1], state.clear_above)
+        persistent = (streak >= patience) | (clear_streak >= patience)
+        # the carried minimum's training level is still needed below: update it after
+        train_at_min = state.train_at_min
+        state.above, state.clear_above = int(streak[-1]), int(clear_streak[-1])
+        if not np.count_nonzero(persistent):
+            return None
+        train_at_min = _at_latest(points.new_min, train, train_at_min)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            drop = (train_at_min - train) / np.abs(train_at_min)
+        holds = persistent & (drop >= s.overfit_train_drop)
+        if not np.count_nonzero(holds):
+            return None
+        index = int(np.argmax(holds))
+        step = float(points.steps[index])
+        # quote the smoothed level when it carried the verdict, else the raw point
+        quoted = points.level[index] if streak[index] >= patience else points.values[index]
+        onset = Onset(step, low.epoch_at(step), float(quoted))
+        return self._issue(run, state, onset, float(drop[index]), low.at(index), seen_at)
+
+    def _carry_recent(
+        self,
+        state: FitState,
+        recent_values: np.ndarray,
+        recent_train: np.ndarray,
+        values: np.ndarray,
+        levels: np.ndarray,
+        jumps: np.ndarray | None,
+    ) -> None:
+        """Keep the last few values, training levels and third differences."""
+        s = self.settings
+        keep_jumps = max(0, s.overfit_noise_points - 1)
+        if jumps is None:
+            jumps = _newest_third_differences(recent_values, values, keep_jumps)
+        window = max(1, s.overfit_window)
         state.recent_values = _tail(recent_values, values, max(window - 1, DIFFERENCE_ORDER))
         state.recent_train = _tail(recent_train, levels, window - 1)
-        state.recent_jumps = _tail(recent_jumps, jumps, max(0, s.overfit_noise_points - 1))
-        state.level_min = float(level_min[-1])
-        state.train_at_min = float(train_at_min[-1])
-        state.above = int(streak[-1])
-        state.clear_above = int(clear_streak[-1])
+        recent_jumps = np.array(state.recent_jumps, dtype=np.float64)
+        state.recent_jumps = _tail(recent_jumps, jumps, keep_jumps)
         state.train_level = float(levels[-1])
-        return issue
 
     def _judge_small(
         self,
@@ -342,17 +385,22 @@ class _RunningLow:
         self._state, self._steps, self._epochs = state, steps, epochs
         seeded = np.minimum.accumulate(np.concatenate(([state.lowest], values)))
         self._lowest = seeded[1:]
-        positions = np.arange(values.size)
-        self._latest = np.maximum.accumulate(np.where(values < seeded[:-1], positions, -1))
+        self._before = seeded[:-1]
+        """Per point: the lowest point before it."""
+        self._new_low = values < self._before
 
     def clearly_above(self, values: np.ndarray, rise: float) -> np.ndarray:
         """Per point: above the lowest point before it by more than ``rise`` (relative)."""
-        before = np.concatenate(([self._state.lowest], self._lowest[:-1]))
+        before = self._before
         return (before > 0) & (values > before * (1 + rise))
+
+    def epoch_at(self, step: float) -> float | None:
+        """The epoch of ``step`` (see :class:`~sweeptui.detectors.base.EpochLookup`)."""
+        return self._epochs.epoch_at(step)
 
     def at(self, index: int) -> tuple[float, float, float | None]:
         """(value, step, epoch) of the lowest point up to ``index`` of the batch."""
-        latest = int(self._latest[index])
+        latest = _last_true(self._new_low[: index + 1])
         if latest < 0:
             state = self._state
             return state.lowest, state.lowest_step, state.lowest_epoch
@@ -364,6 +412,16 @@ class _RunningLow:
         self._state.lowest, self._state.lowest_step, self._state.lowest_epoch = self.at(
             self._lowest.size - 1
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Points:
+    """The validation points of one batch, their levels, and where a level set a new low."""
+
+    steps: np.ndarray
+    values: np.ndarray
+    level: np.ndarray
+    new_min: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,6 +540,27 @@ def _small_levels(
     return levels
 
 
+def _same_steps(train_steps: np.ndarray, val_steps: np.ndarray) -> bool:
+    """Both losses logged at the same, strictly increasing steps (the usual per-epoch
+    log): then each training point is its validation interval on its own."""
+    return (
+        train_steps.size == val_steps.size
+        and np.count_nonzero(train_steps == val_steps) == val_steps.size
+        and np.count_nonzero(val_steps[1:] > val_steps[:-1]) == val_steps.size - 1
+    )
+
+
+def _levels_at_same_steps(state: FitState, train_values: np.ndarray) -> np.ndarray:
+    """:meth:`OverfitDetector._levels` when :func:`_same_steps` holds, without binning:
+    the same sums (a bin's sum starts from 0.0, so ``+ 0.0``), and the first interval
+    continues the training points carried from before."""
+    levels = train_values + 0.0
+    first = _running_sum(state.train_sum, [float(train_values[0])])
+    levels[0] = first / float(state.train_count + 1)
+    state.train_sum, state.train_count = 0.0, 0
+    return levels
+
+
 def _smoothed(recent: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
     """Per new value: the mean of the last ``window`` values without the highest one
     (the value itself for a window of one); NaN until ``window`` values exist."""
@@ -491,13 +570,33 @@ def _smoothed(recent: np.ndarray, values: np.ndarray, window: int) -> np.ndarray
     out = np.full(values.size, np.nan)
     if joined.size < window:
         return out
-    rows = np.sort(_windows(joined, window), axis=1)
-    total = rows[:, 0].copy()
-    for column in range(1, keep):  # column by column: the same sum whatever the batching
-        total += rows[:, column]
+    total = _lowest_sums(joined, window, keep)
     first = max(window - 1, carried.size)  # first joined index that is a new value
     out[first - carried.size :] = total[first - (window - 1) :] / keep
     return out
+
+
+def _lowest_sums(joined: np.ndarray, window: int, keep: int) -> np.ndarray:
+    """Per run of ``window`` values of ``joined``: its ``keep`` lowest values summed in
+    ascending order (NaN sorting last), so the sum is the same whatever the batching."""
+    if window == 3 and _distinct_when_equal(joined):
+        # The lowest two of three are the minimum and the median; finding them takes a
+        # few passes where sorting a row per point took most of a long batch's time.
+        first, second, third = joined[:-2], joined[1:-1], joined[2:]
+        lower, upper = np.minimum(first, second), np.maximum(first, second)
+        return np.minimum(lower, third) + np.maximum(lower, np.minimum(upper, third))
+    rows = np.sort(_windows(joined, window), axis=1)
+    total = rows[:, 0].copy()
+    for column in range(1, keep):  # column by column: the order a point-by-point feed adds
+        total += rows[:, column]
+    return total
+
+
+def _distinct_when_equal(values: np.ndarray) -> bool:
+    """No NaN and no zero: then values that compare equal are the same bits, so picking
+    the minimum and median gives exactly the numbers a sort puts first (a sort's order
+    of 0.0 and -0.0, and its NaN placement, are not those of ``minimum``/``maximum``)."""
+    return bool(values.all()) and not np.isnan(values).any()
 
 
 def _third_differences(recent: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -505,14 +604,33 @@ def _third_differences(recent: np.ndarray, values: np.ndarray) -> np.ndarray:
     carried = _last(recent, DIFFERENCE_ORDER)
     joined = np.concatenate((carried, values))
     out = np.full(values.size, np.nan)
-    index = np.arange(max(DIFFERENCE_ORDER, carried.size), joined.size)
-    if index.size:
-        x = joined
-        change = x[index] - 3 * x[index - 1] + 3 * x[index - 2] - x[index - 3]
+    first = max(DIFFERENCE_ORDER, carried.size)  # the first joined index with three before it
+    end = joined.size
+    if end > first:
+        x0, x1 = joined[first:end], joined[first - 1 : end - 1]
+        x2, x3 = joined[first - 2 : end - 2], joined[first - 3 : end - 3]
+        change = x0 - 3 * x1 + 3 * x2 - x3
         with np.errstate(invalid="ignore", divide="ignore"):
-            relative = np.abs(change) / np.abs(x[index - 1])
-        out[index - carried.size] = np.where(np.isfinite(relative), relative, np.nan)
+            relative = np.abs(change) / np.abs(x1)
+        out[first - carried.size :] = np.where(np.isfinite(relative), relative, np.nan)
     return out
+
+
+def _level_at(recent: np.ndarray, values: np.ndarray, index: int, window: int) -> float:
+    """``_smoothed(recent, values, window)[index]``, from the few values its window holds."""
+    start = max(0, index - window + 1)
+    carried = recent if start == 0 else _EMPTY
+    return float(_smoothed(carried, values[start : index + 1], window)[-1])
+
+
+def _newest_third_differences(recent: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
+    """The last ``count`` of :func:`_third_differences` (all of them when the batch is too
+    short to find them within itself): what the noise window carries to the next batch."""
+    if count == 0:
+        return _EMPTY
+    if values.size < count + DIFFERENCE_ORDER:
+        return _third_differences(recent, values)
+    return _third_differences(values[-count - DIFFERENCE_ORDER : -count], values[-count:])
 
 
 def _noise(recent: np.ndarray, jumps: np.ndarray, points: int) -> np.ndarray:
@@ -543,13 +661,30 @@ def _windows(values: np.ndarray, width: int) -> np.ndarray:
 
 def _tail(recent: np.ndarray, values: np.ndarray, keep: int) -> array:
     """The last ``keep`` of ``recent`` followed by ``values``, as doubles."""
+    if keep <= 0:
+        return array("d")
+    if values.size < keep:
+        values = np.concatenate((_last(recent, keep), values))
     # from a list, the array is made at its size (one made from bytes is over-allocated)
-    return array("d", _last(np.concatenate((_last(recent, keep), values)), keep).tolist())
+    return array("d", values[-keep:].tolist())
 
 
 def _last(values: np.ndarray, count: int) -> np.ndarray:
     """The last ``count`` items of ``values`` (all of them when there are fewer)."""
     return values[max(0, values.size - count) :] if count > 0 else _EMPTY
+
+
+def _last_true(mask: np.ndarray) -> int:
+    """Index of the last ``True`` of ``mask``, or -1."""
+    hits = np.flatnonzero(mask)
+    return int(hits[-1]) if hits.size else -1
+
+
+def _at_latest(mask: np.ndarray, values: np.ndarray, carried: float) -> np.ndarray:
+    """Per point: ``values`` at the latest point at or before it where ``mask`` holds;
+    ``carried`` before the first."""
+    latest = np.maximum.accumulate(np.where(mask, np.arange(mask.size), -1))
+    return np.where(latest >= 0, values[np.maximum(latest, 0)], carried)
 
 
 def _small_points(
@@ -576,11 +711,15 @@ def _small_points(
 
 
 def _finite(batch: MetricBatch, name: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Finite (steps, values) of one metric in the batch, as copies (safe to keep)."""
+    """Finite (steps, values) of one metric in the batch: views of the batch's columns
+    when every value is finite (the usual case: use them within the call, never keep
+    them), else copies of the finite points."""
     series = batch.metrics.get(name) if name is not None else None
     if series is None or not len(series.values):
         empty = np.empty(0)
         return empty, empty
     steps, values = view(series.steps), view(series.values)
     keep = np.isfinite(values)
+    if np.count_nonzero(keep) == values.size:
+        return steps, values
     return steps[keep], values[keep]
