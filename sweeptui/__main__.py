@@ -1,5 +1,5 @@
 """Entry point for ``python -m sweeptui``."""
 
-from sweeptui.cli import main
+from sweeptui.cli import run
 
-raise SystemExit(main())
+run()

@@ -371,10 +371,12 @@ def _widen(
         low, high = min(finite), max(finite)
     else:
         fresh = np.frombuffer(column, dtype=np.float64)[start:]
-        fresh = fresh[np.isfinite(fresh)]  # a copy: the buffer view is released here
-        if fresh.size == 0:
-            return current
         low, high = float(fresh.min()), float(fresh.max())
+        if not (math.isfinite(low) and math.isfinite(high)):  # NaN or inf among them
+            fresh = fresh[np.isfinite(fresh)]
+            if fresh.size == 0:
+                return current
+            low, high = float(fresh.min()), float(fresh.max())
     if current is None:
         return low, high
     return min(current[0], low), max(current[1], high)

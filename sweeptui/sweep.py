@@ -29,7 +29,7 @@ from sweeptui.readalone import ReadAlone, read_in_children
 from sweeptui.settings import Settings
 from sweeptui.sources import get_sources
 from sweeptui.sources.admit import admit
-from sweeptui.sources.base import Reader
+from sweeptui.sources.base import Reader, is_server_url
 from sweeptui.sources.forked import one_shot_load
 from sweeptui.sources.scan import Scanner
 from sweeptui.store import RunStore
@@ -346,9 +346,10 @@ def open_sweep(
 ) -> Sweep:
     """A sweep in a directory, or followed on an MLflow tracking server (an ``http(s)://``
     URL; ``experiment`` picks one, ``interval`` is the poll interval in seconds)."""
-    from sweeptui.sources.mlflow_server import DEFAULT_INTERVAL, ServerReader, is_server_url
-
     if isinstance(target, str) and is_server_url(target):
+        # here: the HTTP client's imports cost a tenth of a second a directory never needs
+        from sweeptui.sources.mlflow_server import DEFAULT_INTERVAL, ServerReader
+
         settings = settings or Settings()
         reader = ServerReader(target, experiment, settings, interval or DEFAULT_INTERVAL)
         label = f"{target} (experiment {experiment})" if experiment else target

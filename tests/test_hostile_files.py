@@ -275,3 +275,23 @@ def test_every_numeric_setting_has_a_range() -> None:
     assert numeric == set(RANGES)
     with pytest.raises(ValueError, match=r"in \(0, 1\)"):
         Settings().with_overrides({"alpha": "1"})
+
+
+def test_a_journal_is_told_by_its_first_bytes_only_through_the_boundary(tmp_path: Path) -> None:
+    journal = next((REPO / "tests" / "fixtures" / "optuna" / "journal").glob("*.log"))
+    outside = tmp_path / "outside" / "journal.log"
+    outside.parent.mkdir()
+    shutil.copy(journal, outside)
+    root = tmp_path / "sweep"
+    (root / "inside").mkdir(parents=True)
+    shutil.copy(journal, root / "inside" / "journal.log")
+    os.symlink(root / "inside" / "journal.log", root / "inside" / "again.log")  # a link inside
+    (root / "linked").mkdir()
+    os.symlink(outside, root / "linked" / "journal.log")
+    os.mkfifo(root / "inside" / "pipe.log")  # never opened: a reader would block on it
+    sources = {reader.base.parent.name + "/" + reader.base.name: reader
+               for reader in load_sweep(root).readers}  # fmt: skip
+    assert "inside/journal.log" in sources and "inside/again.log" in sources
+    assert "linked/journal.log" not in sources and "inside/pipe.log" not in sources
+    followed = load_sweep(root, Settings(follow_links=True)).readers
+    assert any(str(reader.base).endswith("linked/journal.log") for reader in followed)

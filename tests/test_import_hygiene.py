@@ -68,3 +68,14 @@ def test_only_the_html_writer_imports_the_plotting_library():
     assert "plotly" not in _loaded_after(text_report)
     assert "plotly" not in _loaded_after("import sweeptui.app.app, sweeptui.app.run, sweeptui.app.export")
     assert "plotly" in _loaded_after(text_report + "\nrender(r, 'html')")
+
+
+def test_a_report_on_a_directory_does_not_import_the_http_client(tmp_path):
+    """Only a tracking server's URL needs urllib.request (~0.05-0.1 s of imports)."""
+    from sweeptui.simulate import generate_benchmark_sweep
+
+    generate_benchmark_sweep(tmp_path / "sweep", runs=5, steps=5, seed=1)
+    argv = ["report", str(tmp_path / "sweep"), "--format", "json", "-o", str(tmp_path / "r.json")]
+    modules = _loaded_after(f"from sweeptui.cli import main\nmain({argv!r})")
+    assert "sweeptui.report" in modules
+    assert not {"urllib.request", "http.client", "sweeptui.sources.mlflow_server"} & modules

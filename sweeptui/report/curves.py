@@ -11,6 +11,7 @@ Non-finite values become ``null`` in JSON. Pure numpy; no pandas, no plotting.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -77,10 +78,19 @@ def thin_indices(steps: np.ndarray, values: np.ndarray, keep: int) -> np.ndarray
     count = len(values)
     if count <= keep:
         return np.arange(count)
-    chosen = np.unique(np.linspace(0, count - 1, keep).round().astype(np.int64))
+    chosen = _evenly_spread(count, keep)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         chosen = np.union1d(chosen, bad[:1])
+    return chosen
+
+
+@functools.lru_cache(maxsize=64)
+def _evenly_spread(count: int, keep: int) -> np.ndarray:
+    """``keep`` indices spread evenly over ``count`` points, first and last included
+    (runs of a sweep mostly share their length: computed once per length)."""
+    chosen = np.unique(np.linspace(0, count - 1, keep).round().astype(np.int64))
+    chosen.flags.writeable = False  # shared between calls
     return chosen
 
 

@@ -259,8 +259,10 @@ def _clean(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        # a finite plain float is kept as it is without a call (the curves hold ~10^5)
-        return [v if type(v) is float and v - v == 0.0 else _clean(v) for v in value]
+        # a finite plain float or an integer is kept as it is without a call (the curves
+        # hold ~10^5 of each)
+        return [v if (type(v) is float and v - v == 0.0) or type(v) is int else _clean(v)
+                for v in value]  # fmt: skip
     return value
 
 

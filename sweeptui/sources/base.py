@@ -25,6 +25,12 @@ from sweeptui.events import Event, SourceWarning
 from sweeptui.settings import Settings
 from sweeptui.sources.files import Boundary
 
+
+def is_server_url(target: str) -> bool:
+    """Whether ``target`` names a tracking server rather than a directory."""
+    return target.startswith(("http://", "https://"))
+
+
 FIXED_ATTRIBUTES = frozenset(("root", "base", "settings", "notes"))
 """A reader's attributes that no read changes (``notes`` is the sweep's, shared)."""
 

@@ -23,11 +23,6 @@ NOT_METRICS = frozenset(("step", "epoch", "status", "event", "exit_code", *TIME_
 MIN_SPAN = 8
 """Spans shorter than this are cheaper record by record than column by column."""
 
-MAX_SUSPECTS = 32
-"""Zeros and ones :func:`plain_doubles` checks one by one for a hidden bool; past
-this many it checks the type of every value at once."""
-
-NUMBERS = frozenset((int, float))
 NUMBERS_OR_NULL = frozenset((int, float, type(None)))
 
 
@@ -117,12 +112,16 @@ class Columns:
         """One MetricBatch of everything gathered, or None when nothing was."""
         if not self.records and not self.metrics:
             return None
-        metrics = {name: Series(*self._settled(name, lists)) for name, lists in self.metrics.items()}
+        shared = _SharedSteps()
+        metrics = {}
+        for name, lists in self.metrics.items():
+            steps, values = self._settled(name, lists)
+            metrics[name] = Series(shared(steps), values)
         epoch_steps, epoch_values = self._epoch_arrays
         self._epoch_arrays = epoch_steps, epoch_values = (
             _moved(self.epoch_steps, epoch_steps), _moved(self.epoch_values, epoch_values)
         )
-        epochs = Series(epoch_steps, epoch_values) if epoch_steps else None
+        epochs = Series(shared(epoch_steps), epoch_values) if epoch_steps else None
         self._time_array = _moved(self.times, self._time_array)
         return MetricBatch(
             run_id, metrics, self.records, self._time_array, self.mtime, epochs, self.origin
@@ -143,6 +142,23 @@ class Columns:
         _settle(pending[0], target[0])
         _settle(pending[1], target[1])
         return target
+
+
+class _SharedSteps:
+    """One array object for equal step columns of a batch.
+
+    The metrics of a training loop's records share their steps; a batch that holds
+    them once pickles (a child process's read, sent to its parent) at about half the
+    size. Readers of a batch copy its arrays, never extend them.
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[bytes, array] = {}
+
+    def __call__(self, steps: array) -> array:
+        return self._seen.setdefault(steps.tobytes(), steps)
 
 
 def _settle(pending: list, target: array) -> None:
@@ -281,7 +297,7 @@ def _plan(span: list, position: int) -> tuple:
 
 
 def _numbers(span: list, key: str) -> array:
-    converted = plain_doubles([record[key] for record in span])
+    converted = plain_doubles(list(map(itemgetter(key), span)))
     if converted is None:
         raise _NotUniform
     return converted
@@ -291,23 +307,19 @@ def plain_doubles(values: list) -> array | None:
     """``values`` as doubles when every one is an int or a float; else None.
 
     ``array('d')`` rejects nulls, strings, lists and dicts itself but takes bools as
-    0 and 1, so the types are looked at only where a 0 or 1 could hide a bool (all of
-    them when there are many). An integer beyond float range raises OverflowError.
+    0 and 1, so the types are looked at only where a 0 or 1 could hide a bool. An
+    integer beyond float range raises OverflowError.
     """
     try:
         converted = array("d", values)
     except TypeError:
         return None
     points = np.frombuffer(converted, dtype=np.float64)
-    zero_or_one = (points == 0.0) | (points == 1.0)
-    if not zero_or_one.any():
+    suspects = np.flatnonzero((points == 0.0) | (points == 1.0)).tolist()
+    if not suspects:
         return converted
-    suspects = np.flatnonzero(zero_or_one)
-    if suspects.size > MAX_SUSPECTS:
-        return converted if set(map(type, values)) <= NUMBERS else None
-    if any(type(values[index]) is bool for index in suspects.tolist()):
-        return None
-    return converted
+    held = itemgetter(*suspects)(values) if len(suspects) > 1 else (values[suspects[0]],)
+    return None if bool in set(map(type, held)) else converted
 
 
 def _steps(span: list, first: dict, epochs: array | None, position: int) -> array:
@@ -335,7 +347,7 @@ def _metric(span: list, key: str) -> tuple[int, str, list | None, array] | None:
 
     None when the key holds only nulls (no point, no column, as record by record).
     """
-    values = [record[key] for record in span]
+    values = list(map(itemgetter(key), span))
     converted = plain_doubles(values)
     if converted is not None:
         return 0, key, None, converted

@@ -33,6 +33,11 @@ MAX_CHUNK = 128
 """Items a child takes at once, at the most."""
 IN_FLIGHT = 2
 """Chunks handed to the pool per child ahead of the parent."""
+AHEAD_OF_MEANWHILE = 256
+"""Items handed to the pool before the parent turns to the load's ``meanwhile`` work:
+enough to keep the children busy while it imports (with a chunk or two they ran dry
+in a tenth of a second and waited for most of the import), few enough that their
+results do not pile up in its memory."""
 
 MIN_IDLE_CORES = 0.6
 """Idle cores the machine must have shown since the load began for children to be worth
@@ -139,7 +144,10 @@ def forked_map(work: Callable[[Any], Any], items: Sequence[Any], workers: int) -
         chunks = iter([items[start : start + size] for start in range(0, len(items), size)])
         # a few chunks in flight, not all: results the parent has not taken yet wait in
         # its memory, and children that read faster than it applies would pile them up
-        flight = deque(pool.submit(_run_chunk, chunk) for chunk in islice(chunks, IN_FLIGHT * workers))
+        ahead = IN_FLIGHT * workers
+        if getattr(_state, "meanwhile", None) is not None:
+            ahead = max(ahead, AHEAD_OF_MEANWHILE // size)
+        flight = deque(pool.submit(_run_chunk, chunk) for chunk in islice(chunks, ahead))
         _run_meanwhile()  # the children start reading
         while flight:
             results = flight.popleft().result()

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec
+from sweeptui.sources.files import SQLITE_SUFFIXES
 from sweeptui.sources.mlflow_files import META, TRASH, ExperimentReader, read_small
 from sweeptui.sources.mlflow_runs import NAME
 from sweeptui.sources.mlflow_sqlite import SqliteReader, is_mlflow_sqlite
@@ -58,7 +59,7 @@ def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContex
     readers: list[Reader] = []
     claimed: set[str] = set()
     for name in files:
-        if is_mlflow_sqlite(directory / name):
+        if name.endswith(SQLITE_SUFFIXES) and is_mlflow_sqlite(directory / name):
             readers.append(SqliteReader(ctx.root, directory / name, ctx.settings))
             claimed.update({name, f"{name}-wal", f"{name}-shm", f"{name}-journal"})
     prune = False

@@ -70,11 +70,6 @@ START_MARGIN_MS = 10 * 60 * 1000
 """New runs are searched from the newest start seen less this: machines' clocks differ."""
 
 
-def is_server_url(target: str) -> bool:
-    """Whether ``target`` names a tracking server rather than a directory."""
-    return target.startswith(("http://", "https://"))
-
-
 class ServerError(Exception):
     """The server could not be reached or answered with an error."""
 
@@ -389,4 +384,4 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
         yield items[start : start + size]
 
 
-__all__ = ["ServerReader", "TrackingClient", "is_server_url"]
+__all__ = ["ServerReader", "TrackingClient"]

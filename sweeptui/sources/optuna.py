@@ -514,17 +514,9 @@ def _json_or_none(value: Any) -> Any:
 
 
 # -- the matcher ---------------------------------------------------------------------------------
-def _head(path: Path, size: int, boundary: Boundary) -> bytes:
-    try:
-        with boundary.open(path) as handle:
-            return handle.read(size)
-    except OSError:
-        return b""
-
-
 def is_journal(path: Path, boundary: Boundary = UNBOUNDED) -> bool:
     """A file whose first line is an Optuna journal operation."""
-    return path.suffix in JOURNAL_SUFFIXES and _head(path, len(JOURNAL_MARK), boundary) == JOURNAL_MARK
+    return path.suffix in JOURNAL_SUFFIXES and boundary.peek(path, len(JOURNAL_MARK)) == JOURNAL_MARK
 
 
 def is_optuna_sqlite(path: Path, boundary: Boundary = UNBOUNDED) -> bool:
@@ -536,12 +528,17 @@ def is_optuna_sqlite(path: Path, boundary: Boundary = UNBOUNDED) -> bool:
     return tables is not None and (tables.locked or tables.names >= OPTUNA_TABLES)
 
 
+_CANDIDATE_ENDINGS = (*JOURNAL_SUFFIXES, *SQLITE_SUFFIXES)
+
+
 def match(directory: Path, subdirs: list[str], files: list[str], ctx: ScanContext) -> Match | None:
     """Claim journal files and Optuna SQLite files; the rest of the directory stays open."""
     readers: list[Reader] = []
     claimed: set[str] = set()
     boundary = boundary_of(ctx.root, ctx.settings)
     for name in files:
+        if not name.endswith(_CANDIDATE_ENDINGS):  # most files: no path built, nothing opened
+            continue
         path = directory / name
         if is_journal(path, boundary):
             readers.append(JournalReader(ctx.root, path, ctx.settings))
