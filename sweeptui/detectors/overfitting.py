@@ -623,8 +623,10 @@ def _relative_differences(x: np.ndarray) -> np.ndarray:
 
 
 def _level_at(recent: np.ndarray, values: np.ndarray, index: int, window: int) -> float:
-    """``_smoothed(recent, values, window)[index]`` by the scalar rule, from the few
-    values its window holds (numpy's per-call cost would outweigh them many times)."""
+    """``_smoothed(recent, values, window)[index]`` of training levels by the scalar rule,
+    from the few values its window holds (numpy's per-call cost would outweigh them many
+    times). The same bits: a training level is never -0.0 (every bin's sum starts from
+    0.0), the one value a Python sort and numpy's may place differently."""
     start = index - window + 1
     history = values[max(0, start) : index + 1].tolist()
     if start < 0:
