@@ -348,7 +348,9 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def _import_report() -> None:
-    import sweeptui.report  # noqa: F401 - imported for the report that follows
+    """What the report needs next: its builder (the analysis, pandas) and the Markdown writer."""
+    import sweeptui.report.markdown
+    import sweeptui.report.model  # noqa: F401
 
 
 def check_output_path(path: Path, option: str = "-o") -> None:

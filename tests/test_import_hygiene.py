@@ -88,3 +88,10 @@ def test_a_sweep_without_yaml_files_does_not_import_pyyaml(tmp_path):
     generate_benchmark_sweep(tmp_path / "sweep", runs=5, steps=5, seed=1)
     modules = _loaded_after(f"from sweeptui.sweep import load_sweep\nload_sweep({str(tmp_path / 'sweep')!r})")
     assert "sweeptui.sources.yamlio" in modules and "yaml" not in modules
+
+
+def test_the_live_app_imports_pandas_only_when_it_analyses():
+    """The app's first frame (the runs table) needs Textual, not the analysis."""
+    modules = _loaded_after("import sweeptui.app.app")
+    assert "textual" in modules and "sweeptui.report.curves" in modules
+    assert not {"pandas", "sweeptui.analysis", "sweeptui.report.model"} & modules
