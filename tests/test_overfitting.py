@@ -94,6 +94,17 @@ def test_a_short_run_with_a_clear_rise_is_caught(batch_size):
     assert "minimum 0.769 at epoch 3" in issue.message
 
 
+@pytest.mark.parametrize("batch_size", [None, 1])
+def test_a_rise_from_a_zero_minimum_is_told_without_a_percentage(batch_size):
+    # One validation point of exactly 0 (epoch 10), then the loss climbs from 0.5: the
+    # smoothed level (lowest 0.25) rises well past its noise while training falls. No
+    # relative rise exists against a raw minimum of 0, so the message says where it got.
+    val = np.concatenate((np.ones(9), [0.0, 0.5, 0.5, 0.5], 0.5 + 0.08 * np.arange(1, 18)))
+    [issue] = flagged(run_curve(np.random.default_rng(4), val, train_noise=0.0), batch_size)
+    assert "val_loss rose to " in issue.message
+    assert "from its minimum 0 at epoch 10 while train_loss fell" in issue.message
+
+
 def test_a_large_single_bump_after_the_minimum_is_not_overfitting():
     val = np.array([1.496, 1.074, 0.769, 0.78, 1.2, 0.77, 0.775, 0.771])
     assert flagged(run_curve(np.random.default_rng(6), val, train_noise=0.0), None) == []

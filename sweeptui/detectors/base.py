@@ -113,7 +113,7 @@ def streak_lengths(flags: np.ndarray, carried: int) -> np.ndarray:
     ``carried`` is the length of the run that ended the previous batch, so a streak
     spanning batches is counted whole (batch-size independence).
     """
-    if not flags.any():  # the usual answer on a healthy run: no arrays to build
+    if not np.count_nonzero(flags):  # the usual answer on a healthy run: no arrays to build
         return np.zeros(flags.size, dtype=np.int_)
     positions = np.arange(1, flags.size + 1)
     last_break = np.maximum.accumulate(np.where(flags, 0, positions))

@@ -17,7 +17,9 @@ messages still quote the perplexity itself.
 
 Batches of up to :data:`~sweeptui.detectors.base.SMALL_BATCH` points (the live case)
 are judged point by point with Python floats, larger ones with numpy; both apply the
-same comparisons to the same values and carry the same state.
+same comparisons to the same values and carry the same state. The numpy path skips the
+factor rule's scan when no point can reach ``divergence_factor`` x the lowest minimum
+before it, and the rise bases when no rise is long enough to judge.
 """
 
 from __future__ import annotations

@@ -29,7 +29,10 @@ window sum is taken in the same order however the points were split.
 A batch with a few points (the live case, one validation point per batch) is judged
 point by point with Python floats (:meth:`OverfitDetector._judge_small`), a larger one
 with numpy (:meth:`OverfitDetector._judge`). Both take every sum in the same order and
-keep the same state, so verdicts and messages agree to the last bit.
+keep the same state, so verdicts and messages agree to the last bit. The numpy path
+estimates the noise only when some level cleared ``overfit_min_rise``, and counts streaks
+and training drops only when some point rose: on a healthy run's whole log it smooths the
+validation loss and carries the state, little more.
 """
 
 from __future__ import annotations
@@ -252,12 +255,10 @@ class OverfitDetector:
         streak = streak_lengths(rises[0], state.above)
         clear_streak = streak_lengths(rises[1], state.clear_above)
         persistent = (streak >= patience) | (clear_streak >= patience)
-        # the carried minimum's training level is still needed below: update it after
-        train_at_min = state.train_at_min
         state.above, state.clear_above = int(streak[-1]), int(clear_streak[-1])
         if not np.count_nonzero(persistent):
             return None
-        train_at_min = _at_latest(points.new_min, train, train_at_min)
+        train_at_min = _at_latest(points.new_min, train, state.train_at_min)
         with np.errstate(invalid="ignore", divide="ignore"):
             drop = (train_at_min - train) / np.abs(train_at_min)
         holds = persistent & (drop >= s.overfit_train_drop)
@@ -359,9 +360,12 @@ class OverfitDetector:
     ) -> Issue:
         low_value, low_step, low_epoch = lowest
         at_low = where(None, low_epoch) if low_epoch is not None else where(low_step, None)
-        rise = (onset.level - low_value) / abs(low_value)
+        if low_value:
+            risen = f"rose {(onset.level - low_value) / abs(low_value):.0%} above its minimum"
+        else:  # no rise relative to a minimum of zero: say where the loss got to
+            risen = f"rose to {number(onset.level)} from its minimum"
         message = (
-            f"{state.val_name} rose {rise:.0%} above its minimum {number(low_value)} "
+            f"{state.val_name} {risen} {number(low_value)} "
             f"at {at_low} while {state.train_name} fell {drop:.0%}; "
             f"flagged at {where(onset.step, onset.epoch)}"
         )
@@ -603,24 +607,29 @@ def _third_differences(recent: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per new value: |x[t] - 3x[t-1] + 3x[t-2] - x[t-3]| / |x[t-1]|; NaN where undefined."""
     carried = _last(recent, DIFFERENCE_ORDER)
     joined = np.concatenate((carried, values))
-    out = np.full(values.size, np.nan)
     first = max(DIFFERENCE_ORDER, carried.size)  # the first joined index with three before it
-    end = joined.size
-    if end > first:
-        x0, x1 = joined[first:end], joined[first - 1 : end - 1]
-        x2, x3 = joined[first - 2 : end - 2], joined[first - 3 : end - 3]
-        change = x0 - 3 * x1 + 3 * x2 - x3
-        with np.errstate(invalid="ignore", divide="ignore"):
-            relative = np.abs(change) / np.abs(x1)
-        out[first - carried.size :] = np.where(np.isfinite(relative), relative, np.nan)
-    return out
+    defined = _relative_differences(joined[first - DIFFERENCE_ORDER :])
+    missing = values.size - defined.size
+    return np.concatenate((np.full(missing, np.nan), defined)) if missing else defined
+
+
+def _relative_differences(x: np.ndarray) -> np.ndarray:
+    """:func:`_third_differences` of ``x[3:]``, each from the three values before it."""
+    x0, x1, x2, x3 = x[3:], x[2:-1], x[1:-2], x[:-3]
+    change = x0 - 3 * x1 + 3 * x2 - x3
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = np.abs(change) / np.abs(x1)
+    return np.where(np.isfinite(relative), relative, np.nan)
 
 
 def _level_at(recent: np.ndarray, values: np.ndarray, index: int, window: int) -> float:
-    """``_smoothed(recent, values, window)[index]``, from the few values its window holds."""
-    start = max(0, index - window + 1)
-    carried = recent if start == 0 else _EMPTY
-    return float(_smoothed(carried, values[start : index + 1], window)[-1])
+    """``_smoothed(recent, values, window)[index]`` by the scalar rule, from the few
+    values its window holds (numpy's per-call cost would outweigh them many times)."""
+    start = index - window + 1
+    history = values[max(0, start) : index + 1].tolist()
+    if start < 0:
+        history = _last(recent, -start).tolist() + history
+    return _window_level(history, len(history) - 1, window)
 
 
 def _newest_third_differences(recent: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
@@ -630,7 +639,7 @@ def _newest_third_differences(recent: np.ndarray, values: np.ndarray, count: int
         return _EMPTY
     if values.size < count + DIFFERENCE_ORDER:
         return _third_differences(recent, values)
-    return _third_differences(values[-count - DIFFERENCE_ORDER : -count], values[-count:])
+    return _relative_differences(values[-count - DIFFERENCE_ORDER :])
 
 
 def _noise(recent: np.ndarray, jumps: np.ndarray, points: int) -> np.ndarray:
@@ -676,7 +685,7 @@ def _last(values: np.ndarray, count: int) -> np.ndarray:
 
 def _last_true(mask: np.ndarray) -> int:
     """Index of the last ``True`` of ``mask``, or -1."""
-    hits = np.flatnonzero(mask)
+    hits = mask.nonzero()[0]
     return int(hits[-1]) if hits.size else -1
 
 
