@@ -24,9 +24,8 @@ from typing import Any
 from sweeptui.events import FileReset
 from sweeptui.issues import Issue, Severity
 from sweeptui.objective import Objective, choose_objective, unknown_metric
-from sweeptui.report.model import varying_params
 from sweeptui.settings import Settings
-from sweeptui.store import STATUSES, Run, RunStore
+from sweeptui.store import STATUSES, Run, RunStore, varying_params
 
 SPARK_POINTS = 40
 """How many of the newest objective (or loss) values a row keeps for its sparkline."""

@@ -548,6 +548,11 @@ def split_params(runs: Iterable[Run]) -> tuple[list[str], dict[str, Any], dict[s
     return varying, constants, lacking
 
 
+def varying_params(runs: Iterable[Run]) -> list[str]:
+    """Params that take two or more values among the runs that set them (missing is no value)."""
+    return split_params(runs)[0]
+
+
 def expected_length(params: dict[str, Any]) -> ExpectedLength | None:
     """The run's intended length from well-known config keys (``epochs``, ``max_steps``...)."""
     by_leaf = {key.rsplit(".", 1)[-1].lower(): (key, value) for key, value in params.items()}

@@ -79,3 +79,19 @@ def test_a_report_on_a_directory_does_not_import_the_http_client(tmp_path):
     modules = _loaded_after(f"from sweeptui.cli import main\nmain({argv!r})")
     assert "sweeptui.report" in modules
     assert not {"urllib.request", "http.client", "sweeptui.sources.mlflow_server"} & modules
+
+
+def test_a_sweep_without_yaml_files_does_not_import_pyyaml(tmp_path):
+    """PyYAML is imported on the first YAML file a reader meets (configs here are JSON)."""
+    from sweeptui.simulate import generate_benchmark_sweep
+
+    generate_benchmark_sweep(tmp_path / "sweep", runs=5, steps=5, seed=1)
+    modules = _loaded_after(f"from sweeptui.sweep import load_sweep\nload_sweep({str(tmp_path / 'sweep')!r})")
+    assert "sweeptui.sources.yamlio" in modules and "yaml" not in modules
+
+
+def test_the_live_app_imports_pandas_only_when_it_analyses():
+    """The app's first frame (the runs table) needs Textual, not the analysis."""
+    modules = _loaded_after("import sweeptui.app.app")
+    assert "textual" in modules and "sweeptui.report.curves" in modules
+    assert not {"pandas", "sweeptui.analysis", "sweeptui.report.model"} & modules

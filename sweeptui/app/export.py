@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sweeptui.objective import Objective
-from sweeptui.report import build_report, write_report
 from sweeptui.settings import Settings
 from sweeptui.store import RunStore
 
@@ -74,6 +73,8 @@ def export_report(
     file should go) is named in ``error`` and the others are still written; the result
     holds the paths of those written.
     """
+    from sweeptui.report import build_report, write_report  # the analysis (pandas): when it is written
+
     markdown, json_path = export_paths(target, now)
     page = html_path(target)
     report = build_report(store, objective, settings=settings)

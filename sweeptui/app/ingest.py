@@ -26,7 +26,7 @@ from sweeptui.app.alerts import IssueCommand
 from sweeptui.app.export import export_report
 from sweeptui.app.watcher import DirtyPaths, SweepWatcher
 from sweeptui.plotdata import make_curve_set
-from sweeptui.snapshot import SnapshotBuilder, analyze_sweep, make_detail
+from sweeptui.snapshot import SnapshotBuilder, SweepSnapshot, analyze_sweep, make_detail
 from sweeptui.store import RunStore
 from sweeptui.sweep import Sweep
 
@@ -102,6 +102,11 @@ class IngestThread(threading.Thread):
         self._published = 0.0
         self._analysed_version = -1
         self._new_paths_due = 0.0
+
+    def first_snapshot(self) -> SweepSnapshot:
+        """The runs table of what the sweep holds, built before the thread starts: the app's
+        first frame shows it (the analysis panels follow from the thread)."""
+        return self.builder.build([*self.sweep.notes(), *self.sweep.unread()], analyse=False)
 
     # -- requests from other threads ----------------------------------------------
     def stop(self, timeout: float = 10.0) -> None:

@@ -95,7 +95,9 @@ def watch(root: Path | str, settings: Settings, options: WatchOptions) -> int:
         sweep, metric=options.metric, goal=options.goal, poll=options.poll,
         on_issue=command, export_target=options.export,
     )  # fmt: skip
-    app = SweepApp(ingest, alerts=options.alerts, bell=options.bell, handle_signals=True)
+    # a sweep already read is on screen from the first frame, not after the thread's first cycle
+    first = None if sweep.remote else ingest.first_snapshot()
+    app = SweepApp(ingest, snapshot=first, alerts=options.alerts, bell=options.bell, handle_signals=True)
     interval = sys.getswitchinterval()
     sys.setswitchinterval(UI_SWITCH_INTERVAL)
     try:

@@ -19,7 +19,7 @@ from sweeptui.issues import ISSUE_TYPES, SWEEP_RUN_ID, Issue, Severity
 from sweeptui.objective import Objective
 from sweeptui.report.curves import curves_section
 from sweeptui.settings import Settings
-from sweeptui.store import Run, RunStore, split_params
+from sweeptui.store import Run, RunStore, varying_params
 
 SCHEMA = "sweeptui.report/1"
 LEADERBOARD_SIZE = 10
@@ -96,11 +96,6 @@ def _section(report: dict[str, Any], name: str, default: Any, build: Callable[[]
         message = f"report section {name} failed and is left out: {exc!r}"
         report["warnings"].append({"path": "report", "message": message})
         return default
-
-
-def varying_params(runs: list[Run]) -> list[str]:
-    """Params that take two or more values among the runs that set them (missing is no value)."""
-    return split_params(runs)[0]
 
 
 def _objective(objective: Objective | None) -> dict[str, Any] | None:

@@ -34,8 +34,6 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sweeptui.events import Event, RunEnded, RunSeen
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Match, Reader, ScanContext, SourceSpec, parts_below
@@ -48,6 +46,7 @@ from sweeptui.sources.run_dir import (
     is_error_file,
     is_metric_log,
 )
+from sweeptui.sources.yamlio import YamlError, safe_load
 from sweeptui.store import EPOCH_KEYS, STEP_KEYS, flatten_params
 
 NAME = "hydra"
@@ -69,8 +68,8 @@ def parse_overrides(lines: Any) -> dict[str, Any]:
         if not sep or not key:
             continue
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+            value = safe_load(raw) if raw.strip() else ""
+        except YamlError:
             value = raw
         number = to_float(value) if isinstance(value, str) and value == raw.strip() else None
         if number is not None:
@@ -193,8 +192,8 @@ def _load_yaml(watched: Watched) -> Any:
     if data is None:
         return None
     try:
-        value = yaml.safe_load(data.decode("utf-8", errors="replace"))
-    except yaml.YAMLError:
+        value = safe_load(data.decode("utf-8", errors="replace"))
+    except YamlError:
         return None
     watched.accept()
     return value

@@ -27,8 +27,6 @@ import os
 from collections.abc import Collection
 from pathlib import Path
 
-import yaml
-
 from sweeptui.events import Event, SourceWarning
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Reader, parts_below
@@ -42,6 +40,7 @@ from sweeptui.sources.mlflow_runs import (
     sweep_events,
 )
 from sweeptui.sources.tail import FileTail
+from sweeptui.sources.yamlio import YamlError, safe_load
 
 META = "meta.yaml"
 TRASH = ".trash"
@@ -67,8 +66,8 @@ def read_meta(path: Path) -> dict | None:
     if data is None:
         return None
     try:
-        meta = yaml.safe_load(data)
-    except yaml.YAMLError:
+        meta = safe_load(data)
+    except YamlError:
         return None
     return meta if isinstance(meta, dict) else None
 

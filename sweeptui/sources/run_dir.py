@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
 from sweeptui.events import (
     Event,
@@ -588,7 +587,7 @@ def parse_mapping(path: Path, data: bytes, tags: list[str] | None = None) -> dic
                 tags.extend(found)
         else:
             value, _ = parse_json(data)
-    except (ValueError, yaml.YAMLError):
+    except ValueError:  # not JSON, or not YAML (YamlError)
         return None
     return value if isinstance(value, dict) else None
 

@@ -338,11 +338,9 @@ class TensorBoardRunReader(Reader):
         if mtime == self._lightning_mtime:
             return None
         self._lightning_mtime = mtime
-        import yaml
-
         try:
             loaded, tags = load_yaml(self.boundary.read(path).decode("utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not YAML
             warnings.append(SourceWarning(str(path), f"unreadable hparams file: {exc}"))
             return None
         if tags:

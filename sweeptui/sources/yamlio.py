@@ -11,22 +11,47 @@ an ``apply`` call) is kept as text. The tags met are returned so a reader can sa
 
 from __future__ import annotations
 
+import functools
 from typing import Any
-
-import yaml
 
 PYTHON_TAG = "tag:yaml.org,2002:python/"
 
 
-class _TolerantLoader(yaml.SafeLoader):
+class YamlError(ValueError):
+    """Text that is not YAML (PyYAML's own error, said in the message)."""
+
+
+def safe_load(text: str | bytes) -> Any:
+    """``yaml.safe_load``; raises :class:`YamlError` for text that is not YAML.
+
+    PyYAML is imported on the first YAML file: a sweep of JSON configs and logs never
+    pays for it (a few hundredths of a second before the first run is read).
+    """
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise YamlError(str(exc)) from exc
+
+
+@functools.cache
+def _tolerant_loader() -> type:
     """The safe loader, plus Python tags read as plain data (see the module docstring)."""
+    import yaml
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.python_tags: list[str] = []
+    class TolerantLoader(yaml.SafeLoader):
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.python_tags: list[str] = []
+
+    TolerantLoader.add_multi_constructor(PYTHON_TAG, _python_node)
+    return TolerantLoader
 
 
-def _python_node(loader: _TolerantLoader, suffix: str, node: yaml.Node) -> Any:
+def _python_node(loader: Any, suffix: str, node: Any) -> Any:
+    import yaml
+
     kind, _, target = suffix.partition(":")
     if f"python/{suffix}" not in loader.python_tags:
         loader.python_tags.append(f"python/{suffix}")
@@ -42,17 +67,18 @@ def _python_node(loader: _TolerantLoader, suffix: str, node: yaml.Node) -> Any:
     return target if kind in ("name", "module") or not value else str(value)
 
 
-_TolerantLoader.add_multi_constructor(PYTHON_TAG, _python_node)
-
-
 def load_yaml(text: str) -> tuple[Any, list[str]]:
     """The document in ``text`` and the Python tags it held (``python/object:...``).
 
-    Raises ``yaml.YAMLError`` as ``yaml.safe_load`` does for text that is not YAML.
+    Raises :class:`YamlError` for text that is not YAML, as :func:`safe_load` does.
     """
-    loader = _TolerantLoader(text)
+    import yaml
+
+    loader = _tolerant_loader()(text)
     try:
         return loader.get_single_data(), loader.python_tags
+    except yaml.YAMLError as exc:
+        raise YamlError(str(exc)) from exc
     finally:
         loader.dispose()
 

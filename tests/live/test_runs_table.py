@@ -100,3 +100,17 @@ async def test_a_new_point_redraws_its_row(tmp_path: Path) -> None:
         append_points(tmp_path / "growing", healthy(2, start=0.5))
         await wait_for(pilot, lambda: line(table, row) != before, what="the redrawn row")
         assert "ep 4 " in line(table, row)
+
+
+async def test_a_sweep_read_before_the_app_starts_is_in_its_first_frame(tmp_path: Path) -> None:
+    for index in range(40):
+        write_run(tmp_path, f"run_{index:03d}", {"lr": 0.001 * (1 + index % 3)}, healthy(3))
+    sweep = Sweep(tmp_path)
+    sweep.load()
+    ingest = IngestThread(sweep, lambda item: None, timing=FAST)
+    app = SweepApp(None, snapshot=ingest.first_snapshot())  # no thread: nothing else can fill it
+    async with app.run_test(size=(120, 30)):
+        table = app.screen.query_one(RunsTable)
+        assert table.row_count == 40
+        assert table.border_title.startswith("runs: 40/40")
+        assert app.snapshot.analysis.recommendations == ()  # the panels come from the thread
