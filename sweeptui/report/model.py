@@ -247,16 +247,22 @@ def _ordered(issues: list[Issue]) -> list[Issue]:
     return sorted(issues, key=lambda i: (i.severity.rank, i.type, i.run))
 
 
+_KEPT = frozenset((int, str, bool, type(None)))
+"""Types a JSON-safe copy keeps as they are."""
+
+
 def _clean(value: Any) -> Any:
     """JSON-safe copy: non-finite floats become None (JSON has no NaN)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    # A plain scalar (a finite float, an integer, a string...) is kept without a call:
+    # the curves hold ~10^5 numbers, every run's row a few dozen values.
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {k if type(k) is str else str(k):
+                v if type(v) in _KEPT or (type(v) is float and v - v == 0.0) else _clean(v)
+                for k, v in value.items()}  # fmt: skip
     if isinstance(value, (list, tuple)):
-        # a finite plain float or an integer is kept as it is without a call (the curves
-        # hold ~10^5 of each)
-        return [v if (type(v) is float and v - v == 0.0) or type(v) is int else _clean(v)
+        return [v if type(v) in _KEPT or (type(v) is float and v - v == 0.0) else _clean(v)
                 for v in value]  # fmt: skip
     return value
 
