@@ -12,6 +12,7 @@ Non-finite values become ``null`` in JSON. Pure numpy; no pandas, no plotting.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -96,8 +97,9 @@ def _evenly_spread(count: int, keep: int) -> np.ndarray:
 
 def _curve(run: Run, series: MetricSeries, keep: int, onset: Issue | None, by_epoch: bool) -> dict[str, Any]:
     steps, values = series.steps, series.values
-    order = np.argsort(steps, kind="stable")
-    steps, values = steps[order], values[order]
+    if not (steps[:-1] <= steps[1:]).all():  # logged out of order (or a NaN step): sort
+        order = np.argsort(steps, kind="stable")
+        steps, values = steps[order], values[order]
     chosen = thin_indices(steps, values, keep)
     to_x = epoch_of(run) if by_epoch else same_step
     return {
@@ -165,13 +167,16 @@ def _compact_all(column: np.ndarray) -> list[float | int]:
     """A column as JSON-ready numbers: whole ones as integers, others rounded to 7 significant
     digits of the column's smallest magnitude (a smaller JSON file; non-finite values kept)."""
     finite = np.isfinite(column)
-    if finite.all() and np.array_equal(column, np.round(column)) and np.abs(column).max(initial=0) < 2**53:
+    every = bool(finite.all())
+    # the first value tells most value columns apart from whole-numbered steps at once
+    if (every and column.size and float(column[0]).is_integer()
+            and np.array_equal(column, np.round(column)) and np.abs(column).max() < 2**53):  # fmt: skip
         return column.astype(np.int64).tolist()
-    magnitudes = np.abs(column[finite])
-    magnitudes = magnitudes[magnitudes > 0]
-    if not magnitudes.size:
+    magnitudes = np.abs(column if every else column[finite])
+    smallest = float(magnitudes.min(initial=math.inf, where=magnitudes > 0))
+    if smallest == math.inf:  # no value but zeros (and non-finite ones)
         return column.tolist()
-    decimals = int(np.clip(6 - np.floor(np.log10(magnitudes.min())), 0, 15))
+    decimals = min(max(6 - math.floor(math.log10(smallest)), 0), 15)
     return np.round(column, decimals).tolist()
 
 
