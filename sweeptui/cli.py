@@ -324,14 +324,14 @@ def run_report(args: argparse.Namespace) -> int:
     # collector would only walk the grown heap again and again (its first full pass
     # after the load took ~50 ms, more during the report); the process ends soon after.
     gc.disable()
-    # the analysis modules (pandas) are imported while child processes read
-    sweep, objective = load_from_args(args, meanwhile=_import_report)
     from sweeptui.report import build_report, format_for, render, write_report
 
+    fmt = args.format or (format_for(args.output) if args.output else "md")
+    # the analysis modules (pandas) are imported while child processes read
+    sweep, objective = load_from_args(args, meanwhile=lambda: _import_report(fmt))
     for line in sweep.unread():
         print(f"sweeptui: {line}", file=sys.stderr)
     report = build_report(sweep.store, objective, settings=sweep.settings, rank=args.rank)
-    fmt = args.format or (format_for(args.output) if args.output else "md")
     try:
         if args.output:
             written = write_report(report, args.output, fmt)
@@ -347,10 +347,13 @@ def run_report(args: argparse.Namespace) -> int:
     return _fail_on(report, args.fail_on)
 
 
-def _import_report() -> None:
-    """What the report needs next: its builder (the analysis, pandas) and the Markdown writer."""
-    import sweeptui.report.markdown
-    import sweeptui.report.model  # noqa: F401
+def _import_report(fmt: str) -> None:
+    """What the report needs next: its builder (the analysis, pandas) and, for Markdown,
+    its writer."""
+    import sweeptui.report.model
+
+    if fmt == "md":
+        import sweeptui.report.markdown  # noqa: F401
 
 
 def check_output_path(path: Path, option: str = "-o") -> None:
