@@ -324,11 +324,13 @@ def run_report(args: argparse.Namespace) -> int:
     # collector would only walk the grown heap again and again (its first full pass
     # after the load took ~50 ms, more during the report); the process ends soon after.
     gc.disable()
-    from sweeptui.report import build_report, format_for, render, write_report
+    from sweeptui.report import format_for  # not build_report yet: it imports the analysis
 
     fmt = args.format or (format_for(args.output) if args.output else "md")
     # the analysis modules (pandas) are imported while child processes read
     sweep, objective = load_from_args(args, meanwhile=lambda: _import_report(fmt))
+    from sweeptui.report import build_report, render, write_report
+
     for line in sweep.unread():
         print(f"sweeptui: {line}", file=sys.stderr)
     report = build_report(sweep.store, objective, settings=sweep.settings, rank=args.rank)

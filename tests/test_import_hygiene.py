@@ -95,3 +95,20 @@ def test_the_live_app_imports_pandas_only_when_it_analyses():
     modules = _loaded_after("import sweeptui.app.app")
     assert "textual" in modules and "sweeptui.report.curves" in modules
     assert not {"pandas", "sweeptui.analysis", "sweeptui.report.model"} & modules
+
+
+def test_a_report_imports_the_analysis_only_once_the_load_began(tmp_path):
+    """pandas is imported while the run directories are read (in child processes when a core
+    is free), never before the load: that would keep the second core idle for its import."""
+    from sweeptui.simulate import generate_benchmark_sweep
+
+    generate_benchmark_sweep(tmp_path / "sweep", runs=5, steps=5, seed=1)
+    argv = ["report", str(tmp_path / "sweep"), "--format", "json", "-o", str(tmp_path / "r.json")]
+    code = (
+        "import sys\nimport sweeptui.sweep as sweep\nseen = []\nload = sweep.Sweep.load\n"
+        "def traced(self, *args, **kwargs):\n    seen.append('pandas' in sys.modules)\n"
+        "    return load(self, *args, **kwargs)\nsweep.Sweep.load = traced\n"
+        f"from sweeptui.cli import main\nmain({argv!r})\nprint(seen, 'pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[False]", "True"]
