@@ -24,10 +24,16 @@ class UsageError(Exception):
     """A problem with how sweeptui was called; printed without a traceback, exit 2."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run the command; returns the process exit code."""
+def main(argv: list[str] | None = None, *, process_ends: bool = False) -> int:
+    """Parse ``argv`` and run the command; returns the process exit code.
+
+    ``process_ends``: the process ends when this returns (the ``sweeptui`` command), so a
+    one-shot command may leave the interpreter's state as it suits it; a caller in a
+    process that goes on gets it back as it was.
+    """
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    args.process_ends = process_ends
     if extra:
         _unknown_arguments(getattr(args, "parser", parser), extra)
     if not getattr(args, "command", None):
@@ -51,7 +57,7 @@ def run() -> NoReturn:
     time :func:`main` returns (the live app has restored the terminal and stopped its
     threads), so the process ends at once and the system takes the memory back.
     """
-    code = main()
+    code = main(process_ends=True)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (``| head``)
             stream.flush()
@@ -320,10 +326,11 @@ def run_report(args: argparse.Namespace) -> int:
         check_output_path(args.output)
     if args.next_sweep is not None:
         check_output_path(args.next_sweep, "--next-sweep")
-    # A one-shot command whose objects are freed by reference counting: the cyclic
-    # collector would only walk the grown heap again and again (its first full pass
-    # after the load took ~50 ms, more during the report); the process ends soon after.
-    gc.disable()
+    if args.process_ends:
+        # Everything this builds is freed by reference counting or at exit: the cyclic
+        # collector would only walk the grown heap again and again (its first full pass
+        # after the load took ~50 ms, more during the report).
+        gc.disable()
     from sweeptui.report import format_for  # not build_report yet: it imports the analysis
 
     fmt = args.format or (format_for(args.output) if args.output else "md")

@@ -237,3 +237,15 @@ def test_next_sweep_path_is_checked_first_and_a_failed_write_keeps_the_report(tm
         "sweeptui report: error: cannot write the next sweep config to /dev/full: No space left on device"
     )
     assert out.read_text().startswith("# Sweep report")  # the report itself was written
+
+
+def test_a_report_called_in_process_leaves_the_garbage_collector_as_it_was(sweep, tmp_path):
+    """Only the ``sweeptui`` command, whose process ends with the report, turns the cyclic
+    collector off for it; a program that calls ``main`` goes on with it on."""
+    import gc
+
+    from sweeptui.cli import main
+
+    assert gc.isenabled()
+    assert main(["report", str(sweep), "--format", "json", "-o", str(tmp_path / "r.json")]) == 0
+    assert gc.isenabled()
