@@ -227,11 +227,7 @@ class SqliteTables:
 def sqlite_tables(path: Path, boundary: Boundary | None = None) -> SqliteTables | None:
     """The table names of the SQLite database at ``path``; None when it is not one (no
     SQLite header, refused by ``boundary``, or unreadable)."""
-    try:
-        with (boundary or UNBOUNDED).open(path) as handle:
-            if handle.read(len(SQLITE_MARK)) != SQLITE_MARK:
-                return None
-    except OSError:
+    if (boundary or UNBOUNDED).peek(path, len(SQLITE_MARK)) != SQLITE_MARK:
         return None
     try:
         connection = connect_readonly(path)
