@@ -490,6 +490,15 @@ def _withdraw_ends(run: Run, origin: str) -> None:
         record_end(run, event)
 
 
+def in_step_order(steps: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``steps`` and its parallel ``columns`` in step order (a stable sort, NaN steps last);
+    as given when already in order, the usual case: logs are written as steps advance."""
+    if np.count_nonzero(steps[1:] >= steps[:-1]) >= steps.size - 1:
+        return (steps, *columns)
+    order = np.argsort(steps, kind="stable")
+    return (steps[order], *(column[order] for column in columns))
+
+
 def points_batch(run: Run) -> MetricBatch:
     """Every point ``run`` holds now as one batch (copies), for judging the run again.
 

@@ -18,7 +18,7 @@ import numpy as np
 from sweeptui.events import MetricBatch
 from sweeptui.lifecycle import run_length
 from sweeptui.numbers import duration, number, where
-from sweeptui.store import Run
+from sweeptui.store import Run, in_step_order
 
 SMALL_BATCH = 8
 """Points of a metric up to which detectors use their scalar path.
@@ -61,10 +61,7 @@ class EpochLookup:
             return
         steps = np.array(batch.epochs.steps, dtype=np.float64)
         epochs = np.array(batch.epochs.values, dtype=np.float64)
-        if np.count_nonzero(steps[1:] >= steps[:-1]) < steps.size - 1:  # out of order, or NaN
-            order = np.argsort(steps, kind="stable")
-            steps, epochs = steps[order], epochs[order]
-        self._steps, self._epochs = steps, epochs
+        self._steps, self._epochs = in_step_order(steps, epochs)
 
     def _take_small(self, pairs) -> bool:
         """Keep a few records as sorted lists; False (use numpy) when a step is NaN,

@@ -20,7 +20,7 @@ import numpy as np
 
 from sweeptui.issues import Issue
 from sweeptui.objective import Objective
-from sweeptui.store import MetricSeries, Run, RunStore
+from sweeptui.store import MetricSeries, Run, RunStore, in_step_order
 
 POINT_BUDGET = 60_000
 """Points kept over all runs together."""
@@ -96,10 +96,7 @@ def _evenly_spread(count: int, keep: int) -> np.ndarray:
 
 
 def _curve(run: Run, series: MetricSeries, keep: int, onset: Issue | None, by_epoch: bool) -> dict[str, Any]:
-    steps, values = series.steps, series.values
-    if not (steps[:-1] <= steps[1:]).all():  # logged out of order (or a NaN step): sort
-        order = np.argsort(steps, kind="stable")
-        steps, values = steps[order], values[order]
+    steps, values = in_step_order(series.steps, series.values)
     chosen = thin_indices(steps, values, keep)
     to_x = epoch_of(run) if by_epoch else same_step
     return {
@@ -130,8 +127,7 @@ def epoch_of(run: Run) -> ToX:
     """Step -> epoch for this run, from its own (step, epoch) records."""
     pairs = run.epochs
     known = np.isfinite(pairs.steps) & np.isfinite(pairs.values)
-    order = np.argsort(pairs.steps[known], kind="stable")
-    steps, epochs = pairs.steps[known][order], pairs.values[known][order]
+    steps, epochs = in_step_order(pairs.steps[known], pairs.values[known])
 
     def convert(at: np.ndarray) -> np.ndarray:
         return np.interp(at, steps, epochs) if steps.size else at
