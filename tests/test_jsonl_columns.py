@@ -206,3 +206,35 @@ def test_block_parsing_gives_every_line_the_fate_it_has_alone(tmp_path: Path) ->
     )
     loss = dict(points_of(whole, "run")["loss"])
     assert math.isnan(loss[100.0]) and loss[120.5] == 18446744073709551616.0
+
+
+def test_spans_of_plain_numbers_agree_with_line_by_line_at_their_edges(tmp_path: Path) -> None:
+    """Spans converted all at once: ints and floats mixed, a huge integer, a bool step,
+    a lone key; each must give what reading the lines one at a time gives."""
+    records: list[dict] = []
+    for i in range(12):  # ints and floats in one column, 0 and 1 among them
+        records.append({"step": i, "loss": i % 2 if i < 4 else 1.5 * i, "time": BASE_TIME + i})
+    for i in range(12, 24):  # an integer beyond float range
+        records.append({"step": i, "loss": 10**400 if i == 15 else 0.5, "time": BASE_TIME + i})
+    for i in range(24, 36):  # a bool where the step should be
+        records.append({"step": True if i == 30 else i, "loss": 0.25, "time": BASE_TIME + i})
+    records += [{"loss": 0.125} for _ in range(12)]  # one key: no step, no time
+    write_log(tmp_path / "whole" / "run", records, {})
+    whole = Sweep(tmp_path / "whole")
+    whole.load()
+    (tmp_path / "drip" / "run").mkdir(parents=True)
+    (tmp_path / "drip" / "run" / "config.json").write_text('{"lr": 0.1}')
+    log = tmp_path / "drip" / "run" / "metrics.jsonl"
+    log.write_text("")
+    drip = Sweep(tmp_path / "drip")
+    drip.rescan()
+    for record in records:
+        with open(log, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        drip.poll()
+    points = points_of(whole, "run")
+    assert same(points, points_of(drip, "run"))
+    assert points["loss"][15] == (15.0, math.inf)
+    assert points["loss"][1] == (1.0, 1.0) and points["loss"][4] == (4.0, 6.0)
+    assert [step for step, _ in points["loss"][36:]] == [float(i) for i in range(36, 48)]
+    assert whole.store.runs["run"].records == drip.store.runs["run"].records == len(records)
