@@ -10,8 +10,11 @@ to pay (:data:`PARALLEL_MIN_BYTES`). A child reads one reader in full, admits it
 them to a store and detector engine of its own that hold just that run, the way the
 parent would; so the issues each metric batch raised there are the ones it would raise
 in the parent. The parent then takes the reader's state over, applies the events to
-its store and records the child's verdicts instead of judging the batches again. Run
-endings and the sweep-level checks stay in the parent: they depend on the other runs.
+its store and records the child's verdicts instead of judging the batches again; a run
+the read gave one metric batch comes with the columns the child's store built from it,
+which the parent takes as they are instead of building them again (that batch comes
+without its points). Run endings and the sweep-level checks stay in the parent: they
+depend on the other runs.
 
 What a child cannot vouch for, the parent reads again itself (its copy of the reader is
 untouched): a run the parent already knows from another reader, a once-per-sweep note
@@ -21,8 +24,9 @@ reader or store error (said as a serial read says it).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +38,7 @@ from sweeptui.settings import Settings
 from sweeptui.sources.admit import admit
 from sweeptui.sources.base import Reader
 from sweeptui.sources.forked import forked_map, spare_core, worker_count
-from sweeptui.store import RunStore
+from sweeptui.store import MetricSeries, RunStore
 
 PARALLEL_MIN_READERS = 64
 """Readers below which a load reads serially (forking costs more than it saves)."""
@@ -44,6 +48,10 @@ over (unpickling, applying its events) costs the parent about as much as a small
 parsing, and 20,000 runs of 50 lines each read faster and in less memory here."""
 SIZE_SAMPLE = 16
 """Readers whose size is looked at (evenly spread over the eligible ones)."""
+
+
+BuiltColumns = tuple[dict[str, MetricSeries], MetricSeries | None]
+"""A run's metric series and its step -> epoch series, as a store built them."""
 
 
 @dataclass(slots=True)
@@ -60,6 +68,8 @@ class ReadAlone:
     """Per metric batch, in order: the issues the metric detectors raised on it."""
     runs: dict[str, RunState]
     """The metric detectors' state of each run the read touched, after it."""
+    columns: dict[str, BuiltColumns] = field(default_factory=dict)
+    """The metric columns built from each run's one metric batch (sent without its points)."""
 
     def run_ids(self) -> set[str]:
         """The runs the events name."""
@@ -105,30 +115,48 @@ def read_alone(
         parts = [admit(events) for events in reader.read_parts(None)]
         if any(type(event) is FileReset for events in parts for event in events):
             return None  # a file reset mid-read is judged against the points before it
-        verdicts, runs = _judge(parts, settings, root, now, live)
+        verdicts, store, engine, batches = _judge(parts, settings, root, now, live)
+        columns = _columns_built(parts, store, batches)
     except Exception:  # the parent reads this reader again and reports it
         return None
-    return ReadAlone(parts, reader.state(), reader.notes - before, verdicts, runs)
+    runs = {run_id: engine.run_state(run_id) for run_id in store.runs}
+    return ReadAlone(parts, reader.state(), reader.notes - before, verdicts, runs, columns)
 
 
 def _judge(
     parts: list[list[Event]], settings: Settings, root: Path | str, now: float, live: bool
-) -> tuple[list[list[Issue]], dict[str, RunState]]:
-    """The parent's application of ``parts`` to a store holding only their runs."""
+) -> tuple[list[list[Issue]], RunStore, DetectorEngine, Counter[str]]:
+    """The parent's application of ``parts`` to a store holding only their runs: the
+    issues of each metric batch, the store and engine, and each run's batches applied."""
     store = RunStore(root)
     engine = DetectorEngine(store, settings, Lifecycle(settings))
     engine.hold_sweep_checks(True)
     verdicts: list[list[Issue]] = []
+    batches: Counter[str] = Counter()
     for events in parts:
         for event in events:
             run = store.apply(event, now, live)
             if run is None:
                 continue
             if isinstance(event, MetricBatch):
+                batches[run.id] += 1
                 verdicts.append(engine.on_metrics(run, event))
             elif isinstance(event, RunEnded):
                 engine.on_end(run)
-    return verdicts, {run_id: engine.run_state(run_id) for run_id in store.runs}
+    return verdicts, store, engine, batches
 
 
-__all__ = ["PARALLEL_MIN_READERS", "ReadAlone", "read_alone", "read_in_children"]
+def _columns_built(
+    parts: list[list[Event]], store: RunStore, batches: Counter[str]
+) -> dict[str, BuiltColumns]:
+    """The columns of each run the store built from one metric batch; that batch is
+    replaced in ``parts`` by one without points (they travel once, as columns)."""
+    single = {run_id for run_id, count in batches.items() if count == 1 and run_id in store.runs}
+    for events in parts:
+        for index, event in enumerate(events):
+            if type(event) is MetricBatch and event.run_id in single:
+                events[index] = replace(event, metrics={}, epochs=None)
+    return {run_id: (store.runs[run_id].metrics, store.runs[run_id].epochs) for run_id in single}
+
+
+__all__ = ["PARALLEL_MIN_READERS", "BuiltColumns", "ReadAlone", "read_alone", "read_in_children"]

@@ -211,6 +211,22 @@ class MetricSeries:
         """Memory held by the two columns."""
         return self._steps.buffer_info()[1] * 8 + self._values.buffer_info()[1] * 8
 
+    def __reduce__(self) -> tuple:
+        # columns travel as bytes (a one-shot load's child sends the series it built):
+        # array's own pickling costs several times more
+        state = (self._steps.tobytes(), self._values.tobytes(), self._ranges.tobytes(),
+                 self._origin, self._cuts)  # fmt: skip
+        return _unpickle_series, state
+
+
+def _unpickle_series(
+    steps: bytes, values: bytes, ranges: bytes, origin: str | None, cuts: list | None
+) -> MetricSeries:
+    series = MetricSeries.__new__(MetricSeries)
+    series._steps, series._values, series._ranges = array("d", steps), array("d", values), array("d", ranges)
+    series._origin, series._cuts = origin, cuts
+    return series
+
 
 @dataclass(frozen=True, slots=True)
 class ExpectedLength:
@@ -708,6 +724,16 @@ class RunStore:
             run.last_ingest = now
             if live:
                 run.last_arrival = now
+
+    def adopt_columns(
+        self, run: Run, metrics: dict[str, MetricSeries], epochs: MetricSeries | None
+    ) -> None:
+        """Give ``run``, which holds no points yet, the series another store built from
+        its one metric batch (a one-shot load's child process, :mod:`sweeptui.readalone`):
+        what applying that batch here would build, without building it again."""
+        run.metrics.update(metrics)
+        if epochs is not None:
+            run.epochs = epochs
 
     def settle_resets(self) -> None:
         """Once a read is applied, note each of its resets that changed what the run holds:

@@ -25,7 +25,7 @@ from sweeptui.detectors.engine import DetectorEngine
 from sweeptui.events import Event, FileReset, MetricBatch, RunEnded, RunWithdrawn, SourceWarning
 from sweeptui.issues import Issue
 from sweeptui.lifecycle import Lifecycle
-from sweeptui.readalone import ReadAlone, read_in_children
+from sweeptui.readalone import BuiltColumns, ReadAlone, read_in_children
 from sweeptui.settings import Settings
 from sweeptui.sources import get_sources
 from sweeptui.sources.admit import admit
@@ -264,7 +264,7 @@ class Sweep:
         reader.notes.update(read.notes)
         verdicts = iter(read.verdicts)
         for events in read.parts:
-            self._apply_events(events, now, result, verdicts)
+            self._apply_events(events, now, result, verdicts, read.columns)
         for run_id, state in read.runs.items():
             self.detectors.adopt(run_id, state)
 
@@ -275,13 +275,14 @@ class Sweep:
 
     def _apply_events(
         self, events: list[Event], now: float, result: PollResult,
-        verdicts: Iterator[list[Issue]] | None = None,
+        verdicts: Iterator[list[Issue]] | None = None, built: dict[str, BuiltColumns] | None = None,
     ) -> None:  # fmt: skip
         """Apply one reader's events, admitted here; or admitted and judged in a child
-        process, which gave ``verdicts``: the metric detectors' issues per batch."""
+        process, which gave ``verdicts`` (the metric detectors' issues per batch) and the
+        columns it ``built`` for runs of one batch (which then comes without points)."""
         try:
             for event in admit(events) if verdicts is None else events:
-                self._apply(event, now, result, verdicts)
+                self._apply(event, now, result, verdicts, built)
         except Exception as exc:  # a store or detector bug must not drop other runs' data
             where = next((e.run_id for e in events if hasattr(e, "run_id")), "?")
             warning = SourceWarning(str(where), f"applying events failed: {exc!r}")
@@ -289,8 +290,9 @@ class Sweep:
             result.warnings.append(warning)
 
     def _apply(
-        self, event: Event, now: float, result: PollResult, verdicts: Iterator[list[Issue]] | None
-    ) -> None:
+        self, event: Event, now: float, result: PollResult, verdicts: Iterator[list[Issue]] | None,
+        built: dict[str, BuiltColumns] | None,
+    ) -> None:  # fmt: skip
         result.events += 1
         run = self.store.apply(event, now, self._live)
         if run is None:
@@ -304,6 +306,8 @@ class Sweep:
             if verdicts is None:
                 result.issues.extend(self.detectors.on_metrics(run, event))
             else:
+                if built and run.id in built:
+                    self.store.adopt_columns(run, *built[run.id])
                 result.issues.extend(self.detectors.judged(run, next(verdicts)))
         elif isinstance(event, RunEnded):
             result.issues.extend(self.detectors.on_end(run))

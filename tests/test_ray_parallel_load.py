@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sweeptui.sources import forked, ray_tune
+from sweeptui.store import MetricSeries
 from sweeptui.sweep import Sweep
 from tests.test_ray_results import as_lines, odd_records, plain_record
 from tests.tool_fixtures import copy_fixture
@@ -48,20 +49,25 @@ def build_experiment(tmp_path: Path) -> Path:
 
 
 def store_state(sweep: Sweep) -> list:
-    """Everything the store holds (series as raw bytes, so NaNs compare bit for bit)."""
+    """Everything the store holds (series as raw bytes, so NaNs compare bit for bit, with
+    the ranges and origins they keep)."""
     state: list = []
     for run in sweep.store:
         fields = {f.name: getattr(run, f.name) for f in dataclasses.fields(run)}
         del fields["last_ingest"]  # the clock at apply time
-        fields["metrics"] = [(name, series.steps.tobytes(), series.values.tobytes())
-                             for name, series in run.metrics.items()]
+        fields["metrics"] = [(name, *series_state(series)) for name, series in run.metrics.items()]
         epochs = fields.pop("epochs")
-        fields["epochs"] = None if epochs is None else (epochs.steps.tobytes(),
-                                                        epochs.values.tobytes())
+        fields["epochs"] = None if epochs is None else series_state(epochs)
         state.append(repr(sorted(fields.items())))
     state.append(repr(sweep.store.issues))
     state.append(repr(sweep.store.warnings))
     return state
+
+
+def series_state(series: MetricSeries) -> tuple:
+    """A series' points as raw bytes, its kept ranges and where its points came from."""
+    return (series.steps.tobytes(), series.values.tobytes(), series.step_range,
+            series.best("min"), series.best("max"), series._stretches())  # fmt: skip
 
 
 def children_cpu() -> float:

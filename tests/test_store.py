@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import pickle
+from array import array
 
 import pytest
 from helpers import add_run, end_run
 
 from sweeptui.events import SourceWarning, SummarySeen
 from sweeptui.issues import Issue
-from sweeptui.store import RunStore, expected_length, flatten_params
+from sweeptui.store import MetricSeries, RunStore, expected_length, flatten_params
 
 
 def test_flatten_params_dots_nested_keys_and_stringifies_lists():
@@ -106,8 +108,6 @@ def test_events_for_unknown_runs_become_warnings_and_changes_are_drained():
 
 
 def test_series_length_is_tracked_across_extends_and_ignores_non_finite_points():
-    from sweeptui.store import MetricSeries
-
     series = MetricSeries()
     assert series.steps_counted() == 0.0
     series.extend([0.0, 1.0], [float("nan"), 2.0])
@@ -115,3 +115,17 @@ def test_series_length_is_tracked_across_extends_and_ignores_non_finite_points()
     series.extend(range(2, 40), [float("inf")] * 38)  # a large chunk takes the numpy path
     series.extend([float("nan")], [5.0])
     assert (series.steps_counted(), series.values_counted()) == (40.0, 5.0)
+
+
+def test_a_series_pickled_to_another_process_keeps_its_points_ranges_and_origins() -> None:
+    series = MetricSeries()
+    series.extend(array("d", [1.0, 2.0, 3.0]), array("d", [0.5, math.nan, -math.inf]), "a.jsonl")
+    series.extend(array("d", [4.0]), array("d", [7.0]), "b.jsonl")
+    copy = pickle.loads(pickle.dumps(series, protocol=pickle.HIGHEST_PROTOCOL))
+    assert copy.steps.tobytes() == series.steps.tobytes()
+    assert copy.values.tobytes() == series.values.tobytes()
+    assert (copy.step_range, copy.best("min"), copy.best("max")) == ((1.0, 4.0), 0.5, 7.0)
+    assert copy._stretches() == series._stretches() == [(0, 3, "a.jsonl"), (3, 4, "b.jsonl")]
+    copy.extend(array("d", [5.0]), array("d", [9.0]), "b.jsonl")
+    assert len(series) == 4 and copy.best("max") == 9.0 and series.best("max") == 7.0
+    assert copy.drop("a.jsonl")[0].tolist() == [1.0, 2.0, 3.0] and len(copy) == 2
