@@ -86,3 +86,18 @@ def test_empty_store_renders_a_helpful_report():
     report = build_report(RunStore("/nowhere"), None)
     markdown = render(report, "md")
     assert "No runs were found" in markdown and report["leaderboard"] == []
+
+
+def test_curves_hold_nan_and_inf_points_as_null_and_whole_steps_as_integers():
+    store = RunStore("/sweeps/demo")
+    values = [1.0, 0.75, float("nan"), 0.5, float("inf"), float("-inf"), 0.25]
+    add_run(store, "odd", {"lr": 0.1}, val_loss=values)
+    store.add_issue(Issue("nan_or_inf_metric", "odd", "val_loss became NaN", step=2.0))
+    add_run(store, "zeros", {"lr": 0.2}, val_loss=[0.0, float("nan"), 0.0])
+    report = build_report(store, choose_objective(store))
+    curves = {curve["id"]: curve for curve in report["curves"]["runs"]}
+    assert curves["odd"]["values"] == [1.0, 0.75, None, 0.5, None, None, 0.25]
+    assert all(type(step) is int for step in curves["odd"]["steps"])
+    assert curves["zeros"]["values"] == [0.0, None, 0.0]
+    text = render(report, "json")
+    assert "NaN" not in text and "Infinity" not in text

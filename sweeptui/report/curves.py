@@ -159,9 +159,12 @@ def _onset_point(
     return {"type": issue.type, "step": _compact(at), "value": value}
 
 
-def _compact_all(column: np.ndarray) -> list[float | int]:
+def _compact_all(column: np.ndarray) -> list[float | int | None]:
     """A column as JSON-ready numbers: whole ones as integers, others rounded to 7 significant
-    digits of the column's smallest magnitude (a smaller JSON file; non-finite values kept)."""
+    digits of the column's smallest magnitude (a smaller JSON file); non-finite ones as None.
+
+    The section comes out JSON-ready, so the report does not walk its ~10^5 numbers again.
+    """
     finite = np.isfinite(column)
     every = bool(finite.all())
     # the first value tells most value columns apart from whole-numbered steps at once
@@ -171,15 +174,21 @@ def _compact_all(column: np.ndarray) -> list[float | int]:
     magnitudes = np.abs(column if every else column[finite])
     smallest = float(magnitudes.min(initial=math.inf, where=magnitudes > 0))
     if smallest == math.inf:  # no value but zeros (and non-finite ones)
-        return column.tolist()
-    decimals = min(max(6 - math.floor(math.log10(smallest)), 0), 15)
-    return np.round(column, decimals).tolist()
+        numbers = column.tolist()
+    else:
+        decimals = min(max(6 - math.floor(math.log10(smallest)), 0), 15)
+        numbers = np.round(column, decimals).tolist()
+    if not every:
+        for index in np.flatnonzero(~finite).tolist():
+            numbers[index] = None
+    return numbers
 
 
-def _compact(number: float) -> float | int:
-    """Whole steps as integers, other values to 7 significant digits (a smaller JSON file)."""
+def _compact(number: float) -> float | int | None:
+    """Whole steps as integers, other values to 7 significant digits (a smaller JSON file);
+    a non-finite one as None."""
     if number != number or number in (float("inf"), float("-inf")):
-        return number  # the report's cleaner turns these into null
+        return None
     if number.is_integer() and abs(number) < 2**53:
         return int(number)
     return float(f"{number:.7g}")

@@ -75,7 +75,7 @@ def build_report(
         "runs": [_run(run, objective, costs[run.id]) for run in runs],
         "issues": [_clean(issue.to_dict()) for issue in _ordered(store.issues)],
         "warnings": [{"path": w.path, "message": w.message} for w in store.warnings],
-        "curves": _clean(curves_section(store, objective)),
+        "curves": curves_section(store, objective),  # JSON-ready as built
     }
     for group in SECTION_GROUPS:
         sections = _section(report, getattr(group, "__name__", "analysis"), {},
