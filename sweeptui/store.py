@@ -15,6 +15,7 @@ import bisect
 import itertools
 import math
 import re
+import sys
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -91,14 +92,25 @@ class MetricSeries:
         self._cuts: list[tuple[int, str | None]] | None = None
         """(first index, origin) of each stretch, once a second origin appeared."""
 
-    def extend(self, steps: Iterable[float], values: Iterable[float], origin: str | None = None) -> None:
-        """Append points from ``origin``; ``steps`` and ``values`` must have the same length."""
+    def extend(
+        self, steps: Iterable[float], values: Iterable[float], origin: str | None = None,
+        copied: dict[int, array] | None = None,
+    ) -> None:  # fmt: skip
+        """Append points from ``origin``; ``steps`` and ``values`` must have the same length.
+
+        ``copied`` (the step columns a batch's other series already copied, by the id of
+        the batch's array) lets the new series of one batch share one step column: the
+        metrics of a training loop's records share their steps, which then take a quarter
+        of the memory. A shared column is copied before it grows.
+        """
         start = len(self._steps)
         if start:
+            if sys.getrefcount(self._steps) > 2:  # shared (this attribute, the call's argument)
+                self._steps = array("d", self._steps)
             self._steps.extend(steps)
             self._values.extend(values)
         else:  # built at their size: extending an empty array over-allocates by ~6%
-            self._steps, self._values = array("d", steps), array("d", values)
+            self._steps, self._values = _copied(steps, copied), array("d", values)
         self._widen_range(STEPS, self._steps, start)
         self._widen_range(VALUES, self._values, start)
         if origin != self._origin and len(self._steps) > start:
@@ -212,20 +224,31 @@ class MetricSeries:
         return self._steps.buffer_info()[1] * 8 + self._values.buffer_info()[1] * 8
 
     def __reduce__(self) -> tuple:
-        # columns travel as bytes (a one-shot load's child sends the series it built):
-        # array's own pickling costs several times more
-        state = (self._steps.tobytes(), self._values.tobytes(), self._ranges.tobytes(),
-                 self._origin, self._cuts)  # fmt: skip
+        # A one-shot load's child sends the series it built: values travel as bytes
+        # (array's own pickling costs several times more), the step column as the array
+        # itself, so that series sharing it still share it (pickled once).
+        state = (self._steps, self._values.tobytes(), self._ranges.tobytes(), self._origin,
+                 self._cuts)  # fmt: skip
         return _unpickle_series, state
 
 
 def _unpickle_series(
-    steps: bytes, values: bytes, ranges: bytes, origin: str | None, cuts: list | None
+    steps: array, values: bytes, ranges: bytes, origin: str | None, cuts: list | None
 ) -> MetricSeries:
     series = MetricSeries.__new__(MetricSeries)
-    series._steps, series._values, series._ranges = array("d", steps), array("d", values), array("d", ranges)
+    series._steps, series._values, series._ranges = steps, array("d", values), array("d", ranges)
     series._origin, series._cuts = origin, cuts
     return series
+
+
+def _copied(steps: Iterable[float], copied: dict[int, array] | None) -> array:
+    """A copy of a batch's step column, or the copy another series of the batch made."""
+    if copied is None:
+        return array("d", steps)
+    found = copied.get(id(steps))
+    if found is None or len(found) != len(steps):
+        found = copied[id(steps)] = array("d", steps)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,17 +718,18 @@ class RunStore:
 
     def _add_metrics(self, run: Run, batch: MetricBatch, now: float | None, live: bool) -> None:
         origin = batch.origin
+        copied: dict[int, array] = {}  # the batch's step columns, copied once
         for name, series in batch.metrics.items():
             if len(series.values) == 0:
                 continue
             target = run.metrics.get(name)
             if target is None:
                 target = run.metrics[name] = MetricSeries()
-            target.extend(series.steps, series.values, origin)
+            target.extend(series.steps, series.values, origin, copied)
         if batch.epochs is not None and len(batch.epochs.values):
             if run.epochs is None:
                 run.epochs = MetricSeries()
-            run.epochs.extend(batch.epochs.steps, batch.epochs.values, origin)
+            run.epochs.extend(batch.epochs.steps, batch.epochs.values, origin, copied)
         share = _share(run, origin)  # before this batch counts
         run.records += batch.records
         if share is not None:

@@ -9,7 +9,7 @@ from array import array
 import pytest
 from helpers import add_run, end_run
 
-from sweeptui.events import SourceWarning, SummarySeen
+from sweeptui.events import MetricBatch, RunSeen, Series, SourceWarning, SummarySeen
 from sweeptui.issues import Issue
 from sweeptui.store import MetricSeries, RunStore, expected_length, flatten_params
 
@@ -129,3 +129,24 @@ def test_a_series_pickled_to_another_process_keeps_its_points_ranges_and_origins
     copy.extend(array("d", [5.0]), array("d", [9.0]), "b.jsonl")
     assert len(series) == 4 and copy.best("max") == 9.0 and series.best("max") == 7.0
     assert copy.drop("a.jsonl")[0].tolist() == [1.0, 2.0, 3.0] and len(copy) == 2
+
+
+def test_the_series_of_one_batch_share_their_step_column_until_one_grows() -> None:
+    store = RunStore("/sweeps/demo")
+    store.apply(RunSeen("run", "run", "run", "test", {}))
+    steps = array("d", [1.0, 2.0, 3.0])
+    batch = MetricBatch("run", {"loss": Series(steps, array("d", [3.0, 2.0, 1.0])),
+                                "acc": Series(steps, array("d", [0.1, 0.2, 0.3]))}, records=3)  # fmt: skip
+    batch.epochs = Series(steps, array("d", [0.0, 0.0, 1.0]))
+    store.apply(batch)
+    run = store.runs["run"]
+    loss, acc = run.metrics["loss"], run.metrics["acc"]
+    assert loss._steps is acc._steps is run.epochs._steps and loss._steps is not steps
+    loss.extend(array("d", [4.0]), array("d", [0.5]))  # a live point for one metric only
+    assert loss.steps.tolist() == [1.0, 2.0, 3.0, 4.0] and acc.steps.tolist() == [1.0, 2.0, 3.0]
+    assert run.epochs.steps.tolist() == [1.0, 2.0, 3.0]
+    assert (loss.step_range, acc.step_range) == ((1.0, 4.0), (1.0, 3.0))
+    copies = pickle.loads(pickle.dumps([acc, run.epochs], protocol=pickle.HIGHEST_PROTOCOL))
+    assert copies[0]._steps is copies[1]._steps  # shared in transit, pickled once
+    copies[1].extend(array("d", [5.0]), array("d", [2.0]))
+    assert copies[0].steps.tolist() == [1.0, 2.0, 3.0] and len(copies[1]) == 4
