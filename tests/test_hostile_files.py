@@ -295,3 +295,18 @@ def test_a_journal_is_told_by_its_first_bytes_only_through_the_boundary(tmp_path
     assert "linked/journal.log" not in sources and "inside/pipe.log" not in sources
     followed = load_sweep(root, Settings(follow_links=True)).readers
     assert any(str(reader.base).endswith("linked/journal.log") for reader in followed)
+
+
+def test_a_bounded_read_takes_a_file_up_to_its_bound_and_refuses_one_byte_more(tmp_path):
+    from sweeptui.sources.files import Boundary, Refused
+
+    boundary = Boundary(tmp_path)
+    (tmp_path / "small.json").write_bytes(b'\xef\xbb\xbf{"lr": 0.1}')
+    assert boundary.read(tmp_path / "small.json") == b'{"lr": 0.1}'
+    (tmp_path / "at.bin").write_bytes(b"x" * 4096)
+    assert boundary.read(tmp_path / "at.bin", limit=4096) == b"x" * 4096
+    (tmp_path / "over.bin").write_bytes(b"x" * 4097)
+    with pytest.raises(Refused, match="larger than 4096 bytes"):
+        boundary.read(tmp_path / "over.bin", limit=4096)
+    (tmp_path / "empty.json").write_bytes(b"")
+    assert boundary.read(tmp_path / "empty.json") == b""
