@@ -310,3 +310,19 @@ def test_a_bounded_read_takes_a_file_up_to_its_bound_and_refuses_one_byte_more(t
         boundary.read(tmp_path / "over.bin", limit=4096)
     (tmp_path / "empty.json").write_bytes(b"")
     assert boundary.read(tmp_path / "empty.json") == b""
+
+
+def test_a_pickled_boundary_comes_back_as_the_shared_one_with_its_checks(tmp_path):
+    import pickle
+
+    from sweeptui.sources.files import UNBOUNDED, Boundary, Refused
+
+    boundary = Boundary.of(tmp_path, False, 4096)
+    copy = pickle.loads(pickle.dumps(boundary))
+    assert copy is boundary
+    assert pickle.loads(pickle.dumps(UNBOUNDED)).root is None
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("secret")
+    (tmp_path / "link.txt").symlink_to(outside)
+    with pytest.raises(Refused, match="outside the sweep root"):
+        copy.read(tmp_path / "link.txt")

@@ -84,6 +84,12 @@ class Boundary:
         """The boundary for these values (one shared instance: the root is resolved once)."""
         return Boundary(root, follow_links, max_bytes)
 
+    def __reduce__(self) -> tuple:
+        # a reader's state sent from a one-shot load's child names its boundary, which
+        # the parent holds already: one shared instance again, not a copy per run
+        root = None if self.root is None else os.fspath(self.root)
+        return _boundary_at, (root, self.follow_links, self.max_bytes)
+
     # -- checks -----------------------------------------------------------------------
     def check(self, path: Path | str) -> os.stat_result:
         """The stat of ``path`` when it may be read; raises :class:`Refused` or ``OSError``."""
@@ -214,6 +220,12 @@ class Boundary:
             if size > limit:
                 handle.seek(size - limit)
             return strip_bom(handle.read(limit)) if size <= limit else handle.read(limit)
+
+
+@lru_cache(maxsize=64)
+def _boundary_at(root: str | None, follow_links: bool, max_bytes: int) -> Boundary:
+    """:meth:`Boundary.of` for a root given as text (what a pickled boundary carries)."""
+    return Boundary.of(None if root is None else Path(root), follow_links, max_bytes)
 
 
 UNBOUNDED = Boundary(None)
