@@ -94,14 +94,14 @@ class MetricSeries:
 
     def extend(
         self, steps: Iterable[float], values: Iterable[float], origin: str | None = None,
-        copied: dict[int, array] | None = None,
+        siblings: dict[int, MetricSeries] | None = None,
     ) -> None:  # fmt: skip
         """Append points from ``origin``; ``steps`` and ``values`` must have the same length.
 
-        ``copied`` (the step columns a batch's other series already copied, by the id of
-        the batch's array) lets the new series of one batch share one step column: the
-        metrics of a training loop's records share their steps, which then take a quarter
-        of the memory. A shared column is copied before it grows.
+        ``siblings`` (the new series of the same batch, by the id of the step column they
+        were built from) lets the new series of one batch share one step column and its
+        range: the metrics of a training loop's records share their steps, which then take
+        a quarter of the memory. A shared column is copied before it grows.
         """
         start = len(self._steps)
         if start:
@@ -109,12 +109,25 @@ class MetricSeries:
                 self._steps = array("d", self._steps)
             self._steps.extend(steps)
             self._values.extend(values)
+            self._widen_range(STEPS, self._steps, start)
         else:  # built at their size: extending an empty array over-allocates by ~6%
-            self._steps, self._values = _copied(steps, copied), array("d", values)
-        self._widen_range(STEPS, self._steps, start)
+            self._values = array("d", values)
+            self._take_steps(steps, siblings)
         self._widen_range(VALUES, self._values, start)
         if origin != self._origin and len(self._steps) > start:
             self._cut(start, origin)
+
+    def _take_steps(self, steps: Iterable[float], siblings: dict[int, MetricSeries] | None) -> None:
+        """The step column of a new series: a sibling's built from the same steps, or a copy."""
+        sibling = siblings.get(id(steps)) if siblings is not None else None
+        if sibling is not None and len(sibling._steps) == len(steps):
+            self._steps = sibling._steps
+            self._ranges[STEPS], self._ranges[STEPS + 1] = sibling._ranges[STEPS], sibling._ranges[STEPS + 1]
+            return
+        self._steps = array("d", steps)
+        self._widen_range(STEPS, self._steps, 0)
+        if siblings is not None:
+            siblings[id(steps)] = self
 
     def _widen_range(self, at: int, column: array, start: int) -> None:
         """Widen the (min, max) kept at ``at`` by the finite values of ``column[start:]``."""
@@ -240,15 +253,6 @@ def _unpickle_series(
     series._origin, series._cuts = origin, cuts
     return series
 
-
-def _copied(steps: Iterable[float], copied: dict[int, array] | None) -> array:
-    """A copy of a batch's step column, or the copy another series of the batch made."""
-    if copied is None:
-        return array("d", steps)
-    found = copied.get(id(steps))
-    if found is None or len(found) != len(steps):
-        found = copied[id(steps)] = array("d", steps)
-    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,8 +392,9 @@ def _count_from_one(finite_range: tuple[float, float] | None) -> float:
     return high + (1 if low == 0 else 0)
 
 
-_SMALL = 16
-"""Below this many new points, plain Python beats a numpy call."""
+_SMALL = 64
+"""Up to this many new points, plain Python beats numpy calls (measured: 50 points 4.4 us
+against 7.4 us; even at ~100)."""
 
 
 def _widen(
@@ -404,10 +409,14 @@ def _widen(
             return value, value
         return (value if value < current[0] else current[0]), (value if value > current[1] else current[1])
     if len(column) - start <= _SMALL:
-        finite = [v for v in column[start:] if math.isfinite(v)]
-        if not finite:
-            return current
-        low, high = min(finite), max(finite)
+        fresh_points = column[start:] if start else column
+        # min and max pass over a NaN that is not first; a NaN first or an infinity shows
+        low, high = min(fresh_points), max(fresh_points)
+        if not (low - low == 0.0 and high - high == 0.0):
+            finite = [v for v in fresh_points if math.isfinite(v)]
+            if not finite:
+                return current
+            low, high = min(finite), max(finite)
     else:
         fresh = np.frombuffer(column, dtype=np.float64)[start:]
         low, high = float(fresh.min()), float(fresh.max())
@@ -718,18 +727,18 @@ class RunStore:
 
     def _add_metrics(self, run: Run, batch: MetricBatch, now: float | None, live: bool) -> None:
         origin = batch.origin
-        copied: dict[int, array] = {}  # the batch's step columns, copied once
+        siblings: dict[int, MetricSeries] = {}  # the batch's step columns, copied once
         for name, series in batch.metrics.items():
             if len(series.values) == 0:
                 continue
             target = run.metrics.get(name)
             if target is None:
                 target = run.metrics[name] = MetricSeries()
-            target.extend(series.steps, series.values, origin, copied)
+            target.extend(series.steps, series.values, origin, siblings)
         if batch.epochs is not None and len(batch.epochs.values):
             if run.epochs is None:
                 run.epochs = MetricSeries()
-            run.epochs.extend(batch.epochs.steps, batch.epochs.values, origin, copied)
+            run.epochs.extend(batch.epochs.steps, batch.epochs.values, origin, siblings)
         share = _share(run, origin)  # before this batch counts
         run.records += batch.records
         if share is not None:

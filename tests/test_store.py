@@ -150,3 +150,24 @@ def test_the_series_of_one_batch_share_their_step_column_until_one_grows() -> No
     assert copies[0]._steps is copies[1]._steps  # shared in transit, pickled once
     copies[1].extend(array("d", [5.0]), array("d", [2.0]))
     assert copies[0].steps.tolist() == [1.0, 2.0, 3.0] and len(copies[1]) == 4
+
+
+@pytest.mark.parametrize("size", [2, 5, 40, 64, 65, 300])
+def test_a_series_keeps_the_finite_range_of_its_points_whatever_their_number(size: int) -> None:
+    import random
+
+    rng = random.Random(size)
+    for trial in range(40):
+        values = [rng.uniform(-5, 5) for _ in range(size)]
+        for _ in range(trial % 4):  # NaN and infinities anywhere, first included
+            values[rng.randrange(size)] = rng.choice([math.nan, math.inf, -math.inf])
+        if trial == 39:
+            values = [math.nan] * size
+        series = MetricSeries()
+        half = size // 2
+        series.extend(array("d", range(half)), array("d", values[:half]))
+        series.extend(array("d", range(half, size)), array("d", values[half:]))
+        finite = [v for v in values if math.isfinite(v)]
+        expected = (min(finite), max(finite)) if finite else (None, None)
+        assert (series.best("min"), series.best("max")) == expected
+        assert series.step_range == (0.0, float(size - 1))
