@@ -178,3 +178,20 @@ def test_a_child_dying_mid_load_costs_time_not_data(
     survived, _ = loaded(root, True, monkeypatch)
     assert died.exists()
     assert store_state(survived) == store_state(serial)
+
+
+def test_the_pipe_children_send_results_through_holds_a_chunk_of_long_reads() -> None:
+    """A child goes on reading once its results are in the pipe: a widened pipe (1 MB
+    on Linux) holds a chunk's results whole, where 64 KB made it wait for the parent."""
+    import fcntl
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    try:
+        forked._widen_result_pipe(pool)
+        size = fcntl.fcntl(pool._result_queue._writer.fileno(), fcntl.F_GETPIPE_SZ)
+        assert size >= forked.RESULT_PIPE_BYTES
+        assert list(pool.map(abs, [-1, -2])) == [1, 2]
+    finally:
+        pool.shutdown()
