@@ -15,7 +15,6 @@ import bisect
 import itertools
 import math
 import re
-import sys
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -75,13 +74,15 @@ class MetricSeries:
     where the origin changes.
     """
 
-    __slots__ = ("_cuts", "_origin", "_ranges", "_steps", "_values")
+    __slots__ = ("_cuts", "_origin", "_ranges", "_shared", "_steps", "_values")
 
     def __init__(self) -> None:
         self._clear()
 
     def _clear(self) -> None:
         self._steps = array("d")
+        self._shared = False
+        """Whether the step column may be another series' too (copied before it grows)."""
         self._values = array("d")
         # finite (min, max) of the steps, then of the values, kept as points arrive so
         # progress is O(1); NaN while there is none. Four doubles, not two tuples of
@@ -105,8 +106,8 @@ class MetricSeries:
         """
         start = len(self._steps)
         if start:
-            if sys.getrefcount(self._steps) > 2:  # shared (this attribute, the call's argument)
-                self._steps = array("d", self._steps)
+            if self._shared:
+                self._steps, self._shared = array("d", self._steps), False
             self._steps.extend(steps)
             self._values.extend(values)
             self._widen_range(STEPS, self._steps, start)
@@ -122,6 +123,7 @@ class MetricSeries:
         sibling = siblings.get(id(steps)) if siblings is not None else None
         if sibling is not None and len(sibling._steps) == len(steps):
             self._steps = sibling._steps
+            self._shared = sibling._shared = True
             self._ranges[STEPS], self._ranges[STEPS + 1] = sibling._ranges[STEPS], sibling._ranges[STEPS + 1]
             return
         self._steps = array("d", steps)
@@ -240,16 +242,17 @@ class MetricSeries:
         # A one-shot load's child sends the series it built: values travel as bytes
         # (array's own pickling costs several times more), the step column as the array
         # itself, so that series sharing it still share it (pickled once).
-        state = (self._steps, self._values.tobytes(), self._ranges.tobytes(), self._origin,
-                 self._cuts)  # fmt: skip
+        state = (self._steps, self._shared, self._values.tobytes(), self._ranges.tobytes(),
+                 self._origin, self._cuts)  # fmt: skip
         return _unpickle_series, state
 
 
 def _unpickle_series(
-    steps: array, values: bytes, ranges: bytes, origin: str | None, cuts: list | None
+    steps: array, shared: bool, values: bytes, ranges: bytes, origin: str | None, cuts: list | None
 ) -> MetricSeries:
     series = MetricSeries.__new__(MetricSeries)
-    series._steps, series._values, series._ranges = steps, array("d", values), array("d", ranges)
+    series._steps, series._shared = steps, shared
+    series._values, series._ranges = array("d", values), array("d", ranges)
     series._origin, series._cuts = origin, cuts
     return series
 
