@@ -70,6 +70,25 @@ def write_log(run: Path, records: list[dict], extra_lines: dict[int, str]) -> No
     (run / "metrics.jsonl").write_text("\n".join(text) + "\n")
 
 
+def whole_and_drip(tmp_path: Path, records: list[dict]) -> tuple[Sweep, Sweep]:
+    """The same records read at once from a finished log, and one record per read as
+    they are appended (never a span to take at once)."""
+    write_log(tmp_path / "whole" / "run", records, {})
+    whole = Sweep(tmp_path / "whole")
+    whole.load()
+    (tmp_path / "drip" / "run").mkdir(parents=True)
+    (tmp_path / "drip" / "run" / "config.json").write_text('{"lr": 0.1}')
+    log = tmp_path / "drip" / "run" / "metrics.jsonl"
+    log.write_text("")
+    drip = Sweep(tmp_path / "drip")
+    drip.rescan()
+    for record in records:
+        with open(log, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        drip.poll()
+    return whole, drip
+
+
 def points_of(sweep: Sweep, run_id: str) -> dict[str, list[tuple[float, float]]]:
     run = sweep.store.runs[run_id]
     return {
@@ -105,20 +124,7 @@ def test_a_log_read_at_once_follows_the_record_rules(tmp_path: Path) -> None:
 
 
 def test_reading_at_once_and_line_by_line_agree(tmp_path: Path) -> None:
-    records = mixed_records()
-    write_log(tmp_path / "whole" / "run", records, {})
-    whole = Sweep(tmp_path / "whole")
-    whole.load()
-    (tmp_path / "drip" / "run").mkdir(parents=True)
-    (tmp_path / "drip" / "run" / "config.json").write_text('{"lr": 0.1}')
-    log = tmp_path / "drip" / "run" / "metrics.jsonl"
-    log.write_text("")
-    drip = Sweep(tmp_path / "drip")
-    drip.rescan()
-    for record in records:  # one record per read: never a span to take at once
-        with open(log, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-        drip.poll()
+    whole, drip = whole_and_drip(tmp_path, mixed_records())
     assert same(points_of(whole, "run"), points_of(drip, "run"))
     assert list(whole.store.runs["run"].metrics) == list(drip.store.runs["run"].metrics)
     for name in ("records", "first_update", "last_update"):
@@ -219,19 +225,7 @@ def test_spans_of_plain_numbers_agree_with_line_by_line_at_their_edges(tmp_path:
     for i in range(24, 36):  # a bool where the step should be
         records.append({"step": True if i == 30 else i, "loss": 0.25, "time": BASE_TIME + i})
     records += [{"loss": 0.125} for _ in range(12)]  # one key: no step, no time
-    write_log(tmp_path / "whole" / "run", records, {})
-    whole = Sweep(tmp_path / "whole")
-    whole.load()
-    (tmp_path / "drip" / "run").mkdir(parents=True)
-    (tmp_path / "drip" / "run" / "config.json").write_text('{"lr": 0.1}')
-    log = tmp_path / "drip" / "run" / "metrics.jsonl"
-    log.write_text("")
-    drip = Sweep(tmp_path / "drip")
-    drip.rescan()
-    for record in records:
-        with open(log, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-        drip.poll()
+    whole, drip = whole_and_drip(tmp_path, records)
     points = points_of(whole, "run")
     assert same(points, points_of(drip, "run"))
     assert points["loss"][15] == (15.0, math.inf)
