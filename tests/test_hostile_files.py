@@ -326,3 +326,21 @@ def test_a_pickled_boundary_comes_back_as_the_shared_one_with_its_checks(tmp_pat
     (tmp_path / "link.txt").symlink_to(outside)
     with pytest.raises(Refused, match="outside the sweep root"):
         copy.read(tmp_path / "link.txt")
+
+
+def test_a_file_grown_after_its_size_was_taken_is_read_on_up_to_the_count(tmp_path):
+    import os
+
+    from sweeptui.sources.files import read_at_most
+
+    path = tmp_path / "growing.log"
+    path.write_bytes(b"a" * 10)
+    with open(path, "rb", buffering=0) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        with open(path, "ab") as writer:  # the writer goes on after the size was taken
+            writer.write(b"b" * 20)
+        assert read_at_most(handle, size, 1000) == b"a" * 10 + b"b" * 20
+    with open(path, "rb", buffering=0) as handle:
+        assert read_at_most(handle, 10, 25) == b"a" * 10 + b"b" * 15  # never past the count
+    with open(path, "rb", buffering=0) as handle:
+        assert read_at_most(handle, 100, 1000) == b"a" * 10 + b"b" * 20  # shrunk since

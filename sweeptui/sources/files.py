@@ -167,12 +167,7 @@ class Boundary:
         bound = self.max_bytes if limit is None else limit
         handle, info = self._opened(path)
         with handle:
-            # read(n) sets n bytes aside first: asking for the bound (512 MB) cost ~40 us
-            # of mapping memory for a config of a few bytes. The size tells how much to
-            # ask for; a file that grew since is read on to its end (or past its bound).
-            data = handle.read(min(info.st_size, bound) + 1)
-            if info.st_size < len(data) <= bound:
-                data += handle.read(bound + 1 - len(data))
+            data = read_at_most(handle, info.st_size, bound + 1)
         if len(data) > bound:
             raise Refused(path, f"larger than {bound} bytes; not read")
         return strip_bom(data)
@@ -220,6 +215,19 @@ class Boundary:
             if size > limit:
                 handle.seek(size - limit)
             return strip_bom(handle.read(limit)) if size <= limit else handle.read(limit)
+
+
+def read_at_most(handle: BinaryIO, size: int, count: int) -> bytes:
+    """Up to ``count`` bytes of an open file, asking first for what its ``size`` says it holds.
+
+    ``read(n)`` sets n bytes aside before it reads: a request for a bound of 512 MB mapped
+    that much memory, ~35 us, for a config of a few bytes. A file grown since its size was
+    taken is read on, up to ``count``.
+    """
+    data = handle.read(min(size + 1, count))
+    if size < len(data) < count:
+        data += handle.read(count - len(data))
+    return data
 
 
 @lru_cache(maxsize=64)
@@ -301,5 +309,6 @@ def _kind(mode: int) -> str:
 
 __all__ = [
     "SQLITE_BUSY_SECONDS", "SQLITE_MARK", "SQLITE_SUFFIXES", "UNBOUNDED", "UTF8_BOM", "Boundary",
-    "Refused", "SqliteTables", "connect_readonly", "sqlite_signature", "sqlite_tables", "strip_bom",
+    "Refused", "SqliteTables", "connect_readonly", "read_at_most", "sqlite_signature", "sqlite_tables",
+    "strip_bom",
 ]  # fmt: skip
