@@ -11,7 +11,7 @@ from sweeptui.events import MetricBatch, RunEnded
 from sweeptui.settings import Settings
 from sweeptui.simulate import generate_benchmark_sweep
 from sweeptui.sources import get_sources, run_dir
-from sweeptui.sources.run_dir import RunDirReader
+from sweeptui.sources.run_dir import RunDirReader, Watched
 from sweeptui.sources.scan import Scanner
 from sweeptui.sweep import Sweep
 
@@ -324,3 +324,19 @@ def test_a_large_log_goes_to_the_store_in_parts_with_the_same_verdicts(tmp_path,
 
     assert {"divergence", "nan_or_inf_metric", "crashed"} <= {i[1] for i in state(whole)[1]}
     assert state(parted) == state(whole)
+
+
+def test_a_small_file_rewritten_just_after_its_read_is_read_again(tmp_path: Path) -> None:
+    """The version taken as read is the one seen before the read: a status file rewritten
+    between the read and the bookkeeping is still news on the next look."""
+    status = tmp_path / "status.json"
+    status.write_text('{"status": "running"}')
+    watched = Watched(status)
+    assert watched.changed()
+    assert watched.read_bytes() == b'{"status": "running"}'
+    status.write_text('{"status": "finished", "time": 1700000000}')  # the run ends right then
+    watched.accept()
+    assert watched.changed()
+    assert b"finished" in watched.read_bytes()
+    watched.accept()
+    assert not watched.changed()

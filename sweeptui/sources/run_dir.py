@@ -522,12 +522,14 @@ class Watched:
     read failed (refused, unreadable) is kept in :attr:`problem`.
     """
 
-    __slots__ = ("boundary", "path", "problem", "signature")
+    __slots__ = ("boundary", "path", "problem", "seen", "signature")
 
     def __init__(self, path: Path, boundary: Boundary = UNBOUNDED) -> None:
         self.path = path
         self.boundary = boundary
         self.signature: bytes | tuple[int, int, int] | None = None
+        self.seen: bytes | tuple[int, int, int] | None = None
+        """The version :meth:`changed` saw last, before the read it leads to."""
         self.problem: str | None = None
 
     def changed(self) -> bool:
@@ -535,17 +537,24 @@ class Watched:
         try:
             info = os.stat(self.path)
         except OSError:
-            self.signature = None  # re-read it if it comes back
+            self.signature = self.seen = None  # re-read it if it comes back
             return False
-        return _signature(info) != self.signature
+        self.seen = _signature(info)
+        return self.seen != self.signature
 
     def accept(self) -> None:
-        """Remember the current version as read."""
-        try:
-            info = os.stat(self.path)
-        except OSError:
-            return
-        self.signature = _signature(info)
+        """Remember the version :meth:`changed` saw as read.
+
+        That version, taken before the read: a file rewritten during the read then
+        differs from it and is read again, where a stat after the read would take the
+        new version for read (a status file rewritten in that moment never read again).
+        """
+        if self.seen is None:  # no changed() before: the version now
+            try:
+                self.seen = _signature(os.stat(self.path))
+            except OSError:
+                return
+        self.signature, self.seen = self.seen, None
 
     def read_bytes(self, limit: int | None = None) -> bytes | None:
         """The content (or its last ``limit`` bytes); None when unreadable or refused."""
