@@ -195,3 +195,32 @@ def test_the_pipe_children_send_results_through_holds_a_chunk_of_long_reads() ->
         assert list(pool.map(abs, [-1, -2])) == [1, 2]
     finally:
         pool.shutdown()
+
+
+def test_work_meanwhile_that_fails_does_not_stop_the_children(tmp_path: Path, monkeypatch) -> None:
+    """An import that fails while the children read (a broken install) fails again where
+    the caller needs it and says why there; the children go on reading meanwhile."""
+    root = odd_sweep(tmp_path / "sweep")
+    serial, _ = loaded(root, False, monkeypatch)
+    taken: list[str] = []
+    take_over = Sweep._take_over
+
+    def counted(self, reader, *args):
+        taken.append(reader.base.name)
+        return take_over(self, reader, *args)
+
+    def broken_import():
+        raise ImportError("no module named 'pandas'")
+
+    monkeypatch.setattr(Sweep, "_take_over", counted)
+    monkeypatch.setattr(readalone, "PARALLEL_MIN_READERS", 2)
+    monkeypatch.setattr(forked, "MIN_IDLE_CORES", 0.0)
+    monkeypatch.setattr(readalone, "PARALLEL_MIN_BYTES", 0)
+    counts = []
+    for meanwhile in (lambda: None, broken_import):
+        taken.clear()
+        sweep = Sweep(root)
+        sweep.load(now=NOW, meanwhile=meanwhile)
+        assert store_state(sweep) == store_state(serial)
+        counts.append(len(taken))
+    assert counts[1] == counts[0] > 2, "as many reads taken over from children either way"

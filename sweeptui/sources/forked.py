@@ -20,7 +20,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import islice
 from typing import Any
 
@@ -93,11 +93,16 @@ def _cpu_ticks() -> tuple[int, int] | None:
 
 
 def _run_meanwhile() -> bool:
-    """The load's ``meanwhile`` work, once (children have just started); whether there was any."""
+    """The load's ``meanwhile`` work, once (children have just started); whether there was any.
+
+    Its failure does not stop the children: the caller needs that work next and meets
+    the error itself (an import that fails here fails again there, and says why).
+    """
     work = getattr(_state, "meanwhile", None)
     _state.meanwhile = None
     if work is not None:
-        work()
+        with suppress(Exception):  # said by the caller, which does the work again
+            work()
     return work is not None
 
 
