@@ -165,12 +165,16 @@ class Boundary:
     def read(self, path: Path | str, limit: int | None = None) -> bytes:
         """The whole file (a leading UTF-8 byte-order mark removed), refused above its bound."""
         bound = self.max_bytes if limit is None else limit
-        handle, info = self._opened(path)
-        with handle:
-            data = read_at_most(handle, info.st_size, bound + 1)
+        data = self.read_head(path, bound + 1)
         if len(data) > bound:
             raise Refused(path, f"larger than {bound} bytes; not read")
         return strip_bom(data)
+
+    def read_head(self, path: Path | str, size: int) -> bytes:
+        """The first ``size`` bytes of the file (all of a shorter one), after the checks."""
+        handle, info = self._opened(path)
+        with handle:
+            return read_at_most(handle, info.st_size, size)
 
     def peek(self, path: Path | str, size: int) -> bytes:
         """The first ``size`` bytes of a file the scan found in a directory it walked;
@@ -202,8 +206,7 @@ class Boundary:
 
     def _peek_checked(self, path: Path | str, size: int) -> bytes:
         try:
-            with self.open(path) as handle:
-                return handle.read(size)
+            return self.read_head(path, size)
         except OSError:
             return b""
 

@@ -24,14 +24,13 @@ What the files hold, and how it maps: :mod:`sweeptui.sources.mlflow_runs`.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Collection
 from pathlib import Path
 
 from sweeptui.events import Event, SourceWarning
 from sweeptui.settings import Settings
 from sweeptui.sources.base import Reader, parts_below
-from sweeptui.sources.files import read_at_most
+from sweeptui.sources.files import UNBOUNDED
 from sweeptui.sources.mlflow_runs import (
     FILE_STATUS,
     NAME,
@@ -52,13 +51,10 @@ MAX_VALUE_BYTES = 64 * 1024
 
 
 def read_small(path: Path, limit: int) -> bytes | None:
-    """The first ``limit`` bytes of a regular file, or None when it cannot be read."""
+    """The first ``limit`` bytes of a regular file, or None when it cannot be read (a FIFO
+    or a device, which would block or never end, is refused)."""
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            return None  # a FIFO or a device would block or never end
-        with open(path, "rb", buffering=0) as handle:
-            return read_at_most(handle, info.st_size, limit)
+        return UNBOUNDED.read_head(path, limit)
     except OSError:
         return None
 
