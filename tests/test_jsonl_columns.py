@@ -2,7 +2,9 @@
 
 Records that share their keys are turned into columns a span at once; anything
 unusual (bools, nulls, strings, NaN steps, millisecond times, changing keys, bad
-lines) must come out exactly as the record-by-record rules say.
+lines) must come out exactly as the record-by-record rules say. Every test runs
+twice: with the C reader taking the leading lines of plain numbers, and without it
+(an install with no C compiler), where Python parses every line.
 """
 
 from __future__ import annotations
@@ -11,7 +13,19 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
+from sweeptui.sources import columns
 from sweeptui.sweep import Sweep
+
+
+@pytest.fixture(params=["c-reader", "python-only"], autouse=True)
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "python-only":
+        monkeypatch.setattr(columns, "leading_columns", None)
+    elif columns.leading_columns is None:
+        pytest.skip("the C reader is not built here (test_leading_columns.py says so)")
+    return request.param
 
 BASE_TIME = 1_700_000_000.0
 

@@ -1,10 +1,13 @@
 """Metric records turned into columns: the hot path of the run-directory reader.
 
-:class:`Columns` gathers the new points of one read per metric. Points arrive two
+:class:`Columns` gathers the new points of one read per metric. Points arrive three
 ways and keep their order: record by record into plain lists (:func:`add_record`,
-used for anything unusual), or a whole span of records at once as float64 arrays
+used for anything unusual); a whole span of parsed records at once as float64 arrays
 (:func:`add_uniform`, used when the records share one key set and hold plain
-numbers, which is what a training loop writes). Both give the same points.
+numbers, which is what a training loop writes); or such lines straight from their
+bytes (:func:`add_leading_lines`, through the C reader
+:mod:`sweeptui.sources._jsonl_columns` where the install could compile it). All give
+the same points.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ import numpy as np
 
 from sweeptui.events import MetricBatch, Series
 from sweeptui.sources.jsonio import MILLISECONDS_THRESHOLD, parse_time, to_float
+
+try:
+    from sweeptui.sources._jsonl_columns import leading_columns
+except ImportError:  # installed without a C compiler: the Python path reads every line
+    leading_columns = None
 
 TIME_KEYS = ("time", "timestamp", "_timestamp", "wall_time")
 NOT_METRICS = frozenset(("step", "epoch", "status", "event", "exit_code", *TIME_KEYS))
@@ -262,6 +270,48 @@ def add_uniform(span: list, position: int, columns: Columns) -> bool:
         planned = _plan(span, position)
     except (_NotUniform, KeyError, TypeError, OverflowError):
         return False
+    _add_planned(planned, len(span), columns)
+    return True
+
+
+def add_leading_lines(data: bytes, position: int, columns: Columns) -> tuple[int, int]:
+    """Add the leading lines of ``data`` (complete JSON lines, records at positions
+    ``position``...) straight from their bytes, when they are objects with one key set
+    holding plain numbers; ``(lines, bytes)`` taken, ``(0, 0)`` when none were.
+
+    The C reader (:mod:`sweeptui.sources._jsonl_columns`) converts them, and the lines
+    then go the way :func:`add_uniform` takes them as parsed records, giving the same
+    points; the rest of ``data`` is for the caller's parse. Takes nothing when the
+    reader is not built (no C compiler at install), for fewer than :data:`MIN_SPAN`
+    lines, or when the span needs the record-by-record path.
+    """
+    if leading_columns is None:
+        return 0, 0
+    found = leading_columns(data)
+    if found is None or found[2] < MIN_SPAN:
+        return 0, 0
+    keys, packed, lines, size = found
+    table = _unpacked(keys, packed, lines)
+    try:
+        planned = _planned(keys, table.__getitem__, lambda key: (0, key, None, table[key]), position, lines)
+    except _NotUniform:
+        return 0, 0
+    _add_planned(planned, lines, columns)
+    return lines, size
+
+
+def _unpacked(keys: tuple[str, ...], packed: bytes, lines: int) -> dict[str, array]:
+    """The C reader's doubles (each key's ``lines`` in turn) as one array per key."""
+    view, width = memoryview(packed), lines * 8
+    table = {}
+    for index, key in enumerate(keys):
+        table[key] = column = array("d")
+        column.frombytes(view[index * width : (index + 1) * width])
+    return table
+
+
+def _add_planned(planned: tuple, count: int, columns: Columns) -> None:
+    """Add the columns :func:`_planned` converted from ``count`` records."""
     steps, epochs, stamps, metrics = planned
     if epochs is not None:
         columns.extend_epochs(steps, epochs)
@@ -273,32 +323,45 @@ def add_uniform(span: list, position: int, columns: Columns) -> bool:
             columns.extend(name, steps, values)
         else:
             columns.extend(name, array("d", [steps[i] for i in kept]), values)
-    columns.records += len(span)
-    return True
+    columns.records += count
 
 
 def _plan(span: list, position: int) -> tuple:
     """Every column of the span, converted; raises when the span is not uniform."""
     first = span[0]
-    if type(first) is not dict or "status" in first or "event" in first:
+    if type(first) is not dict:
         raise _NotUniform
     if set(map(len, span)) != {len(first)}:  # with every key found below: one key set
         raise _NotUniform
     keys = tuple(first)
     table = _table(span, keys)
     if table is not None:  # the usual case: every value a plain number
-        numbers, metric = table.__getitem__, lambda key: (0, key, None, table[key])
-    else:
-        numbers, metric = partial(_numbers, span), partial(_metric, span)
-    epochs = numbers("epoch") if "epoch" in first else None
-    steps = _steps(numbers, first, epochs, position, len(span))
-    time_key = next((name for name in TIME_KEYS if name in first), None)
+        return _planned(keys, table.__getitem__, lambda key: (0, key, None, table[key]), position, len(span))
+    return _planned(keys, partial(_numbers, span), partial(_metric, span), position, len(span), span)
+
+
+def _planned(
+    keys: tuple[str, ...],
+    numbers: Callable[[str], array],
+    metric: Callable[[str], tuple | None],
+    position: int,
+    count: int,
+    span: list | None = None,
+) -> tuple:
+    """``(steps, epochs, stamps, metrics)`` of ``count`` records with ``keys``, their
+    columns got from ``numbers`` and ``metric``; raises when the span is not uniform.
+    ``span``: the records, when some may lack a key (the per-key path)."""
+    if "status" in keys or "event" in keys:
+        raise _NotUniform  # an end marker goes record by record
+    epochs = numbers("epoch") if "epoch" in keys else None
+    steps = _steps(numbers, keys, epochs, position, count)
+    time_key = next((name for name in TIME_KEYS if name in keys), None)
     stamps = _times(numbers, time_key) if time_key is not None else None
     read = ("step", "epoch", time_key)
     metrics = []
     for key in keys:
         if key in NOT_METRICS:
-            if key not in read and not all(key in record for record in span):
+            if span is not None and key not in read and not all(key in record for record in span):
                 raise _NotUniform  # a key no column reads must still be in every record
             continue
         metrics.append(metric(key))
@@ -361,9 +424,9 @@ def plain_doubles(values: list) -> array | None:
 
 
 def _steps(
-    numbers: Callable[[str], array], first: dict, epochs: array | None, position: int, count: int
+    numbers: Callable[[str], array], keys: tuple[str, ...], epochs: array | None, position: int, count: int
 ) -> array:
-    if "step" in first:
+    if "step" in keys:
         steps = numbers("step")
     elif epochs is not None:
         steps = epochs
@@ -425,6 +488,6 @@ def segments(records: list, first: int) -> list[tuple[int, int, bool]]:
 
 
 __all__ = [
-    "NOT_METRICS", "TIME_KEYS", "Columns", "add_record", "add_uniform", "doubles",
+    "NOT_METRICS", "TIME_KEYS", "Columns", "add_leading_lines", "add_record", "add_uniform", "doubles",
     "record_time", "segments",
 ]  # fmt: skip

@@ -37,6 +37,7 @@ from sweeptui.sources.columns import (
     MIN_SPAN,
     TIME_KEYS,
     Columns,
+    add_leading_lines,
     add_record,
     add_uniform,
     record_time,
@@ -255,7 +256,9 @@ class JsonlLog(MetricLog):
     ) -> None:
         """Parse each block of lines and add their fields as metric points.
 
-        A block is parsed by one orjson call as a JSON array (its newlines turned into
+        The leading lines a training loop writes (one key set, plain numbers) go
+        straight from their bytes to columns (:func:`add_leading_lines`). The rest of
+        a block is parsed by one orjson call as a JSON array (its newlines turned into
         commas), which costs no bytes object and no call per line. A span orjson
         rejects is tried with the standard library (bare ``NaN`` tokens), then halved
         until its halves parse; spans of a few lines go line by line, so every line
@@ -263,8 +266,12 @@ class JsonlLog(MetricLog):
         """
         index = 0
         for block in chunk.blocks:
-            records = self._parse_block(block, index, chunk, events)
-            self._add(records, index, chunk, columns, events, ends)
+            taken, size = add_leading_lines(block.data, self.consumed, columns)
+            self.consumed += taken
+            if taken < block.lines:
+                rest = LineBlock(block.data[size:], block.lines - taken) if taken else block
+                records = self._parse_block(rest, index + taken, chunk, events)
+                self._add(records, index + taken, chunk, columns, events, ends)
             index += block.lines
 
     def _parse_block(
