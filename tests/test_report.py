@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from helpers import add_run, end_run
 
 from sweeptui.issues import Issue
 from sweeptui.objective import choose_objective
 from sweeptui.report import build_report, render, write_report
+from sweeptui.report.curves import compact_columns
 from sweeptui.store import RunStore
 
 HOSTILE = "evil|[red]x[/]\x1b]0;title\x07`rm`"
@@ -102,3 +104,36 @@ def test_curves_hold_nan_and_inf_points_as_null_and_whole_steps_as_integers():
     tokens: list[str] = []
     json.loads(render(report, "json"), parse_constant=tokens.append)
     assert tokens == []  # no NaN or Infinity token
+
+
+def test_curve_columns_are_each_compacted_by_their_own_numbers():
+    """Columns made JSON-ready together: each keeps its own rounding (7 significant
+    digits of its smallest magnitude), whole numbers come out as integers, and a
+    neighbour's NaN, zeros or size never changes another column."""
+    nan, inf = float("nan"), float("inf")
+    columns = [
+        np.array([1.0, 2.0, 3.0]),  # whole: integers
+        np.array([-0.0, 5.0]),  # whole, with a negative zero
+        np.array([0.123456789, 12.3456789]),  # 7 significant digits of 0.123...
+        np.array([1234.56789, 0.000123456789]),  # of 0.000123...: more places for both
+        np.array([1.5, nan, inf, -inf]),  # non-finite: None, the rest rounded
+        np.array([0.0, nan]),  # no magnitude to round by: as they are
+        np.array([]),  # empty
+        np.array([2.0**60, 1.0]),  # whole but beyond exact integers: floats
+        np.array([3.0, nan]),  # whole but not all finite: floats and None
+        np.array([1e-300, 1.0]),  # tiny: at most 15 places
+    ]
+    got = compact_columns(columns)
+    assert got[0] == [1, 2, 3] and all(type(x) is int for x in got[0])
+    assert got[1] == [0, 5] and all(type(x) is int for x in got[1])
+    assert got[2] == [0.1234568, 12.3456789]
+    assert got[3] == [1234.56789, 0.0001234568]
+    assert got[4] == [1.5, None, None, None]
+    assert got[5] == [0.0, None] and type(got[5][0]) is float
+    assert got[6] == []
+    assert got[7] == [2.0**60, 1.0] and type(got[7][1]) is float
+    assert got[8] == [3.0, None] and type(got[8][0]) is float
+    assert got[9] == [0.0, 1.0]
+    # alone, each column comes out the same as among the others
+    assert [compact_columns([column])[0] for column in columns] == got
+    assert compact_columns([]) == [] and compact_columns([np.array([])]) == [[]]

@@ -50,6 +50,11 @@ def curves_section(store: RunStore, objective: Objective | None) -> dict[str, An
     keep = points_per_run(len(store))
     onsets = _onsets(store.issues)
     entries = [_curve(run, run.metrics[metric], keep, onsets.get(run.id), by_epoch) for run in curved]
+    # every run's x and y columns made JSON-ready at once: numpy's cost per call, not the
+    # points, is what a column of a few dozen points costs
+    columns = compact_columns([column for entry in entries for column in (entry["steps"], entry["values"])])
+    for index, entry in enumerate(entries):
+        entry["steps"], entry["values"] = columns[2 * index], columns[2 * index + 1]
     return {"metric": metric, "x": "epoch" if by_epoch else "step", "points_per_run": keep,
             "runs": entries}  # fmt: skip
 
@@ -96,6 +101,7 @@ def _evenly_spread(count: int, keep: int) -> np.ndarray:
 
 
 def _curve(run: Run, series: MetricSeries, keep: int, onset: Issue | None, by_epoch: bool) -> dict[str, Any]:
+    """A run's entry, its ``steps`` and ``values`` still arrays (see :func:`compact_columns`)."""
     steps, values = in_step_order(series.steps, series.values)
     chosen = thin_indices(steps, values, keep)
     to_x = epoch_of(run) if by_epoch else same_step
@@ -103,8 +109,8 @@ def _curve(run: Run, series: MetricSeries, keep: int, onset: Issue | None, by_ep
         "id": run.id,
         "status": run.status,
         "issue": primary_issue(run.issue_types),
-        "steps": _compact_all(to_x(steps[chosen])),
-        "values": _compact_all(values[chosen]),
+        "steps": to_x(steps[chosen]),
+        "values": values[chosen],
         "onset": _onset_point(onset, steps, values, to_x),
     }
 
@@ -159,29 +165,63 @@ def _onset_point(
     return {"type": issue.type, "step": _compact(at), "value": value}
 
 
-def _compact_all(column: np.ndarray) -> list[float | int | None]:
-    """A column as JSON-ready numbers: whole ones as integers, others rounded to 7 significant
-    digits of the column's smallest magnitude (a smaller JSON file); non-finite ones as None.
+def compact_columns(columns: list[np.ndarray]) -> list[list[float | int | None]]:
+    """Each column as JSON-ready numbers: a column of whole numbers as integers, any other
+    rounded to 7 significant digits of its smallest magnitude (a smaller JSON file);
+    non-finite values as None. Every column is judged on its own; the work is done over
+    all of them at once.
 
     The section comes out JSON-ready, so the report does not walk its ~10^5 numbers again.
     """
-    finite = np.isfinite(column)
-    every = bool(finite.all())
-    # the first value tells most value columns apart from whole-numbered steps at once
-    if (every and column.size and float(column[0]).is_integer()
-            and np.array_equal(column, np.round(column)) and np.abs(column).max() < 2**53):  # fmt: skip
-        return column.astype(np.int64).tolist()
-    magnitudes = np.abs(column if every else column[finite])
-    smallest = float(magnitudes.min(initial=math.inf, where=magnitudes > 0))
-    if smallest == math.inf:  # no value but zeros (and non-finite ones)
-        numbers = column.tolist()
-    else:
-        decimals = min(max(6 - math.floor(math.log10(smallest)), 0), 15)
-        numbers = np.round(column, decimals).tolist()
-    if not every:
-        for index in np.flatnonzero(~finite).tolist():
-            numbers[index] = None
-    return numbers
+    sizes = np.array([column.size for column in columns], dtype=np.int64)
+    if not columns or not sizes.any():
+        return [[] for _ in columns]
+    flat = np.concatenate(columns).astype(np.float64, copy=False)
+    owner = np.repeat(np.arange(len(columns)), sizes)
+    finite = np.isfinite(flat)
+    every = np.bincount(owner, weights=~finite, minlength=len(columns)) == 0
+    magnitudes = np.abs(flat)
+    with np.errstate(invalid="ignore"):
+        whole = ~finite | (flat == np.round(flat))  # non-finite ones rule a column out below
+    integral = every & (sizes > 0) & (np.bincount(owner, weights=~whole, minlength=len(columns)) == 0)
+    integral &= _column_max(np.where(finite, magnitudes, 0.0), owner, len(columns)) < 2**53
+    positive = np.where(finite & (magnitudes > 0), magnitudes, math.inf)
+    smallest = _column_min(positive, owner, len(columns))
+    decimals = np.full(len(columns), -1, dtype=np.int64)  # -1: left as they are
+    rounded = ~integral & np.isfinite(smallest)
+    # math.log10 per column, not numpy's: its last bit may differ at a power of ten
+    decimals[rounded] = [min(max(6 - math.floor(math.log10(x)), 0), 15) for x in smallest[rounded].tolist()]
+    numbers = flat.copy()
+    per_point = decimals[owner]
+    for places in np.unique(decimals[rounded]).tolist():
+        at = per_point == places
+        numbers[at] = np.round(flat[at], places)
+    as_float = numbers.tolist()
+    as_int = np.where(integral[owner], flat, 0.0).astype(np.int64).tolist() if integral.any() else None
+    ends = np.cumsum(sizes).tolist()
+    out: list[list[float | int | None]] = []
+    for index, end in enumerate(ends):
+        start = end - int(sizes[index])
+        column = (as_int if integral[index] else as_float)[start:end]
+        if not every[index]:
+            for at in np.flatnonzero(~finite[start:end]).tolist():
+                column[at] = None
+        out.append(column)
+    return out
+
+
+def _column_max(values: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray:
+    """Per column (``owner`` of each value): its largest value; -inf for an empty one."""
+    largest = np.full(count, -math.inf)
+    np.maximum.at(largest, owner, values)
+    return largest
+
+
+def _column_min(values: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray:
+    """Per column: its smallest value; inf for an empty one."""
+    least = np.full(count, math.inf)
+    np.minimum.at(least, owner, values)
+    return least
 
 
 def _compact(number: float) -> float | int | None:
