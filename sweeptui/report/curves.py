@@ -169,59 +169,47 @@ def compact_columns(columns: list[np.ndarray]) -> list[list[float | int | None]]
     """Each column as JSON-ready numbers: a column of whole numbers as integers, any other
     rounded to 7 significant digits of its smallest magnitude (a smaller JSON file);
     non-finite values as None. Every column is judged on its own; the work is done over
-    all of them at once.
+    all columns of one length at once (a run's thinned curves mostly share theirs).
 
     The section comes out JSON-ready, so the report does not walk its ~10^5 numbers again.
     """
-    sizes = np.array([column.size for column in columns], dtype=np.int64)
-    if not columns or not sizes.any():
-        return [[] for _ in columns]
-    flat = np.concatenate(columns).astype(np.float64, copy=False)
-    owner = np.repeat(np.arange(len(columns)), sizes)
-    finite = np.isfinite(flat)
-    every = np.bincount(owner, weights=~finite, minlength=len(columns)) == 0
-    magnitudes = np.abs(flat)
-    with np.errstate(invalid="ignore"):
-        whole = ~finite | (flat == np.round(flat))  # non-finite ones rule a column out below
-    integral = every & (sizes > 0) & (np.bincount(owner, weights=~whole, minlength=len(columns)) == 0)
-    integral &= _column_max(np.where(finite, magnitudes, 0.0), owner, len(columns)) < 2**53
-    positive = np.where(finite & (magnitudes > 0), magnitudes, math.inf)
-    smallest = _column_min(positive, owner, len(columns))
-    decimals = np.full(len(columns), -1, dtype=np.int64)  # -1: left as they are
-    rounded = ~integral & np.isfinite(smallest)
-    # math.log10 per column, not numpy's: its last bit may differ at a power of ten
-    decimals[rounded] = [min(max(6 - math.floor(math.log10(x)), 0), 15) for x in smallest[rounded].tolist()]
-    numbers = flat.copy()
-    per_point = decimals[owner]
-    for places in np.unique(decimals[rounded]).tolist():
-        at = per_point == places
-        numbers[at] = np.round(flat[at], places)
-    as_float = numbers.tolist()
-    as_int = np.where(integral[owner], flat, 0.0).astype(np.int64).tolist() if integral.any() else None
-    ends = np.cumsum(sizes).tolist()
-    out: list[list[float | int | None]] = []
-    for index, end in enumerate(ends):
-        start = end - int(sizes[index])
-        column = (as_int if integral[index] else as_float)[start:end]
-        if not every[index]:
-            for at in np.flatnonzero(~finite[start:end]).tolist():
-                column[at] = None
-        out.append(column)
+    out: list[list[float | int | None]] = [[] for _ in columns]
+    by_size: dict[int, list[int]] = {}
+    for index, column in enumerate(columns):
+        if column.size:
+            by_size.setdefault(column.size, []).append(index)
+    for indexes in by_size.values():
+        rows = _compact_rows(np.stack([columns[index] for index in indexes]).astype(np.float64, copy=False))
+        for index, row in zip(indexes, rows, strict=True):
+            out[index] = row
     return out
 
 
-def _column_max(values: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray:
-    """Per column (``owner`` of each value): its largest value; -inf for an empty one."""
-    largest = np.full(count, -math.inf)
-    np.maximum.at(largest, owner, values)
-    return largest
-
-
-def _column_min(values: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray:
-    """Per column: its smallest value; inf for an empty one."""
-    least = np.full(count, math.inf)
-    np.minimum.at(least, owner, values)
-    return least
+def _compact_rows(rows: np.ndarray) -> list[list[float | int | None]]:
+    """:func:`compact_columns` for the rows of a 2-D array, each a column."""
+    finite = np.isfinite(rows)
+    every = finite.all(axis=1)
+    magnitudes = np.abs(rows)
+    with np.errstate(invalid="ignore"):
+        integral = every & (rows == np.round(rows)).all(axis=1)
+    integral &= np.where(finite, magnitudes, 0.0).max(axis=1) < 2**53
+    smallest = np.where(finite & (magnitudes > 0), magnitudes, math.inf).min(axis=1)
+    rounded = ~integral & np.isfinite(smallest)
+    numbers = rows.copy()
+    # math.log10 per column, not numpy's: its last bit may differ at a power of ten
+    places = [min(max(6 - math.floor(math.log10(x)), 0), 15) for x in smallest[rounded].tolist()]
+    chosen = np.flatnonzero(rounded)
+    for decimals in set(places):
+        at = chosen[np.array(places) == decimals]
+        numbers[at] = np.round(rows[at], decimals)
+    out = numbers.tolist()
+    for index in np.flatnonzero(integral).tolist():
+        out[index] = rows[index].astype(np.int64).tolist()
+    for index in np.flatnonzero(~every).tolist():
+        row = out[index]
+        for at in np.flatnonzero(~finite[index]).tolist():
+            row[at] = None
+    return out
 
 
 def _compact(number: float) -> float | int | None:
