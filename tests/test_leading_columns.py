@@ -243,3 +243,13 @@ def test_a_sweep_loads_the_same_with_and_without_the_c_reader(
     assert any(issue[:2] == ("nan", "nan_or_inf_metric") for issue in with_reader["issues"])
     huge = struct.unpack("60d", with_reader["runs"]["huge"]["metrics"]["train_loss"][1])
     assert huge[15] == float(123456789012345678901234567890)
+
+
+@needs_reader
+def test_a_wide_line_over_millions_of_blank_ones_asks_for_little_memory() -> None:
+    """Room for a row per line would be 40 GB here (256 keys x 20M lines): the reader sizes
+    it by what the bytes could hold instead, and takes the one line there is."""
+    wide = b"{" + b",".join(b'"k%d":%d' % (i, i) for i in range(256)) + b"}\n"
+    found = leading_columns(wide + b"\n" * 20_000_000)
+    assert found is not None and found[2] == 1 and found[3] == len(wide)
+    assert unpacked(found)["k255"] == [255.0]

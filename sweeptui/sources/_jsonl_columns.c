@@ -250,7 +250,13 @@ static PyObject *leading_columns(PyObject *Py_UNUSED(module), PyObject *arg)
         PyBuffer_Release(&view);
         Py_RETURN_NONE;
     }
+    /* Rows for every line that could follow, but no more than the bytes could hold
+     * (a line of count keys takes at least 5 x count + 2 of them): a wide first line over
+     * millions of blank ones must not ask for gigabytes. */
     Py_ssize_t room = 1 + count_lines(p, end);
+    Py_ssize_t fits = 1 + (end - p) / (5 * count + 2);
+    if (fits < room)
+        room = fits;
     if (room > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(double) / count) {
         PyErr_NoMemory();
         goto done;
@@ -267,7 +273,7 @@ static PyObject *leading_columns(PyObject *Py_UNUSED(module), PyObject *arg)
     p = read_line(start, end, keys, &count, 0, row);
     Py_ssize_t lines = 0;
     const char *taken = start;
-    while (p != NULL) {
+    while (p != NULL && lines < room) {
         for (Py_ssize_t index = 0; index < count; index++)
             columns[index * room + lines] = row[index];
         lines++;
