@@ -422,12 +422,26 @@ def check_export_target(text: str | None) -> Path | None:
     from sweeptui.app.export import export_paths, html_path
 
     target = Path(text)
+    if text.endswith(("/", os.sep)) and not target.is_dir():
+        _make_export_folder(target, text)  # named as a folder: "out.d/" is no file out.d
     for path in (html_path(target), *export_paths(target)):
         if path is None:
             continue
         new_folder = path.parent == target and not target.exists()
         check_output_path(target if new_folder else path, "--export")
     return target
+
+
+def _make_export_folder(target: Path, text: str) -> None:
+    """Create the folder an ``--export`` ending in a slash names: the path alone no longer
+    says it is one (``Path`` drops the slash, and ``out.d`` would pass for a file)."""
+    check_output_path(target, "--export")
+    try:
+        target.mkdir()
+    except FileExistsError:
+        raise UsageError(f"--export {text}: {target} exists and is not a folder") from None
+    except OSError as exc:
+        raise UsageError(f"--export {text}: cannot create the folder: {exc.strerror or exc}") from exc
 
 
 def _write_next_sweep(report: dict, path: Path) -> None:

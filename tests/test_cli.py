@@ -209,6 +209,8 @@ def test_watch_export_paths_are_checked_before_the_sweep_is_read(tmp_path: Path)
         str(tmp_path / "plain"): "is not a folder",  # no suffix: a folder to write the pair in
         str(tmp_path / "taken.md"): "taken.json: is a directory",
         str(tmp_path / "missing" / "deeper" / ""): "does not exist",
+        f"{tmp_path / 'plain'}/": "exists and is not a folder",
+        f"{tmp_path / 'missing' / 'out.d'}/": "does not exist",
     }
     for export, message in cases.items():
         done = sweeptui("watch", str(sweep), "--export", export)
@@ -249,3 +251,16 @@ def test_a_report_called_in_process_leaves_the_garbage_collector_as_it_was(sweep
     assert gc.isenabled()
     assert main(["report", str(sweep), "--format", "json", "-o", str(tmp_path / "r.json")]) == 0
     assert gc.isenabled()
+
+
+def test_an_export_path_ending_in_a_slash_is_a_folder_whatever_its_name(tmp_path: Path) -> None:
+    """``--export out.d/`` wrote a file out.d and out.json beside it: the slash said folder."""
+    from sweeptui.app.export import export_paths
+    from sweeptui.cli import check_export_target
+
+    target = check_export_target(f"{tmp_path / 'out.d'}/")
+    assert target is not None and target.is_dir()
+    markdown, json_path = export_paths(target)
+    assert markdown.parent == json_path.parent == tmp_path / "out.d"
+    assert markdown.suffix == ".md" and json_path.suffix == ".json"
+    assert check_export_target(f"{tmp_path / 'out.d'}/") == target  # there already: fine
