@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,6 +19,40 @@ import orjson
 
 MILLISECONDS_THRESHOLD = 1e11
 """Epoch timestamps above this are milliseconds (1e11 seconds is the year 5138)."""
+BISECT_LINES = 32
+"""Lines below which a span that does not parse as a whole is parsed line by line."""
+
+SpanParser = Callable[[memoryview, int, int], "list | None"]
+"""``(elements, first, lines)``: the records of a span parsed whole, None to split it."""
+LineParser = Callable[[bytes, int], list]
+"""``(lines' bytes, first)``: the records of a few lines, each parsed alone."""
+
+
+def parse_block(data: bytes, lines: int, first: int, whole: SpanParser, alone: LineParser) -> list:
+    """The records of ``lines`` complete lines in ``data`` (line ``first`` on).
+
+    A span of lines is parsed as one JSON array, its newlines turned into commas (no
+    bytes object and no call per line) by ``whole``, given the elements between the
+    brackets, the index of the span's first line and its number of lines; a span it
+    does not take (None) is halved until its halves parse, and spans of
+    :data:`BISECT_LINES` or fewer go to ``alone``, so every line gets exactly the fate it
+    would get by itself.
+    """
+    commas = data.replace(b"\n", b",")
+
+    def span(begin: int, end: int, first: int, lines: int) -> list:
+        records = whole(memoryview(commas)[begin : end - 1], first, lines)
+        if records is not None:
+            return records
+        if lines <= BISECT_LINES:
+            return alone(data[begin:end], first)
+        middle = data.index(b"\n", (begin + end) // 2 - 1) + 1
+        if middle >= end:
+            middle = data.rindex(b"\n", begin, end - 1) + 1
+        head = data.count(b"\n", begin, middle)
+        return span(begin, middle, first, head) + span(middle, end, first + head, lines - head)
+
+    return span(0, len(data), first, lines)
 
 
 def parse_json(data: bytes | str) -> tuple[Any, bool]:

@@ -49,6 +49,7 @@ from sweeptui.sources.columns import doubles, plain_doubles
 from sweeptui.sources.forked import forked_map, worker_count
 from sweeptui.sources.jsonio import (
     MILLISECONDS_THRESHOLD,
+    parse_block,
     parse_json,
     parse_json_fallback,
     parse_time,
@@ -110,8 +111,6 @@ def folder_time(directory: str) -> float | None:
 
 
 # -- one trial --------------------------------------------------------------------------------
-BISECT_LINES = 32
-"""Lines below which a span orjson rejects as a whole is parsed line by line."""
 FEW_RECORDS = 16
 """Below this many records (a live read) value-by-value rules cost less than numpy calls."""
 
@@ -148,46 +147,23 @@ class ResultLog(MetricLog):
         self, block: LineBlock, first: int, chunk: TailRead, events: list[Event]
     ) -> list[dict]:
         """The records of one block to add; ``first`` is the index of its first line."""
-        data = block.data
-        commas = data.replace(b"\n", b",")
-        records = self._parse_span(data, commas, 0, len(data), first, chunk, events, block.lines)
+
+        def whole(elements: memoryview, first: int, lines: int) -> list | None:
+            try:
+                parsed = orjson.loads(b"".join((b"[", elements, b"]")))
+            except orjson.JSONDecodeError:
+                return None
+            if len(parsed) != lines:
+                return None
+            # each non-object element is warned about as its line would be
+            return parsed if set(map(type, parsed)) == {dict} else self._objects(parsed, first, chunk, events)
+
+        def alone(data: bytes, first: int) -> list:
+            return self._parse_lines(data, first, chunk, events)
+
+        records = parse_block(block.data, block.lines, first, whole, alone)
         self.consumed += len(records)
         return records
-
-    def _parse_span(
-        self,
-        data: bytes,
-        commas: bytes,
-        begin: int,
-        end: int,
-        first: int,
-        chunk: TailRead,
-        events: list[Event],
-        lines: int,
-    ) -> list[dict]:
-        """Records of the ``lines`` complete lines in ``data[begin:end]`` (line ``first`` on).
-
-        ``commas`` is ``data`` with its newlines replaced, so the span is one JSON
-        array. Its elements stand for its lines only when there are as many of them
-        as lines; then each non-object element is warned about as its line would be.
-        """
-        try:
-            parsed = orjson.loads(b"".join((b"[", memoryview(commas)[begin : end - 1], b"]")))
-        except orjson.JSONDecodeError:
-            parsed = None
-        if parsed is not None and len(parsed) == lines:
-            if set(map(type, parsed)) == {dict}:
-                return parsed
-            return self._objects(parsed, first, chunk, events)
-        if lines <= BISECT_LINES:
-            return self._parse_lines(data[begin:end], first, chunk, events)
-        middle = data.index(b"\n", (begin + end) // 2 - 1) + 1
-        if middle >= end:
-            middle = data.rindex(b"\n", begin, end - 1) + 1
-        head = data.count(b"\n", begin, middle)
-        return self._parse_span(data, commas, begin, middle, first, chunk, events, head) + (
-            self._parse_span(data, commas, middle, end, first + head, chunk, events, lines - head)
-        )
 
     def _objects(self, parsed: list, first: int, chunk: TailRead, events: list[Event]) -> list:
         """The dicts of ``parsed`` (one element a line); a warning for each other line."""

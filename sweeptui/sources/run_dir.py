@@ -45,6 +45,7 @@ from sweeptui.sources.columns import (
 )
 from sweeptui.sources.files import UNBOUNDED, Boundary
 from sweeptui.sources.jsonio import (
+    parse_block,
     parse_json,
     parse_json_fallback,
     parse_time,
@@ -81,8 +82,6 @@ SPILL_RECORDS = 1 << 17
 """Records gathered from a read's logs before they go out as a batch of their own: the
 store and the detectors take a log of millions of lines part by part, so what is held
 besides the store stays bounded (the detectors judge the same whatever the batching)."""
-BISECT_LINES = 32
-"""Lines below which a span that does not parse as a whole is parsed line by line."""
 MAX_LINE_WARNINGS = 20
 """Bad-line warnings per log file before the rest are only counted."""
 QUIET_SECONDS = 5.0
@@ -278,38 +277,15 @@ class JsonlLog(MetricLog):
         self, block: LineBlock, first: int, chunk: TailRead, events: list[Event]
     ) -> list:
         """Parsed records of the block's lines (line ``first`` on), index for index."""
-        data = block.data
-        commas = data.replace(b"\n", b",")
-        return self._parse_span(data, commas, 0, len(data), first, block.lines, chunk, events)
 
-    def _parse_span(
-        self,
-        data: bytes,
-        commas: bytes,
-        begin: int,
-        end: int,
-        first: int,
-        lines: int,
-        chunk: TailRead,
-        events: list[Event],
-    ) -> list:
-        """Records of the ``lines`` complete lines in ``data[begin:end]`` (line ``first`` on).
+        def whole(elements: memoryview, _first: int, lines: int) -> list | None:
+            parsed = _parse_array(elements)
+            return parsed if parsed is not None and len(parsed) == lines else None
 
-        ``commas`` is ``data`` with its newlines replaced, so the span is one JSON
-        array; its elements stand for its lines only when there are as many of them.
-        """
-        parsed = _parse_array(memoryview(commas)[begin : end - 1])
-        if parsed is not None and len(parsed) == lines:
-            return parsed
-        if lines <= BISECT_LINES:
-            return self._parse_lines(data[begin:end], first, chunk, events)
-        middle = data.index(b"\n", (begin + end) // 2 - 1) + 1
-        if middle >= end:
-            middle = data.rindex(b"\n", begin, end - 1) + 1
-        head = data.count(b"\n", begin, middle)
-        return self._parse_span(data, commas, begin, middle, first, head, chunk, events) + (
-            self._parse_span(data, commas, middle, end, first + head, lines - head, chunk, events)
-        )
+        def alone(data: bytes, first: int) -> list:
+            return self._parse_lines(data, first, chunk, events)
+
+        return parse_block(block.data, block.lines, first, whole, alone)
 
     def _parse_lines(self, data: bytes, first: int, chunk: TailRead, events: list[Event]) -> list:
         """The exact path: each line of ``data`` on its own, index for index."""
