@@ -246,3 +246,34 @@ def test_spans_of_plain_numbers_agree_with_line_by_line_at_their_edges(tmp_path:
     assert points["loss"][1] == (1.0, 1.0) and points["loss"][4] == (4.0, 6.0)
     assert [step for step, _ in points["loss"][36:]] == [float(i) for i in range(36, 48)]
     assert whole.store.runs["run"].records == drip.store.runs["run"].records == len(records)
+
+
+def test_a_log_appended_in_bursts_reads_as_it_does_at_once(tmp_path: Path) -> None:
+    """Bursts of a dozen lines (taken whole, mid-file) while the run is followed: the same
+    points, positions and records as one read of the finished log; steps missing from the
+    first lines on, so each point sits at its line's position."""
+    lines = [json.dumps({"loss": 1.0 / (i + 1), "acc": i % 3}) for i in range(40)]
+    lines += [json.dumps({"loss": math.nan if i % 7 == 0 else 0.5, "acc": 1}) for i in range(40, 80)]
+    lines += [json.dumps({"step": 100 + i, "loss": 0.25}) for i in range(30)] + ['{"status": "finished"}']
+    for name in ("whole", "bursts"):
+        (tmp_path / name / "run").mkdir(parents=True)
+        (tmp_path / name / "run" / "config.json").write_text('{"lr": 0.1}')
+    (tmp_path / "whole" / "run" / "metrics.jsonl").write_text("".join(line + "\n" for line in lines))
+    whole = Sweep(tmp_path / "whole")
+    whole.load()
+    log = tmp_path / "bursts" / "run" / "metrics.jsonl"
+    log.write_text("")
+    bursts = Sweep(tmp_path / "bursts")
+    bursts.rescan()
+    start = 0
+    for size in [9, 13, 11, 12, 10, 9, 14, 12, 11, 10]:
+        with open(log, "a") as handle:
+            handle.write("".join(line + "\n" for line in lines[start : start + size]))
+        bursts.poll()
+        start += size
+    assert start == len(lines)
+    assert same(points_of(whole, "run"), points_of(bursts, "run"))
+    assert [s for s, _ in points_of(bursts, "run")["loss"][:3]] == [0.0, 1.0, 2.0]
+    for field in ("records", "status"):
+        assert getattr(whole.store.runs["run"], field) == getattr(bursts.store.runs["run"], field)
+    assert whole.store.runs["run"].status == "finished"
