@@ -291,9 +291,8 @@ def add_leading_lines(data: bytes, position: int, columns: Columns) -> tuple[int
     if found is None or found[2] < MIN_SPAN:
         return 0, 0
     keys, packed, lines, size = found
-    table = _unpacked(keys, packed, lines)
     try:
-        planned = _planned(keys, table.__getitem__, lambda key: (0, key, None, table[key]), position, lines)
+        planned = _planned_table(keys, _unpacked(keys, packed, lines), position, lines)
     except _NotUniform:
         return 0, 0
     _add_planned(planned, lines, columns)
@@ -336,8 +335,13 @@ def _plan(span: list, position: int) -> tuple:
     keys = tuple(first)
     table = _table(span, keys)
     if table is not None:  # the usual case: every value a plain number
-        return _planned(keys, table.__getitem__, lambda key: (0, key, None, table[key]), position, len(span))
+        return _planned_table(keys, table, position, len(span))
     return _planned(keys, partial(_numbers, span), partial(_metric, span), position, len(span), span)
+
+
+def _planned_table(keys: tuple[str, ...], table: dict[str, array], position: int, count: int) -> tuple:
+    """:func:`_planned` for a span whose every value is a plain number, one array a key."""
+    return _planned(keys, table.__getitem__, lambda key: (0, key, None, table[key]), position, count)
 
 
 def _planned(
