@@ -39,20 +39,28 @@ def parse_block(data: bytes, lines: int, first: int, whole: SpanParser, alone: L
     would get by itself.
     """
     commas = data.replace(b"\n", b",")
+    return _parse_span(data, commas, 0, len(data), first, lines, whole, alone)
 
-    def span(begin: int, end: int, first: int, lines: int) -> list:
-        records = whole(memoryview(commas)[begin : end - 1], first, lines)
-        if records is not None:
-            return records
-        if lines <= BISECT_LINES:
-            return alone(data[begin:end], first)
-        middle = data.index(b"\n", (begin + end) // 2 - 1) + 1
-        if middle >= end:
-            middle = data.rindex(b"\n", begin, end - 1) + 1
-        head = data.count(b"\n", begin, middle)
-        return span(begin, middle, first, head) + span(middle, end, first + head, lines - head)
 
-    return span(0, len(data), first, lines)
+def _parse_span(
+    data: bytes, commas: bytes, begin: int, end: int, first: int, lines: int, whole: SpanParser,
+    alone: LineParser,
+) -> list:  # fmt: skip
+    # A function of its own, not a closure calling itself: that closure would hold itself,
+    # and the block's bytes with it, in a cycle only the collector (paused while a sweep
+    # is read) frees; a 5M-line log kept ~320 MB of blocks that way.
+    records = whole(memoryview(commas)[begin : end - 1], first, lines)
+    if records is not None:
+        return records
+    if lines <= BISECT_LINES:
+        return alone(data[begin:end], first)
+    middle = data.index(b"\n", (begin + end) // 2 - 1) + 1
+    if middle >= end:
+        middle = data.rindex(b"\n", begin, end - 1) + 1
+    head = data.count(b"\n", begin, middle)
+    return _parse_span(data, commas, begin, middle, first, head, whole, alone) + _parse_span(
+        data, commas, middle, end, first + head, lines - head, whole, alone
+    )
 
 
 def parse_json(data: bytes | str) -> tuple[Any, bool]:
