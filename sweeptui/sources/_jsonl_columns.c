@@ -205,8 +205,7 @@ static const char *read_line(const char *p, const char *end, Key *keys, Py_ssize
         p = read_number(p, end, &value);
         if (p == NULL)
             return NULL;
-        if (row != NULL)
-            row[index] = value;
+        row[index] = value;
         index++;
         p = skip_space(p, end);
     }
@@ -243,16 +242,17 @@ static PyObject *leading_columns(PyObject *Py_UNUSED(module), PyObject *arg)
         return NULL;
     const char *start = view.buf, *end = start + view.len;
     Key keys[MAX_KEYS];
+    double row[MAX_KEYS];
     Py_ssize_t count = 0;
     PyObject *result = NULL, *names = NULL, *values = NULL;
-    const char *p = read_line(start, end, keys, &count, 1, NULL);
+    const char *p = read_line(start, end, keys, &count, 1, row);
     if (p == NULL) {
         PyBuffer_Release(&view);
         Py_RETURN_NONE;
     }
-    /* Rows for every line that could follow, but no more than the bytes could hold
-     * (a line of count keys takes at least 5 x count + 2 of them): a wide first line over
-     * millions of blank ones must not ask for gigabytes. */
+    /* Rows for the first line and every one that could follow, but no more than the
+     * bytes could hold (a line of count keys takes at least 5 x count + 2 of them): a
+     * wide first line over millions of blank ones must not ask for gigabytes. */
     Py_ssize_t room = 1 + count_lines(p, end);
     Py_ssize_t fits = 1 + (end - p) / (5 * count + 2);
     if (fits < room)
@@ -262,25 +262,19 @@ static PyObject *leading_columns(PyObject *Py_UNUSED(module), PyObject *arg)
         goto done;
     }
     double *columns = PyMem_Malloc((size_t)(room * count) * sizeof(double));
-    double *row = PyMem_Malloc((size_t)count * sizeof(double));
-    if (columns == NULL || row == NULL) {
-        PyMem_Free(columns);
-        PyMem_Free(row);
+    if (columns == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    /* the first line again, for its values */
-    p = read_line(start, end, keys, &count, 0, row);
     Py_ssize_t lines = 0;
     const char *taken = start;
-    while (p != NULL && lines < room) {
+    while (p != NULL && lines < room) { /* row holds the values of the line ending at p */
         for (Py_ssize_t index = 0; index < count; index++)
             columns[index * room + lines] = row[index];
         lines++;
         taken = p;
         p = p < end ? read_line(p, end, keys, &count, 0, row) : NULL;
     }
-    PyMem_Free(row);
     values = PyBytes_FromStringAndSize(NULL, lines * count * (Py_ssize_t)sizeof(double));
     names = PyTuple_New(count);
     if (values == NULL || names == NULL) {
